@@ -1,0 +1,56 @@
+#include "options.h"
+
+#include "flb/algo/registry.h"
+
+namespace flbench {
+
+void add_run_options(CLI::App& app, flb::RunConfig& c) {
+  app.set_config("--config", "", "Read options from a TOML file (same names as the long options, without --)");
+  app.option_defaults()->always_capture_default();
+
+  const auto positive = CLI::PositiveNumber;
+  const auto& algos = flb::algo::algorithm_names();
+
+  // Federation
+  app.add_option("--algorithm", c.algo.name, "Algorithm")->check(CLI::IsMember(algos))->group("Federation");
+  app.add_option("--clients", c.clients, "Number of clients (N)")->check(CLI::Range(int64_t{1}, int64_t{100000000}))->group("Federation");
+  app.add_option("--clients-per-round", c.clients_per_round, "Clients sampled per round (m <= N)")->check(CLI::Range(int64_t{1}, int64_t{100000000}))->group("Federation");
+  app.add_option("--rounds", c.rounds, "Communication rounds")->check(CLI::Range(int64_t{1}, int64_t{10000000}))->group("Federation");
+  app.add_option("--seed", c.seed, "Seed of every random stream (data split, sampling, init, batches)")->group("Federation");
+  app.add_option("--on-bad-upload", c.on_bad_upload, "What rank 0 does with a malformed upload: stop the run, or skip the upload")
+      ->check(CLI::IsMember({"stop", "skip"}))->group("Federation");
+
+  // Data
+  app.add_option("--data-dir", c.data.data_dir, "Directory holding the Fashion-MNIST IDX files (.gz or plain)")->group("Data");
+  app.add_option("--partition", c.data.partition, "How samples are split over clients")
+      ->check(CLI::IsMember({"iid", "dirichlet", "shards"}))->group("Data");
+  app.add_option("--dirichlet-alpha", c.data.dirichlet_alpha, "Dirichlet concentration over labels (smaller = more skewed)")
+      ->check(positive)->group("Data");
+  app.add_option("--shards-per-client", c.data.shards_per_client, "Label shards (about classes) per client, for --partition shards")
+      ->check(CLI::Range(int64_t{1}, int64_t{10}))->group("Data");
+
+  // Local training
+  app.add_option("--model", c.train.model, "Model")->check(CLI::IsMember({"mlp", "cnn"}))->group("Local training");
+  app.add_option("--local-epochs", c.train.local_epochs, "Local epochs per round (used when --local-steps is 0)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000}))->group("Local training");
+  app.add_option("--local-steps", c.train.local_steps, "Exactly this many local steps per round (0: use --local-epochs)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000000}))->group("Local training");
+  app.add_option("--batch-size", c.train.batch_size, "Local minibatch size")->check(CLI::Range(int64_t{1}, int64_t{1000000}))->group("Local training");
+  app.add_option("--lr", c.train.lr, "Local learning rate")->check(positive)->group("Local training");
+  app.add_option("--optimizer", c.train.optimizer, "Local optimiser")->check(CLI::IsMember({"sgd", "adamw"}))->group("Local training");
+  app.add_option("--momentum", c.train.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->group("Local training");
+  app.add_option("--weight-decay", c.train.weight_decay, "Weight decay (L2 for sgd, decoupled for adamw)")
+      ->check(CLI::Range(0.0, 1.0))->group("Local training");
+
+  // Run
+  app.add_option("--device", c.device, "Where each rank trains: auto (GPU local_rank % GPUs when visible), cpu, cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))->group("Run");
+  app.add_option("--threads", c.threads, "Intra-op threads per rank (0: usable CPUs / ranks on the node)")
+      ->check(CLI::Range(0, 1024))->group("Run");
+  app.add_option("--eval-every", c.eval_every, "Evaluate the global model on the test set every k rounds (and after the last)")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000000}))->group("Run");
+  app.add_option("--out", c.out, "HDF5 results file (one per run)")->group("Run");
+  app.add_flag("--overwrite", c.overwrite, "Replace --out if it exists")->group("Run");
+}
+
+}  // namespace flbench

@@ -1,0 +1,14 @@
+// flbench's command line and TOML config (CLI11), mapped onto RunConfig.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "flb/core/config.h"
+
+namespace flbench {
+
+// Registers every option of `config` on `app`, with help, defaults and
+// range checks; `--config FILE.toml` reads the same options from a file.
+void add_run_options(CLI::App& app, flb::RunConfig& config);
+
+}  // namespace flbench

@@ -1,0 +1,79 @@
+// The algorithm interface: everything the round loop knows about an
+// algorithm, and nothing more.
+//
+// One Algorithm object lives on every rank. Each rank calls the client
+// side (load_client, regularizer, encode_upload) only for the clients it
+// hosts, so per-client state an algorithm keeps (LBGM look-back gradients,
+// error-feedback residuals, private factors) lives on the client's rank.
+// Only rank 0 calls aggregate, so server state lives on rank 0. Every rank
+// calls apply_download with the same broadcast, so the global tensors stay
+// bitwise identical everywhere.
+//
+// "Tensors" is the list the algorithm trains and communicates, in the
+// fixed order trainable() returned; payload parts name tensors by index
+// into it. Parameters not in the list are frozen.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flb/compress/payload.h"
+
+namespace flb::algo {
+
+using Tensors = std::vector<torch::Tensor>;
+
+struct ClientContext {
+  int64_t client = 0;   // client id
+  int64_t round = 0;    // 0-based
+  int64_t samples = 0;  // the client's training samples (its FedAvg weight)
+};
+
+struct Upload {
+  int64_t client = 0;
+  int64_t samples = 0;
+  compress::Payload payload;  // decoded and validated against the schema
+};
+
+class Algorithm {
+ public:
+  virtual ~Algorithm() = default;
+
+  virtual std::string name() const = 0;
+  // Wire id: written in every payload header, checked on decode.
+  virtual uint16_t wire_id() const = 0;
+
+  // The tensors this algorithm trains and communicates, from `model`'s
+  // parameters (called once on every rank, before round 0).
+  virtual Tensors trainable(torch::nn::Module& model) = 0;
+
+  // Client side, before local training: `params` already hold the global
+  // values; an algorithm with private per-client tensors loads them here.
+  virtual void load_client(const ClientContext& ctx, Tensors& params) {}
+
+  // An extra loss term added to each local step (FedProx's proximal term);
+  // an undefined tensor for none.
+  virtual torch::Tensor regularizer(const Tensors& params, const Tensors& global) { return {}; }
+
+  // Client side, after local training from `global` to `local`.
+  virtual compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) = 0;
+
+  // Rank 0: combine the round's uploads (in ascending client id) into the
+  // broadcast payload. `global` holds the values the clients started from.
+  virtual compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) = 0;
+
+  // Every rank: apply the broadcast to the global tensors.
+  virtual void apply_download(int64_t round, Tensors& global, const compress::Payload& download) = 0;
+
+  // Bytes of per-client state this rank holds (for the memory metrics).
+  virtual int64_t client_state_bytes() const { return 0; }
+  // Bytes of server state (meaningful on rank 0).
+  virtual int64_t server_state_bytes() const { return 0; }
+};
+
+}  // namespace flb::algo

@@ -1,0 +1,62 @@
+#include "flb/algo/fedavg.h"
+
+#include "flb/algo/tensor_parts.h"
+#include "flb/core/error.h"
+
+namespace flb::algo {
+
+Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global) {
+  int64_t total = 0;
+  for (const Upload& u : uploads) total += u.samples;
+  require(total > 0, "aggregate: the round's uploads hold no samples");
+  Tensors mean;
+  mean.reserve(global.size());
+  for (const auto& g : global) mean.push_back(torch::zeros_like(g, torch::kFloat32));
+  std::vector<char> seen(global.size());
+  for (const Upload& u : uploads) {
+    const float w = static_cast<float>(static_cast<double>(u.samples) / static_cast<double>(total));
+    std::fill(seen.begin(), seen.end(), 0);
+    for (const compress::Part& part : u.payload.parts) {
+      require(part.kind != compress::PartKind::kScalar,
+              "client " + std::to_string(u.client) + ": unexpected scalar part for tensor " + std::to_string(part.tensor));
+      require(!seen[part.tensor], "client " + std::to_string(u.client) + ": tensor " + std::to_string(part.tensor) + " sent twice");
+      seen[part.tensor] = 1;
+      add_part(mean[part.tensor], part, w);
+    }
+    for (size_t i = 0; i < seen.size(); ++i)
+      require(seen[i], "client " + std::to_string(u.client) + ": upload lacks tensor " + std::to_string(i));
+  }
+  return mean;
+}
+
+compress::Payload dense_broadcast(uint16_t wire_id, const Tensors& tensors) {
+  compress::Payload p;
+  p.algorithm = wire_id;
+  p.client = compress::kServerId;
+  for (size_t i = 0; i < tensors.size(); ++i) p.parts.push_back(dense_part(static_cast<uint32_t>(i), tensors[i]));
+  return p;
+}
+
+void add_download(Tensors& global, const compress::Payload& download) {
+  for (const compress::Part& part : download.parts) add_part(global[part.tensor], part);
+}
+
+Tensors FedAvg::trainable(torch::nn::Module& model) { return model.parameters(); }
+
+compress::Payload FedAvg::encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) {
+  compress::Payload p;
+  p.algorithm = wire_id();
+  p.client = static_cast<uint32_t>(ctx.client);
+  for (size_t i = 0; i < local.size(); ++i) p.parts.push_back(dense_part(static_cast<uint32_t>(i), local[i] - global[i]));
+  return p;
+}
+
+compress::Payload FedAvg::aggregate(int64_t, const std::vector<Upload>& uploads, const Tensors& global) {
+  return dense_broadcast(wire_id(), weighted_mean_of_parts(uploads, global));
+}
+
+void FedAvg::apply_download(int64_t, Tensors& global, const compress::Payload& download) {
+  add_download(global, download);
+}
+
+}  // namespace flb::algo

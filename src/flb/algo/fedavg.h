@@ -1,0 +1,32 @@
+// FedAvg (McMahan et al. 2017): clients upload the dense delta of every
+// parameter; the server takes the sample-weighted mean of the deltas.
+#pragma once
+
+#include "flb/algo/algorithm.h"
+
+namespace flb::algo {
+
+class FedAvg : public Algorithm {
+ public:
+  std::string name() const override { return "fedavg"; }
+  uint16_t wire_id() const override { return 1; }
+  Tensors trainable(torch::nn::Module& model) override;
+  compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override;
+  compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override;
+  void apply_download(int64_t round, Tensors& global, const compress::Payload& download) override;
+};
+
+// Shared by the algorithms whose server step is FedAvg's: the weighted
+// mean (weights samples / total) of each tensor's dense or sparse parts
+// over the uploads, as dense tensors shaped like `global`.
+// Throws flb::Error naming the client when an upload lacks a tensor or
+// repeats one.
+Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global);
+
+// A payload of dense parts, one per tensor, from `server` to everyone.
+compress::Payload dense_broadcast(uint16_t wire_id, const Tensors& tensors);
+
+// Adds every dense or sparse part of `download` to the tensor it names.
+void add_download(Tensors& global, const compress::Payload& download);
+
+}  // namespace flb::algo

@@ -1,0 +1,48 @@
+#include "flb/algo/tensor_parts.h"
+
+#include <cstring>
+
+#include "flb/core/error.h"
+
+namespace flb::algo {
+
+compress::Part dense_part(uint32_t tensor, const torch::Tensor& t) {
+  const torch::Tensor host = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  compress::Part part;
+  part.kind = compress::PartKind::kDense;
+  part.tensor = tensor;
+  part.numel = static_cast<uint64_t>(host.numel());
+  part.values.resize(part.numel);
+  std::memcpy(part.values.data(), host.data_ptr<float>(), part.numel * sizeof(float));
+  return part;
+}
+
+void add_part(torch::Tensor& target, const compress::Part& part, float scale) {
+  require(static_cast<uint64_t>(target.numel()) == part.numel, "add_part: part does not match the tensor's size");
+  torch::NoGradGuard no_grad;
+  const auto values = torch::from_blob(const_cast<float*>(part.values.data()),
+                                       {static_cast<int64_t>(part.values.size())}, torch::kFloat32);
+  auto flat = target.view({-1});
+  switch (part.kind) {
+    case compress::PartKind::kDense:
+      flat.add_(values.to(target.device()), scale);
+      break;
+    case compress::PartKind::kSparse: {
+      const auto idx = torch::from_blob(const_cast<uint32_t*>(part.indices.data()),
+                                        {static_cast<int64_t>(part.indices.size())}, torch::kInt32)
+                           .to(target.device(), torch::kLong);
+      flat.index_add_(0, idx, values.to(target.device()), scale);
+      break;
+    }
+    case compress::PartKind::kScalar:
+      throw Error("add_part: a scalar part has no tensor values");
+  }
+}
+
+torch::Tensor part_to_dense(const compress::Part& part, const torch::Tensor& like) {
+  auto out = torch::zeros(like.sizes(), torch::TensorOptions().dtype(torch::kFloat32));
+  add_part(out, part);
+  return out;
+}
+
+}  // namespace flb::algo

@@ -1,0 +1,20 @@
+// Conversions between tensors and payload parts (host float32 on the wire).
+#pragma once
+
+#include <torch/types.h>
+
+#include "flb/compress/payload.h"
+
+namespace flb::algo {
+
+// A dense part holding `t`'s values.
+compress::Part dense_part(uint32_t tensor, const torch::Tensor& t);
+
+// target += scale * part, for a dense or sparse part.
+// REQUIRES: part.numel == target.numel(); target is contiguous float32.
+void add_part(torch::Tensor& target, const compress::Part& part, float scale = 1.0f);
+
+// A part's values as a dense CPU float tensor of `like`'s shape (a copy).
+torch::Tensor part_to_dense(const compress::Part& part, const torch::Tensor& like);
+
+}  // namespace flb::algo

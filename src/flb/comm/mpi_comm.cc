@@ -1,0 +1,165 @@
+#include "flb/comm/mpi_comm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "flb/core/error.h"
+
+namespace flb::comm {
+namespace {
+
+void check(int rc, const char* what) {
+  if (rc != MPI_SUCCESS) {
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    throw Error(std::string(what) + " failed: " + std::string(msg, static_cast<size_t>(len)));
+  }
+}
+
+}  // namespace
+
+MpiComm::MpiComm(MPI_Comm comm, uint64_t max_call_bytes) : comm_(comm), max_call_bytes_(max_call_bytes) {
+  require(max_call_bytes_ >= 1 && max_call_bytes_ <= 2147483647ull, "MpiComm: max_call_bytes must be in [1, INT_MAX]");
+  check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+  MPI_Comm node;
+  check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  MPI_Comm_rank(node, &local_rank_);
+  MPI_Comm_size(node, &local_size_);
+  MPI_Comm_free(&node);
+}
+
+Gathered MpiComm::gatherv(const std::vector<uint8_t>& mine, int root) {
+  const std::vector<uint64_t> sizes = allgather(mine.size());
+  Gathered out;
+  if (rank_ == root) {
+    out.offsets.assign(static_cast<size_t>(size_) + 1, 0);
+    for (int r = 0; r < size_; ++r) out.offsets[r + 1] = out.offsets[r] + sizes[r];
+    out.bytes.resize(out.offsets.back());
+  }
+  // Each call moves at most `cap` bytes per rank, so at most max_call_bytes
+  // in total and every displacement fits an int.
+  const uint64_t cap = std::max<uint64_t>(1, max_call_bytes_ / static_cast<uint64_t>(size_));
+  const uint64_t largest = *std::max_element(sizes.begin(), sizes.end());
+  uint64_t total = 0;
+  for (uint64_t s : sizes) total += s;
+  std::vector<int> counts(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
+  if (total <= max_call_bytes_) {
+    for (int r = 0; r < size_; ++r) {
+      counts[r] = static_cast<int>(sizes[r]);
+      displs[r] = r == 0 ? 0 : displs[r - 1] + counts[r - 1];
+    }
+    check(MPI_Gatherv(mine.data(), counts[rank_], MPI_BYTE, rank_ == root ? out.bytes.data() : nullptr, counts.data(),
+                      displs.data(), MPI_BYTE, root, comm_),
+          "MPI_Gatherv");
+    counters_.gather_calls += 1;
+  } else {
+    std::vector<uint8_t> staging;
+    for (uint64_t done = 0; done < largest; done += cap) {
+      int call_total = 0;
+      for (int r = 0; r < size_; ++r) {
+        const uint64_t left = sizes[r] > done ? sizes[r] - done : 0;
+        counts[r] = static_cast<int>(std::min(left, cap));
+        displs[r] = call_total;
+        call_total += counts[r];
+      }
+      if (rank_ == root) staging.resize(static_cast<size_t>(call_total));
+      check(MPI_Gatherv(mine.data() + std::min<uint64_t>(done, mine.size()), counts[rank_], MPI_BYTE,
+                        rank_ == root ? staging.data() : nullptr, counts.data(), displs.data(), MPI_BYTE, root, comm_),
+            "MPI_Gatherv (chunked)");
+      counters_.gather_calls += 1;
+      if (rank_ == root) {
+        for (int r = 0; r < size_; ++r)
+          if (counts[r]) std::memcpy(out.bytes.data() + out.offsets[r] + done, staging.data() + displs[r], counts[r]);
+      }
+    }
+  }
+  counters_.gather_sent += mine.size();
+  if (rank_ == root) counters_.gather_received += total;
+  return out;
+}
+
+void MpiComm::bcast(std::vector<uint8_t>& bytes, int root) {
+  uint64_t n = bytes.size();
+  check(MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm_), "MPI_Bcast (size)");
+  if (rank_ != root) bytes.resize(n);
+  for (uint64_t done = 0; done < n; done += max_call_bytes_) {
+    const int count = static_cast<int>(std::min(n - done, max_call_bytes_));
+    check(MPI_Bcast(bytes.data() + done, count, MPI_BYTE, root, comm_), "MPI_Bcast");
+    counters_.bcast_calls += 1;
+  }
+  counters_.bcast_bytes += n;
+}
+
+std::vector<double> MpiComm::gather_doubles(const std::vector<double>& mine, int root) {
+  const std::vector<uint64_t> sizes = allgather(mine.size());
+  std::vector<int> counts(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
+  int total = 0;
+  for (int r = 0; r < size_; ++r) {
+    counts[r] = static_cast<int>(sizes[r]);
+    displs[r] = total;
+    total += counts[r];
+  }
+  std::vector<double> out(rank_ == root ? static_cast<size_t>(total) : 0);
+  check(MPI_Gatherv(mine.data(), counts[rank_], MPI_DOUBLE, out.data(), counts.data(), displs.data(), MPI_DOUBLE, root,
+                    comm_),
+        "MPI_Gatherv (metrics)");
+  return out;
+}
+
+std::vector<uint64_t> MpiComm::allgather(uint64_t value) {
+  std::vector<uint64_t> all(static_cast<size_t>(size_));
+  check(MPI_Allgather(&value, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, comm_), "MPI_Allgather");
+  return all;
+}
+
+double MpiComm::max_to_root(double value, int root) {
+  double out = value;
+  check(MPI_Reduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, root, comm_), "MPI_Reduce");
+  return out;
+}
+
+uint64_t MpiComm::max_all(uint64_t value) {
+  uint64_t out = value;
+  check(MPI_Allreduce(&value, &out, 1, MPI_UINT64_T, MPI_MAX, comm_), "MPI_Allreduce");
+  return out;
+}
+
+void MpiComm::bcast_text(std::string& text, int root) {
+  uint64_t n = text.size();
+  check(MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm_), "MPI_Bcast (text size)");
+  text.resize(n);
+  check(MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, root, comm_), "MPI_Bcast (text)");
+}
+
+bool MpiComm::any(bool flag) {
+  int in = flag ? 1 : 0, out = 0;
+  check(MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LOR, comm_), "MPI_Allreduce");
+  return out != 0;
+}
+
+void MpiComm::barrier() { check(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+std::vector<std::string> MpiComm::hostnames() {
+  char name[MPI_MAX_PROCESSOR_NAME] = {};
+  int len = 0;
+  MPI_Get_processor_name(name, &len);
+  std::vector<char> all(static_cast<size_t>(size_) * MPI_MAX_PROCESSOR_NAME);
+  check(MPI_Allgather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR, comm_),
+        "MPI_Allgather (hostnames)");
+  std::vector<std::string> out;
+  for (int r = 0; r < size_; ++r) out.emplace_back(all.data() + static_cast<size_t>(r) * MPI_MAX_PROCESSOR_NAME);
+  return out;
+}
+
+std::string mpi_library_version() {
+  char v[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int len = 0;
+  MPI_Get_library_version(v, &len);
+  std::string s(v, static_cast<size_t>(len));
+  const auto nl = s.find_first_of("\n,");
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+}  // namespace flb::comm

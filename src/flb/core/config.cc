@@ -1,0 +1,25 @@
+#include "flb/core/config.h"
+
+#include "flb/core/error.h"
+
+namespace flb {
+
+void validate(const RunConfig& c) {
+  require(c.clients >= 1, "--clients: must be at least 1");
+  require(c.clients_per_round >= 1 && c.clients_per_round <= c.clients,
+          "--clients-per-round: must be between 1 and --clients (" + std::to_string(c.clients) + ")");
+  require(c.rounds >= 1, "--rounds: must be at least 1");
+  require(c.eval_every >= 1, "--eval-every: must be at least 1");
+  require(c.train.local_epochs >= 1 || c.train.local_steps >= 1,
+          "--local-epochs/--local-steps: one of them must be at least 1");
+  require(c.train.batch_size >= 1, "--batch-size: must be at least 1");
+  require(c.train.lr > 0, "--lr: must be positive");
+  require(c.data.partition != "shards" || (c.data.shards_per_client >= 1 && c.data.shards_per_client <= 10),
+          "--shards-per-client: must be between 1 and 10 (the number of classes)");
+  require(c.data.partition != "dirichlet" || c.data.dirichlet_alpha > 0,
+          "--dirichlet-alpha: must be positive");
+  require(c.on_bad_upload == "stop" || c.on_bad_upload == "skip", "--on-bad-upload: choose stop or skip");
+  require(!c.out.empty(), "--out: must name an output file");
+}
+
+}  // namespace flb

@@ -1,0 +1,64 @@
+// The run configuration: plain values, grouped by the concern that reads
+// them. apps/ fill it from the command line or a TOML file (CLI11); the
+// library only reads it. validate() checks what single-option range checks
+// cannot (relations between options) and throws flb::Error naming the option.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace flb {
+
+struct DataConfig {
+  std::string dataset = "fashion-mnist";
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::string partition = "iid";   // iid | dirichlet | shards
+  double dirichlet_alpha = 0.5;    // concentration over labels (dirichlet)
+  int64_t shards_per_client = 2;   // classes per client (shards)
+};
+
+struct TrainConfig {
+  std::string model = "mlp";       // mlp | cnn
+  int64_t local_epochs = 1;        // used when local_steps == 0
+  int64_t local_steps = 0;         // > 0: exactly this many steps per client
+  int64_t batch_size = 32;
+  double lr = 0.05;
+  std::string optimizer = "sgd";   // sgd | adamw
+  double momentum = 0.9;           // sgd
+  double weight_decay = 0.0;
+};
+
+// Options of the algorithms; each algorithm reads only its own.
+struct AlgoConfig {
+  std::string name = "fedavg";
+  double prox_mu = 0.01;           // fedprox
+  double topk_ratio = 0.01;        // topk: fraction of entries kept per tensor
+  bool error_feedback = false;     // topk, lbgm
+  double lbgm_delta = 0.2;         // lbgm: max sin^2 for the scalar path
+  std::string base_compressor = "none";  // lbgm: none | topk
+  int64_t lora_rank = 8;
+  double lora_alpha = 16.0;
+  int64_t accumulate_every = 0;    // fedloru: merge every T rounds (0 = never)
+};
+
+struct RunConfig {
+  DataConfig data;
+  TrainConfig train;
+  AlgoConfig algo;
+  int64_t clients = 100;
+  int64_t clients_per_round = 10;
+  int64_t rounds = 30;
+  int64_t eval_every = 1;
+  uint64_t seed = 1;
+  std::string device = "auto";     // auto | cpu | cuda
+  int threads = 0;                 // intra-op threads per rank; 0 = cores / local ranks
+  std::string out = "results/run.h5";
+  bool overwrite = false;
+  std::string on_bad_upload = "stop";  // stop | skip: what rank 0 does with a malformed upload
+};
+
+// Throws flb::Error("--option: what is wrong") on an inconsistent config.
+void validate(const RunConfig& config);
+
+}  // namespace flb

@@ -1,0 +1,53 @@
+// Counter-based random streams.
+//
+// Every random decision in a run (data partition, client sampling, a
+// client's batch order, random sparsification masks) draws from a Stream
+// keyed by (seed, purpose, a, b): the same key gives the same numbers on
+// every rank, in every process layout. Nothing here is global or shared.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace flb {
+
+// Purposes keep streams for different uses independent of each other.
+enum class StreamPurpose : uint64_t {
+  kPartition = 1,
+  kSampling = 2,
+  kClientBatches = 3,
+  kClientMask = 4,
+  kServerMask = 5,
+  kInit = 6,
+  kTest = 7,
+};
+
+// SplitMix64 finaliser: a bijective 64-bit mix with good avalanche.
+uint64_t mix64(uint64_t x);
+
+// xoshiro256** seeded from a hash of the key. Cheap to construct.
+class Stream {
+ public:
+  Stream(uint64_t seed, StreamPurpose purpose, uint64_t a = 0, uint64_t b = 0);
+
+  uint64_t next_u64();
+  // Uniform in [0, 1) with 53 random bits.
+  double uniform();
+  // Uniform integer in [0, n), n > 0, without modulo bias.
+  uint64_t below(uint64_t n);
+  // Standard normal (Box-Muller; one value per call, no cached state).
+  double normal();
+  // Gamma(shape, 1) by Marsaglia-Tsang; shape > 0.
+  double gamma(double shape);
+
+ private:
+  uint64_t s_[4];
+};
+
+// Fisher-Yates shuffle of v driven by `stream`.
+void shuffle(std::vector<int64_t>& v, Stream& stream);
+
+// k distinct values from [0, n), sorted ascending (partial Fisher-Yates).
+std::vector<int64_t> sample_without_replacement(int64_t n, int64_t k, Stream& stream);
+
+}  // namespace flb

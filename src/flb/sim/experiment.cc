@@ -1,0 +1,337 @@
+#include "flb/sim/experiment.h"
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <torch/cuda.h>
+#include <torch/utils.h>
+
+#include <cmath>
+#include <ctime>
+#include <iostream>
+#include <limits>
+#include <memory>
+
+#include "flb/algo/registry.h"
+#include "flb/compress/wire_format.h"
+#include "flb/core/build_info.h"
+#include "flb/core/collective_error.h"
+#include "flb/core/timer.h"
+#include "flb/data/image_dataset.h"
+#include "flb/data/partition.h"
+#include "flb/metrics/progress.h"
+#include "flb/metrics/results_file.h"
+#include "flb/model/image_models.h"
+#include "flb/sim/local_trainer.h"
+#include "flb/sim/placement.h"
+#include "flb/sim/results_schema.h"
+#include "flb/sim/upload_frames.h"
+
+namespace flb::sim {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+torch::Device pick_device(const std::string& want, int local_rank) {
+  const bool have_cuda = torch::cuda::is_available();
+  if (want == "cuda") require(have_cuda, "--device cuda: no CUDA device is visible (or this LibTorch has no CUDA); use --device cpu");
+  if (want == "cpu" || !have_cuda) return torch::kCPU;
+  const int count = static_cast<int>(torch::cuda::device_count());
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % count));
+}
+
+// CPUs this process may run on (Slurm's cgroup/affinity, not the node's).
+int usable_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  return 1;
+}
+
+int64_t rss_max_bytes() {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<int64_t>(u.ru_maxrss) * 1024;
+}
+
+std::string now_iso8601() {
+  char buf[32];
+  std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+void copy_into(algo::Tensors& dst, const algo::Tensors& src) {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < dst.size(); ++i) dst[i].copy_(src[i]);
+}
+
+int64_t values_sent(const compress::Payload& p, int64_t* scalar_parts) {
+  int64_t n = 0;
+  for (const auto& part : p.parts) {
+    n += static_cast<int64_t>(part.values.size());
+    if (part.kind == compress::PartKind::kScalar) ++*scalar_parts;
+  }
+  return n;
+}
+
+// Runs `setup` on every rank; if it throws on any rank, every rank throws
+// a CollectiveError (the failing ranks print their own message first).
+template <typename F>
+void collectively(comm::MpiComm& comm, F&& setup) {
+  std::string message;
+  try {
+    setup();
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  if (comm.any(!message.empty())) {
+    if (comm.rank() != 0 && !message.empty()) std::cerr << "flbench: rank " << comm.rank() << ": " << message << "\n";
+    throw CollectiveError(comm.rank() == 0 && !message.empty() ? message : "another rank failed during setup (see above)");
+  }
+}
+
+}  // namespace
+
+RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::MpiComm& comm) {
+  const int rank = comm.rank();
+  const bool root = rank == 0;
+
+  // ---- setup: identical on every rank --------------------------------------
+  torch::Device device = torch::kCPU;
+  data::TrainTest data;
+  std::vector<std::vector<int64_t>> client_samples;
+  std::shared_ptr<model::ImageClassifier> model;
+  std::unique_ptr<algo::Algorithm> algorithm;
+  algo::Tensors params, global;
+  std::unique_ptr<LocalTrainer> trainer;
+  compress::WireSchema schema;
+  std::unique_ptr<metrics::ResultsFile> results;
+  int threads = 0;
+  collectively(comm, [&] {
+    validate(config);
+    device = pick_device(config.device, comm.local_rank());
+    threads = config.threads > 0 ? config.threads : std::max(1, usable_cpus() / comm.local_size());
+    torch::set_num_threads(threads);
+    data = data::load_fashion_mnist(config.data.data_dir);
+    client_samples = data::partition(data.train.labels, data.train.classes, config.clients,
+                                     {config.data.partition, config.data.dirichlet_alpha, config.data.shards_per_client,
+                                      config.seed});
+    torch::manual_seed(config.seed);  // the same initial model on every rank
+    model = model::make_image_model(config.train.model, data.train.classes);
+    model->to(device);
+    algorithm = algo::make_algorithm(config.algo, config.seed);
+    params = algorithm->trainable(*model);
+    for (auto& p : model->parameters()) {
+      bool trained = false;
+      for (const auto& q : params) trained = trained || p.is_same(q);
+      p.set_requires_grad(trained);
+    }
+    for (const auto& p : params) global.push_back(p.detach().clone());
+    trainer = std::make_unique<LocalTrainer>(model, params, data.train, config.train, device);
+    schema.algorithm = algorithm->wire_id();
+    for (const auto& p : params) schema.tensor_numel.push_back(static_cast<uint64_t>(p.numel()));
+  });
+  // The results file is created collectively; its errors are collective too.
+  const std::vector<std::string> hosts = comm.hostnames();
+  std::string start_time = now_iso8601();
+  comm.bcast_text(start_time);  // rank 0's clock for everyone (attributes must match)
+  collectively(comm, [&] { results = std::make_unique<metrics::ResultsFile>(config.out, comm.handle(), config.overwrite); });
+  std::string host_list;
+  for (const auto& h : hosts) host_list += (host_list.empty() ? "" : ",") + h;
+  const BuildInfo& build = build_info();
+  results->set_attribute("schema_version", metrics::kSchemaVersion);
+  results->set_attribute("flbench_version", build.version);
+  results->set_attribute("git_revision", build.git_revision);
+  results->set_attribute("config_toml", info.config_toml);
+  results->set_attribute("command_line", info.command_line);
+  results->set_attribute("algorithm", algorithm->name());
+  results->set_attribute("mpi_size", static_cast<int64_t>(comm.size()));
+  results->set_attribute("hostnames", host_list);
+  results->set_attribute("torch_version", build.torch_version);
+  results->set_attribute("mpi_version", comm::mpi_library_version());
+  results->set_attribute("hdf5_version", metrics::hdf5_version());
+  results->set_attribute("device", device.str());
+  results->set_attribute("threads_per_rank", static_cast<int64_t>(threads));
+  results->set_attribute("seed", static_cast<int64_t>(config.seed));
+  results->set_attribute("start_time", start_time);
+  metrics::Table& round_table = results->add_table("rounds", round_columns());
+  metrics::Table& client_table = results->add_table("clients", client_columns());
+  results->flush();
+
+  // Bytes of per-client state this rank holds: its clients' sample lists.
+  int64_t hosted_sample_bytes = 0;
+  for (int64_t c = 0; c < config.clients; ++c)
+    if (owner_rank(c, config.clients, comm.size()) == rank)
+      hosted_sample_bytes += static_cast<int64_t>(client_samples[c].size() * sizeof(int64_t));
+
+  if (root) {
+    std::cout << "flbench: " << algorithm->name() << " on " << config.data.dataset << " (" << config.data.partition
+              << "), " << config.clients << " clients, " << config.clients_per_round << " per round, " << config.rounds
+              << " rounds, " << comm.size() << " rank(s) x " << threads << " thread(s) on " << device.str() << " -> "
+              << config.out << std::endl;
+  }
+
+  RunSummary summary;
+  Timer run_clock;
+  double last_test_loss = kNaN, last_test_accuracy = kNaN;
+  for (int64_t round = 0; round < config.rounds; ++round) {
+    RoundRow row;
+    row.round = round;
+    Timer round_clock, phase;
+
+    // 1. Sample the round's clients: the same list on every rank.
+    const std::vector<int64_t> sampled = sample_clients(config.seed, round, config.clients, config.clients_per_round);
+    row.clients = static_cast<int64_t>(sampled.size());
+
+    // 2. Each rank trains its sampled clients from the global state and
+    //    encodes their uploads into one buffer of frames.
+    std::vector<uint8_t> uploads;
+    std::vector<ClientRow> client_rows;
+    std::vector<double> client_losses;  // (client, samples, loss) triples for rank 0
+    double train_s = 0, encode_s = 0;
+    for (int64_t c : sampled) {
+      if (owner_rank(c, config.clients, comm.size()) != rank) continue;
+      const algo::ClientContext ctx{c, round, static_cast<int64_t>(client_samples[c].size())};
+      phase.reset();
+      copy_into(params, global);
+      algorithm->load_client(ctx, params);
+      std::function<torch::Tensor()> regularizer = [&] { return algorithm->regularizer(params, global); };
+      const LocalResult local = trainer->train(client_samples[c], config.seed, c, round, regularizer);
+      train_s += phase.seconds();
+      phase.reset();
+      const compress::Payload payload = algorithm->encode_upload(ctx, global, params);
+      ClientRow cr{round, c, rank, ctx.samples, local.steps, local.mean_loss, 0, 0, 0};
+      cr.nonzeros = values_sent(payload, &cr.scalar_parts);
+      cr.bytes_up = static_cast<int64_t>(append_frame(uploads, static_cast<uint32_t>(c), payload));
+      encode_s += phase.seconds();
+      client_rows.push_back(cr);
+      client_losses.insert(client_losses.end(), {double(c), double(ctx.samples), local.mean_loss});
+    }
+    row.train = comm.max_to_root(train_s);
+    row.encode = comm.max_to_root(encode_s);
+    const std::vector<double> losses = comm.gather_doubles(client_losses);
+
+    // 3. Gather every rank's uploads at rank 0.
+    phase.reset();
+    const comm::Gathered gathered = comm.gatherv(uploads);
+    row.gather = phase.seconds();
+
+    // 4. Rank 0 decodes (validated), aggregates in client-id order and
+    //    encodes the broadcast. An empty broadcast tells the ranks to stop.
+    phase.reset();
+    std::vector<uint8_t> download;
+    std::string stop_reason;
+    if (root) {
+      row.bytes_up = static_cast<int64_t>(gathered.bytes.size());
+      std::vector<algo::Upload> accepted;
+      try {
+        for (int r = 0; r < comm.size(); ++r) {
+          for (const Frame& f : split_frames(gathered.bytes.data() + gathered.offsets[r],
+                                             gathered.offsets[r + 1] - gathered.offsets[r], r)) {
+            try {
+              require(f.client < config.clients && owner_rank(f.client, config.clients, comm.size()) == r &&
+                          std::binary_search(sampled.begin(), sampled.end(), int64_t{f.client}),
+                      "rank " + std::to_string(r) + " sent an upload for client " + std::to_string(f.client) +
+                          ", which it does not host or which was not sampled this round");
+              accepted.push_back({f.client, static_cast<int64_t>(client_samples[f.client].size()),
+                                  compress::decode(f.data, f.size, schema, f.client)});
+            } catch (const Error& e) {
+              if (config.on_bad_upload == "stop") throw;
+              std::cerr << "flbench: round " << round + 1 << ": rejected upload: " << e.what() << " (skipped)\n";
+              ++row.rejected;
+            }
+          }
+        }
+        std::sort(accepted.begin(), accepted.end(), [](const auto& a, const auto& b) { return a.client < b.client; });
+        for (size_t i = 1; i < accepted.size(); ++i)
+          require(accepted[i].client != accepted[i - 1].client,
+                  "client " + std::to_string(accepted[i].client) + " uploaded twice");
+        require(!accepted.empty(), "no valid upload this round");
+        compress::encode(algorithm->aggregate(round, accepted, global), download);
+      } catch (const Error& e) {
+        stop_reason = std::string("round ") + std::to_string(round + 1) + ": " + e.what() +
+                      " (the run stops; --on-bad-upload skip drops malformed uploads instead)";
+        download.clear();
+      }
+    }
+    row.aggregate = phase.seconds();
+
+    // 5. Broadcast the server's payload to every rank.
+    phase.reset();
+    comm.bcast(download);
+    row.bcast = phase.seconds();
+    if (download.empty()) throw CollectiveError(root ? stop_reason : "stopped by rank 0");
+    row.bytes_down = static_cast<int64_t>(download.size());
+
+    // 6. Every rank applies it to the global state.
+    phase.reset();
+    algorithm->apply_download(round, global, compress::decode(download.data(), download.size(), schema, compress::kServerId));
+    row.apply = phase.seconds();
+
+    // 7. Rank 0 evaluates the global model every --eval-every rounds.
+    phase.reset();
+    row.test_loss = row.test_accuracy = kNaN;
+    const bool last = round + 1 == config.rounds;
+    if (root && ((round + 1) % config.eval_every == 0 || last)) {
+      copy_into(params, global);
+      const EvalResult e = evaluate(*model, data.test, device);
+      row.test_loss = last_test_loss = e.loss;
+      row.test_accuracy = last_test_accuracy = e.accuracy;
+    }
+    row.eval = phase.seconds();
+
+    // 8. Metrics: client rows from every rank, the round row from rank 0.
+    phase.reset();
+    if (root) {
+      double weighted = 0, samples = 0;
+      for (size_t i = 0; i + 2 < losses.size(); i += 3) {  // client-id order: ranks hold ascending blocks
+        weighted += losses[i + 1] * losses[i + 2];
+        samples += losses[i + 1];
+      }
+      row.train_loss = samples > 0 ? weighted / samples : kNaN;
+    }
+    client_table.append(to_rows(client_rows));
+    row.io = phase.seconds();
+    row.rss_max_bytes = static_cast<int64_t>(comm.max_to_root(static_cast<double>(rss_max_bytes())));
+    const std::vector<uint64_t> state = comm.allgather(static_cast<uint64_t>(hosted_sample_bytes + algorithm->client_state_bytes()));
+    for (uint64_t s : state) row.client_state_bytes += static_cast<int64_t>(s);
+    row.server_state_bytes = root ? algorithm->server_state_bytes() : 0;
+    row.wall = round_clock.seconds();
+    round_table.append(to_rows(root ? std::vector<RoundRow>{row} : std::vector<RoundRow>{}));
+    results->flush();
+
+    summary.bytes_up += static_cast<uint64_t>(row.bytes_up);
+    summary.bytes_down += static_cast<uint64_t>(row.bytes_down);
+    if (root) {
+      metrics::Progress p{round, config.rounds, row.train_loss, row.test_loss, row.test_accuracy,
+                          row.bytes_up / 1e6, row.bytes_down / 1e6, row.wall, run_clock.seconds()};
+      std::cout << metrics::progress_line(p) << std::endl;
+    }
+  }
+
+  // ---- the end: final model and totals --------------------------------------
+  copy_into(params, global);
+  for (const auto& item : model->named_parameters()) {
+    const torch::Tensor host = item.value().detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    results->write_array("final_model/" + item.key(), host.sizes().vec(), host.data_ptr<float>());
+  }
+  const std::vector<uint64_t> sent = comm.allgather(comm.counters().gather_sent);
+  int64_t mpi_gathered = 0;
+  for (uint64_t s : sent) mpi_gathered += static_cast<int64_t>(s);
+  const std::vector<uint64_t> state = comm.allgather(static_cast<uint64_t>(hosted_sample_bytes + algorithm->client_state_bytes()));
+  int64_t state_total = 0;
+  for (uint64_t s : state) state_total += static_cast<int64_t>(s);
+  results->set_attribute("mpi_gatherv_bytes_sent_all_ranks", mpi_gathered);
+  results->set_attribute("mpi_bcast_bytes", static_cast<int64_t>(comm.counters().bcast_bytes));
+  results->set_attribute("memory_per_client_bytes", state_total / config.clients);
+  results->set_attribute("rss_max_bytes", static_cast<int64_t>(comm.max_all(static_cast<uint64_t>(rss_max_bytes()))));
+  results->set_attribute("completed_rounds", config.rounds);
+  results->flush();
+
+  summary.rounds = config.rounds;
+  summary.test_loss = last_test_loss;
+  summary.test_accuracy = last_test_accuracy;
+  summary.seconds = run_clock.seconds();
+  return summary;
+}
+
+}  // namespace flb::sim

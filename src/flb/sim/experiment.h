@@ -1,0 +1,33 @@
+// A federated experiment: setup, the round loop, the results file.
+//
+// run_experiment() is collective over `comm`: every rank calls it with the
+// same config. It throws flb::CollectiveError when all ranks stop together
+// (bad config, missing data, a rejected upload under --on-bad-upload stop)
+// and other exceptions when one rank alone fails.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "flb/comm/mpi_comm.h"
+#include "flb/core/config.h"
+
+namespace flb::sim {
+
+struct RunInfo {
+  std::string command_line;  // as typed, for the HDF5 attributes
+  std::string config_toml;   // the full effective config
+};
+
+struct RunSummary {
+  int64_t rounds = 0;
+  double test_loss = 0;
+  double test_accuracy = 0;
+  double seconds = 0;
+  uint64_t bytes_up = 0;    // all rounds, as gathered at rank 0
+  uint64_t bytes_down = 0;  // all rounds, one broadcast copy each
+};
+
+RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::MpiComm& comm);
+
+}  // namespace flb::sim

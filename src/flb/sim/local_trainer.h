@@ -1,0 +1,56 @@
+// Local training of one client at a time on a model shared by all the
+// clients of a rank: the caller loads the global values into the
+// parameters, train() runs E epochs (or S steps) of minibatch SGD/AdamW on
+// the client's samples, in an order drawn from (seed, client, round).
+#pragma once
+
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "flb/core/config.h"
+#include "flb/data/image_batches.h"
+#include "flb/model/image_models.h"
+#include "flb/model/optimizer.h"
+
+namespace flb::sim {
+
+struct LocalResult {
+  double mean_loss = 0;  // mean training loss over the client's steps
+  int64_t steps = 0;
+};
+
+class LocalTrainer {
+ public:
+  // `params` are the tensors to train (others are frozen); they alias
+  // `model`'s parameters.
+  LocalTrainer(std::shared_ptr<model::ImageClassifier> model, std::vector<torch::Tensor> params,
+               const data::ImageDataset& train, const TrainConfig& config, torch::Device device);
+
+  // `regularizer`, when set, returns a term added to every step's loss.
+  LocalResult train(const std::vector<int64_t>& samples, uint64_t seed, int64_t client, int64_t round,
+                    const std::function<torch::Tensor()>& regularizer);
+
+  int64_t state_bytes() const { return optimizer_.state_bytes(); }
+
+ private:
+  std::shared_ptr<model::ImageClassifier> model_;
+  std::vector<torch::Tensor> params_;
+  TrainConfig config_;
+  data::ImageBatches batches_;
+  model::LocalOptimizer optimizer_;
+  std::vector<int64_t> order_;  // reused across clients
+  torch::Tensor loss_sum_;      // on the device
+};
+
+struct EvalResult {
+  double loss = 0;
+  double accuracy = 0;
+};
+
+// Mean cross-entropy and accuracy of `model` over the whole dataset.
+EvalResult evaluate(model::ImageClassifier& model, const data::ImageDataset& dataset, torch::Device device);
+
+}  // namespace flb::sim

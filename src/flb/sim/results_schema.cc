@@ -1,0 +1,72 @@
+#include "flb/sim/results_schema.h"
+
+namespace flb::sim {
+
+using metrics::ColumnType;
+
+std::vector<metrics::ColumnSpec> round_columns() {
+  const auto I = ColumnType::kInt64;
+  const auto F = ColumnType::kFloat64;
+  return {
+      {"round", I, "0-based round index"},
+      {"wall_s", F, "seconds for the whole round on rank 0"},
+      {"train_s", F, "local training, max over ranks"},
+      {"encode_s", F, "upload encoding, max over ranks"},
+      {"gather_s", F, "MPI_Gatherv of the uploads (rank 0)"},
+      {"aggregate_s", F, "decode + aggregate + encode broadcast (rank 0)"},
+      {"bcast_s", F, "MPI_Bcast of the download (rank 0)"},
+      {"apply_s", F, "decode + apply the download (rank 0)"},
+      {"eval_s", F, "test-set evaluation (rank 0)"},
+      {"io_s", F, "writing the client rows and flushing the previous round (all ranks)"},
+      {"bytes_up", I, "bytes gathered at rank 0: client payloads + 16-byte frames"},
+      {"bytes_down", I, "bytes of the broadcast (what each client downloads)"},
+      {"clients", I, "clients sampled this round"},
+      {"rejected", I, "uploads rejected as malformed (--on-bad-upload skip)"},
+      {"train_loss", F, "sample-weighted mean of the clients' local training loss"},
+      {"test_loss", F, "test-set cross-entropy of the global model (NaN when not evaluated)"},
+      {"test_accuracy", F, "test-set accuracy of the global model in [0, 1] (NaN when not evaluated)"},
+      {"rss_max_bytes", I, "peak resident memory, max over ranks"},
+      {"client_state_bytes", I, "per-client state held by all ranks (sample lists + algorithm state)"},
+      {"server_state_bytes", I, "algorithm server state on rank 0"},
+  };
+}
+
+std::vector<metrics::ColumnSpec> client_columns() {
+  const auto I = ColumnType::kInt64;
+  const auto F = ColumnType::kFloat64;
+  return {
+      {"round", I, "0-based round index"},
+      {"client", I, "client id"},
+      {"rank", I, "MPI rank that hosted and trained the client"},
+      {"samples", I, "the client's training samples"},
+      {"steps", I, "local optimiser steps"},
+      {"loss", F, "mean local training loss"},
+      {"bytes_up", I, "encoded upload size (wire format, without the frame)"},
+      {"nonzeros", I, "values sent (dense and sparse parts and scalars)"},
+      {"scalar_parts", I, "tensors sent as scalars (e.g. LBGM's look-back path)"},
+  };
+}
+
+metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
+  metrics::Rows out(round_columns().size());
+  for (const RoundRow& r : rows) {
+    const double v[] = {double(r.round), r.wall, r.train, r.encode, r.gather, r.aggregate, r.bcast, r.apply, r.eval, r.io,
+                        double(r.bytes_up), double(r.bytes_down), double(r.clients), double(r.rejected), r.train_loss,
+                        r.test_loss, r.test_accuracy, double(r.rss_max_bytes), double(r.client_state_bytes),
+                        double(r.server_state_bytes)};
+    for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
+  }
+  return out;
+}
+
+metrics::Rows to_rows(const std::vector<ClientRow>& rows) {
+  metrics::Rows out(client_columns().size());
+  for (const ClientRow& r : rows) {
+    const double v[] = {double(r.round),  double(r.client),   double(r.rank),     double(r.samples),     double(r.steps),
+                        r.loss,           double(r.bytes_up), double(r.nonzeros), double(r.scalar_parts)};
+    for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
+  }
+  return out;
+}
+
+}  // namespace flb::sim
