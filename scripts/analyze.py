@@ -1,0 +1,504 @@
+#!/usr/bin/env python3
+"""Summarise and plot flbench results (HDF5 files written by `flbench --out`).
+
+    scripts/analyze.py results/                       # markdown table, one row per run
+    scripts/analyze.py a.h5 b.h5 --plots plots/       # ... and PNG plots
+    scripts/analyze.py results/scaling/ --scaling --plots plots/
+    scripts/analyze.py results/ --json runs.json      # machine-readable summary ('-': stdout)
+
+Directories are searched recursively for *.h5. A file named on the command
+line that is not an flbench result is an error (exit 1); such a file found
+while searching a directory is reported and skipped.
+
+Every number in the table is read from the file: nothing is re-run. The
+schema is results/README.md; this script knows schema_version 1.
+
+Needs h5py, numpy and (for --plots) matplotlib: on Debian, run it with
+/usr/bin/python3 (apt-get install python3-h5py python3-numpy python3-matplotlib).
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+
+try:
+    import h5py
+    import numpy as np
+except ImportError as e:  # pragma: no cover - depends on the interpreter
+    sys.exit(
+        f"analyze.py: cannot import {e.name} with {sys.executable}.\n"
+        "  Run it with Debian's python, which has h5py and numpy:\n"
+        "    /usr/bin/python3 scripts/analyze.py ...\n"
+        "  or install them: apt-get install python3-h5py python3-numpy python3-matplotlib\n"
+        "  (or pip install h5py numpy matplotlib in your environment).")
+
+try:
+    import tomllib  # Python >= 3.11
+except ImportError:  # pragma: no cover
+    tomllib = None
+
+SUPPORTED_SCHEMA_VERSIONS = {1}
+
+# Per-phase columns of /rounds, in the order of a round (DESIGN.md).
+PHASES = ["train_s", "encode_s", "gather_s", "aggregate_s",
+          "bcast_s", "apply_s", "eval_s", "io_s"]
+
+# Config keys that do not change what a run computes; ignored when grouping
+# runs of one scaling series.
+NON_EXPERIMENT_KEYS = {"out", "overwrite", "resume", "checkpoint-every", "config"}
+
+
+class NotAResult(Exception):
+    """The file is not an flbench result this script can read."""
+
+
+# --------------------------------------------------------------------------
+# Reading
+
+
+def parse_toml(text):
+    """Parses the config_toml attribute (flat `key = value` TOML)."""
+    if tomllib is not None:
+        return tomllib.loads(text)
+    # Fallback for Python < 3.11: flbench writes one scalar per line.
+    out = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or "=" not in line:
+            continue
+        key, value = (s.strip() for s in line.split("=", 1))
+        if value.startswith('"') and value.endswith('"'):
+            out[key] = value[1:-1]
+        elif value in ("true", "false"):
+            out[key] = value == "true"
+        else:
+            try:
+                out[key] = int(value)
+            except ValueError:
+                out[key] = float(value)
+    return out
+
+
+def _attr(f, name, default=None):
+    """A root attribute as a plain Python value (bytes decoded)."""
+    if name not in f.attrs:
+        return default
+    v = f.attrs[name]
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def load_run(path):
+    """Reads one result file into a dict. Raises NotAResult with the reason."""
+    if not os.path.isfile(path):
+        raise NotAResult(f"{path}: no such file")
+    if not h5py.is_hdf5(path):
+        raise NotAResult(f"{path}: not an HDF5 file")
+    with h5py.File(path, "r") as f:
+        version = _attr(f, "schema_version")
+        if version is None:
+            raise NotAResult(
+                f"{path}: not an flbench result file (no root attribute 'schema_version'; "
+                "flbench --out writes it)")
+        if version not in SUPPORTED_SCHEMA_VERSIONS:
+            raise NotAResult(
+                f"{path}: schema_version {version} is not one this analyze.py reads "
+                f"({sorted(SUPPORTED_SCHEMA_VERSIONS)}); use the scripts/analyze.py of the "
+                "flbench version that wrote the file (attribute flbench_version: "
+                f"{_attr(f, 'flbench_version', 'unknown')})")
+        if "rounds" not in f or "wall_s" not in f["rounds"]:
+            raise NotAResult(f"{path}: flbench file without /rounds (schema_version {version})")
+        attrs = {k: _attr(f, k) for k in f.attrs}
+        rounds = {k: f["rounds"][k][()] for k in f["rounds"]}
+        evals = None
+        if "eval" in f and isinstance(f["eval"], h5py.Group):
+            g = f["eval"]
+            evals = {k: g[k][()] for k in g if isinstance(g[k], h5py.Dataset)}
+            names = g.attrs.get("domain_names")
+            if names is not None:
+                if isinstance(names, (str, bytes)):
+                    names = (names.decode() if isinstance(names, bytes) else names).split(",")
+                evals["_domain_names"] = [n.decode() if isinstance(n, bytes) else str(n)
+                                          for n in names]
+    config = parse_toml(attrs.get("config_toml", "") or "")
+    return {"path": path, "attrs": attrs, "config": config,
+            "rounds": rounds, "eval": evals}
+
+
+def find_files(inputs):
+    """Expands directories into their *.h5 files (recursively, sorted).
+
+    Returns a list of (path, named) where named is True for files given
+    explicitly on the command line."""
+    out = []
+    for item in inputs:
+        if os.path.isdir(item):
+            for root, dirs, files in os.walk(item):
+                dirs.sort()
+                for name in sorted(files):
+                    if name.endswith(".h5"):
+                        out.append((os.path.join(root, name), False))
+        else:
+            out.append((item, True))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Summary
+
+
+def last_finite(a):
+    """The last non-NaN value of a 1-D array, or NaN when there is none."""
+    a = np.asarray(a, dtype=float)
+    ok = np.flatnonzero(~np.isnan(a))
+    return float(a[ok[-1]]) if ok.size else math.nan
+
+
+def summarize(run):
+    """The table row of one run, straight from the file."""
+    r, a, c = run["rounds"], run["attrs"], run["config"]
+    n_rows = int(len(r["wall_s"]))
+    completed = a.get("completed_rounds")
+    return {
+        "file": run["path"],
+        "algorithm": a.get("algorithm", c.get("algorithm")),
+        "mpi_size": a.get("mpi_size"),
+        "clients": c.get("clients"),
+        # completed_rounds is written when the run ends; a killed run has only rows.
+        "rounds": int(completed) if completed is not None else n_rows,
+        "finished": completed is not None,
+        "test_accuracy": last_finite(r.get("test_accuracy", [])),
+        "test_loss": last_finite(r.get("test_loss", [])),
+        "mb_up": float(np.sum(r["bytes_up"])) / 1e6 if "bytes_up" in r else math.nan,
+        "mb_down": float(np.sum(r["bytes_down"])) / 1e6 if "bytes_down" in r else math.nan,
+        "s_per_round": float(np.mean(r["wall_s"])) if n_rows else math.nan,
+    }
+
+
+TABLE = [  # (header, key, format)
+    ("file", "file", "{}"),
+    ("algorithm", "algorithm", "{}"),
+    ("mpi_size", "mpi_size", "{}"),
+    ("clients", "clients", "{}"),
+    ("rounds", "rounds", "{}"),
+    ("test acc", "test_accuracy", "{:.4f}"),
+    ("test loss", "test_loss", "{:.4f}"),
+    ("MB up", "mb_up", "{:.3f}"),
+    ("MB down", "mb_down", "{:.3f}"),
+    ("s/round", "s_per_round", "{:.4f}"),
+]
+
+
+def fmt(value, spec):
+    if value is None:
+        return "-"
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return spec.format(value)
+
+
+def markdown_table(headers, rows, right=()):
+    """A markdown table with padded columns; `right` = right-aligned column indices."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    def line(cells):
+        return "| " + " | ".join(c.rjust(w) if i in right else c.ljust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+    sep = "|" + "|".join(("-" * (w + 1) + ":") if i in right else "-" * (w + 2)
+                         for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(headers), sep] + [line(r) for r in rows])
+
+
+def summary_table(summaries):
+    rows = []
+    for s in summaries:
+        cells = [fmt(s[key], spec) for _, key, spec in TABLE]
+        if not s["finished"]:
+            cells[4] += "*"
+        rows.append(cells)
+    text = markdown_table([h for h, _, _ in TABLE], rows, right=set(range(2, len(TABLE))))
+    if any(not s["finished"] for s in summaries):
+        text += "\n\n\\* did not finish (no completed_rounds attribute): rounds written so far"
+    return text
+
+
+# --------------------------------------------------------------------------
+# Scaling
+
+
+def _freeze(d):
+    return tuple(sorted((k, repr(v)) for k, v in d.items()))
+
+
+def scaling_series(runs, kind):
+    """Groups runs into scaling series and computes speedup and efficiency.
+
+    strong: identical config (clients included), only mpi_size differs.
+    weak:   identical config except clients and clients-per-round, which
+            grow with mpi_size so that clients/rank and clients-per-round/rank
+            stay constant.
+    Each series is measured against its smallest mpi_size p0 (time T0):
+      strong: speedup = T0/T(p),        efficiency = speedup / (p/p0)
+      weak:   efficiency = T0/T(p),     scaled speedup = efficiency * p/p0
+    T is the mean of /rounds/wall_s (averaged over repeated runs of a point).
+    Returns [(label, [(p, clients, T, speedup, efficiency), ...])] for series
+    with at least two sizes."""
+    groups = {}
+    for run in runs:
+        p = run["attrs"].get("mpi_size")
+        if not p or not len(run["rounds"]["wall_s"]):
+            continue
+        cfg = {k: v for k, v in run["config"].items() if k not in NON_EXPERIMENT_KEYS}
+        clients = cfg.get("clients")
+        if kind == "weak":
+            cpr = cfg.pop("clients-per-round", None)
+            cfg.pop("clients", None)
+            cfg["clients/rank"] = round(clients / p, 6) if clients else None
+            cfg["clients-per-round/rank"] = round(cpr / p, 6) if cpr else None
+        _, by_p = groups.setdefault(_freeze(cfg), (cfg, {}))
+        by_p.setdefault(p, []).append((clients, float(np.mean(run["rounds"]["wall_s"]))))
+    series = []
+    for cfg, by_p in groups.values():
+        if len(by_p) < 2:
+            continue
+        ps = sorted(by_p)
+        p0 = ps[0]
+        t0 = float(np.mean([t for _, t in by_p[p0]]))
+        points = []
+        for p in ps:
+            t = float(np.mean([t for _, t in by_p[p]]))
+            clients = by_p[p][0][0]
+            if kind == "strong":
+                speedup = t0 / t
+                eff = speedup / (p / p0)
+            else:
+                eff = t0 / t
+                speedup = eff * p / p0
+            points.append((p, clients, t, speedup, eff))
+        if kind == "strong":
+            label = f"{cfg.get('algorithm', '?')} clients={cfg.get('clients')}"
+        else:
+            label = f"{cfg.get('algorithm', '?')} clients/rank={cfg.get('clients/rank'):g}"
+        series.append((label, points))
+    series.sort()
+    return series
+
+
+def scaling_table(series, kind):
+    rows = []
+    for label, points in series:
+        for p, clients, t, s, e in points:
+            rows.append([label, str(p), str(clients), f"{t:.4f}", f"{s:.3f}", f"{e:.3f}"])
+    name = "speedup" if kind == "strong" else "scaled speedup"
+    return markdown_table(["series", "mpi_size", "clients", "s/round", name, "efficiency"],
+                          rows, right={1, 2, 3, 4, 5})
+
+
+# --------------------------------------------------------------------------
+# Plots
+
+
+def run_labels(runs):
+    """Short unique labels: the file stem, with parent folders added until unique."""
+    parts = [os.path.normpath(r["path"])[:-3].split(os.sep) for r in runs]
+    depth = 1
+    while True:
+        labels = ["/".join(p[-depth:]) for p in parts]
+        if len(set(labels)) == len(labels) or depth >= max(len(p) for p in parts):
+            return labels
+        depth += 1
+
+
+def safe_name(label):
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", label)
+
+
+def make_plots(runs, outdir, scaling):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.exit("analyze.py: --plots needs matplotlib: apt-get install python3-matplotlib "
+                 "(or run with /usr/bin/python3)")
+    os.makedirs(outdir, exist_ok=True)
+    labels = run_labels(runs)
+    written = []
+
+    def save(fig, name):
+        path = os.path.join(outdir, name)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+
+    # Test accuracy / loss against rounds and against cumulative upload.
+    for metric, ylabel in (("test_accuracy", "test accuracy"), ("test_loss", "test loss")):
+        for xname, xlabel in (("round", "round"), ("bytes", "cumulative upload (MB)")):
+            fig, ax = plt.subplots(figsize=(7, 4.5))
+            for run, label in zip(runs, labels):
+                r = run["rounds"]
+                if metric not in r:
+                    continue
+                y = np.asarray(r[metric], dtype=float)
+                if xname == "round":
+                    x = np.asarray(r.get("round", np.arange(len(y))), dtype=float) + 1
+                else:
+                    x = np.cumsum(np.asarray(r["bytes_up"], dtype=float)) / 1e6
+                ok = ~np.isnan(y)
+                ax.plot(x[ok], y[ok], marker=".", label=label)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
+            save(fig, f"{metric.split('_')[1]}_vs_{xname}.png")
+
+    # Per-phase time breakdown, one figure per run.
+    for run, label in zip(runs, labels):
+        r = run["rounds"]
+        x = np.asarray(r.get("round", np.arange(len(r["wall_s"]))), dtype=float) + 1
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        bottom = np.zeros(len(x))
+        for phase in PHASES:
+            if phase in r:
+                y = np.asarray(r[phase], dtype=float)
+                ax.bar(x, y, bottom=bottom, width=0.9, label=phase[:-2])
+                bottom += y
+        ax.plot(x, r["wall_s"], color="black", linewidth=1, label="wall")
+        ax.set_xlabel("round")
+        ax.set_ylabel("seconds")
+        ax.set_title(f"time per round: {label}")
+        ax.legend(fontsize="small", ncol=3)
+        save(fig, f"phases_{safe_name(label)}.png")
+
+    # Per-domain evaluation (tasks with domains only).
+    for run, label in zip(runs, labels):
+        ev = run["eval"]
+        if not ev or "round" not in ev or "domain" not in ev:
+            continue
+        names = ev.get("_domain_names")
+        metrics = [m for m in ("accuracy", "loss") if m in ev]
+        if not metrics:
+            continue
+        fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.5), squeeze=False)
+        for ax, m in zip(axes[0], metrics):
+            for d in np.unique(ev["domain"]):
+                sel = ev["domain"] == d
+                name = names[int(d)] if names and int(d) < len(names) else f"domain {int(d)}"
+                ax.plot(np.asarray(ev["round"][sel]) + 1, ev[m][sel], marker=".", label=name)
+            ax.set_xlabel("round")
+            ax.set_ylabel(m)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
+        fig.suptitle(f"per-domain evaluation: {label}")
+        save(fig, f"eval_domains_{safe_name(label)}.png")
+
+    # Scaling.
+    if scaling:
+        for kind in ("strong", "weak"):
+            series = scaling_series(runs, kind)
+            if not series:
+                continue
+            fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
+            pmax = 1
+            for label, pts in series:
+                p = [q[0] for q in pts]
+                pmax = max(pmax, max(p) / p[0])
+                a1.plot(p, [q[3] for q in pts], marker="o", label=label)
+                a2.plot(p, [q[4] for q in pts], marker="o", label=label)
+            p0 = min(q[0] for _, pts in series for q in pts)
+            ideal = [p0, p0 * pmax]
+            a1.plot(ideal, [1, pmax], "k--", linewidth=0.8, label="ideal")
+            a2.axhline(1.0, color="k", linestyle="--", linewidth=0.8)
+            a1.set_ylabel("speedup" if kind == "strong" else "scaled speedup")
+            a2.set_ylabel("parallel efficiency")
+            ticks = sorted({q[0] for _, pts in series for q in pts})
+            for ax in (a1, a2):
+                ax.set_xscale("log", base=2)
+                ax.set_xticks(ticks, [str(t) for t in ticks])
+                ax.minorticks_off()
+                ax.set_xlabel("MPI ranks")
+                ax.grid(alpha=0.3)
+            a2.set_ylim(bottom=0)
+            a1.legend(fontsize="small")
+            fig.suptitle(f"{kind} scaling (mean wall time per round)")
+            save(fig, f"scaling_{kind}.png")
+    return written
+
+
+# --------------------------------------------------------------------------
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        description="Summarise and plot flbench HDF5 results.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run with /usr/bin/python3 on Debian (it has h5py, numpy, matplotlib).")
+    ap.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR",
+                    help="result files, or directories searched recursively for *.h5")
+    ap.add_argument("--plots", metavar="DIR", help="write PNG plots into DIR")
+    ap.add_argument("--scaling", action="store_true",
+                    help="also print (and with --plots draw) strong/weak scaling of the runs")
+    ap.add_argument("--json", metavar="PATH", nargs="?", const="-",
+                    help="write the summary as JSON to PATH ('-' or no PATH: stdout, "
+                         "instead of the table)")
+    args = ap.parse_args(argv)
+
+    runs, bad_named = [], 0
+    for path, named in find_files(args.inputs):
+        try:
+            runs.append(load_run(path))
+        except NotAResult as e:
+            if named:
+                print(f"analyze.py: error: {e}", file=sys.stderr)
+                bad_named += 1
+            else:
+                print(f"analyze.py: skipping {e}", file=sys.stderr)
+        except OSError as e:
+            print(f"analyze.py: error: {path}: cannot read ({e})", file=sys.stderr)
+            bad_named += 1
+    if not runs:
+        print("analyze.py: no flbench result files found in: " + " ".join(args.inputs),
+              file=sys.stderr)
+        return 1
+
+    summaries = [summarize(r) for r in runs]
+    report = {"runs": summaries}
+    if args.scaling:
+        report["scaling"] = {
+            kind: [{"series": label,
+                    "points": [dict(zip(("mpi_size", "clients", "s_per_round",
+                                         "speedup", "efficiency"), p)) for p in pts]}
+                   for label, pts in scaling_series(runs, kind)]
+            for kind in ("strong", "weak")}
+
+    if args.json != "-":
+        print(summary_table(summaries))
+        if args.scaling:
+            for kind in ("strong", "weak"):
+                series = scaling_series(runs, kind)
+                print(f"\n{kind.capitalize()} scaling:\n")
+                print(scaling_table(series, kind) if series else
+                      f"(no {kind}-scaling series: need runs with identical settings at "
+                      "two or more mpi_size)")
+    if args.json:
+        text = json.dumps(report, indent=2, default=str, allow_nan=True)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w") as f:
+                f.write(text + "\n")
+    if args.plots:
+        written = make_plots(runs, args.plots, args.scaling)
+        print(f"\nanalyze.py: wrote {len(written)} plot(s) to {args.plots}/", file=sys.stderr)
+    return 1 if bad_named else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

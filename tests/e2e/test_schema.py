@@ -1,0 +1,69 @@
+"""The HDF5 file has the documented schema (results/README.md), h5py reads
+it, and a job killed with SIGKILL leaves every completed round readable."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+
+from common import Checker, mpirun, parse_args
+
+args = parse_args()
+c = Checker()
+readme = open(os.path.join(os.path.dirname(__file__), "../../results/README.md")).read()
+
+
+def documented(section):
+    """Column names listed as `| name |` rows under the '## section' heading of results/README.md."""
+    body = readme.split(f"## {section}")[1].split("\n## ")[0]
+    return {m.group(1) for m in re.finditer(r"^\| `([a-z_0-9]+)` \|", body, re.M)}
+
+
+out = f"{args.workdir}/run.h5"
+mpirun(args, 2, ["--clients", 10, "--clients-per-round", 4, "--rounds", 4, "--eval-every", 2, "--local-steps", 2,
+                 "--out", out])
+with h5py.File(out, "r") as f:
+    for section, group in (("Root attributes", None), ("/rounds", "rounds"), ("/clients", "clients")):
+        names = documented(section)
+        c.check(len(names) >= 5, f"results/README.md documents {section}")
+        have = set(f.attrs) if group is None else set(f[group])
+        c.check(names == have, f"{section}: documented {sorted(names - have)} missing, "
+                               f"undocumented {sorted(have - names)}")
+    c.check(int(f.attrs["schema_version"]) == 1, "schema_version is 1")
+    rounds = f["rounds"]
+    c.check(all(len(rounds[k]) == 4 for k in rounds), "every /rounds column has 4 rows")
+    c.check(all(len(f["clients"][k]) == 16 for k in f["clients"]), "every /clients column has 16 rows")
+    acc = rounds["test_accuracy"][:]
+    c.check(np.isnan(acc[0]) and np.isfinite(acc[1]) and np.isnan(acc[2]) and np.isfinite(acc[3]),
+            "--eval-every 2: rounds 2 and 4 evaluated, others NaN")
+    c.check(rounds["round"].dtype == np.int64 and rounds["wall_s"].dtype == np.float64, "column types")
+    c.check("clients = 10" in f.attrs["config_toml"] or "clients=10" in f.attrs["config_toml"], "config_toml holds the config")
+    c.check(int(f.attrs["completed_rounds"]) == 4, "completed_rounds")
+
+# SIGKILL mid-run: the file stays readable with whole rounds.
+killed = f"{args.workdir}/killed.h5"
+cmd = [args.mpiexec, "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else []) + [
+    "-np", "2", args.flbench, "--clients", 10, "--clients-per-round", 4, "--rounds", 100000, "--local-steps", 2,
+    "--eval-every", 1000, "--out", killed]
+proc = subprocess.Popen([str(x) for x in cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                        start_new_session=True)
+seen = 0
+deadline = time.time() + 120
+for line in proc.stdout:
+    if line.startswith("round"):
+        seen += 1
+    if seen >= 5 or time.time() > deadline:
+        break
+os.killpg(proc.pid, signal.SIGKILL)
+proc.wait()
+c.check(seen >= 5, "the run printed 5 rounds before the kill")
+with h5py.File(killed, "r") as f:
+    n = len(f["rounds/round"])
+    c.check(n >= 5, f"killed run: {n} rounds readable (>= 5 printed)")
+    c.check(np.array_equal(f["rounds/round"][:], np.arange(n)), "killed run: rounds 0..n-1 in order")
+    c.check(np.all(np.isfinite(f["rounds/train_loss"][:])), "killed run: complete round rows")
+    c.check(len(f["clients/client"]) >= 4 * n, "killed run: client rows of every completed round")
+c.done()

@@ -1,0 +1,108 @@
+#include "flb/comm/mpi_comm.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace flb::comm {
+namespace {
+
+// Rank r sends (r * 37) % 11 * scale bytes, byte i = (r + 3 i) mod 256; some ranks send nothing.
+std::vector<uint8_t> pattern(int r, size_t scale) {
+  std::vector<uint8_t> v(static_cast<size_t>((r * 37) % 11) * scale);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<uint8_t>(r + 3 * i);
+  return v;
+}
+
+void check_gather(uint64_t max_call_bytes, size_t scale) {
+  MpiComm comm(MPI_COMM_WORLD, max_call_bytes);
+  const auto mine = pattern(comm.rank(), scale);
+  const Gathered g = comm.gatherv(mine);
+  uint64_t total = 0;
+  for (int r = 0; r < comm.size(); ++r) total += pattern(r, scale).size();
+  if (comm.rank() == 0) {
+    ASSERT_EQ(g.offsets.size(), static_cast<size_t>(comm.size()) + 1);
+    ASSERT_EQ(g.bytes.size(), total);
+    for (int r = 0; r < comm.size(); ++r) {
+      const auto want = pattern(r, scale);
+      ASSERT_EQ(g.offsets[r + 1] - g.offsets[r], want.size());
+      ASSERT_TRUE(std::equal(want.begin(), want.end(), g.bytes.begin() + static_cast<long>(g.offsets[r]))) << "rank " << r;
+    }
+    EXPECT_EQ(comm.counters().gather_received, total);
+  } else {
+    EXPECT_TRUE(g.bytes.empty());
+  }
+  // What every rank handed to MPI adds up to what rank 0 received.
+  const auto sent = comm.allgather(comm.counters().gather_sent);
+  uint64_t sum = 0;
+  for (uint64_t s : sent) sum += s;
+  EXPECT_EQ(sum, total);
+  if (total > max_call_bytes) {
+    EXPECT_GT(comm.counters().gather_calls, 1u);  // it really was chunked
+  }
+}
+
+TEST(MpiComm, GathervSingleCall) { check_gather(2147483647ull, 1000); }
+TEST(MpiComm, GathervChunkedWhenOverTheCallLimit) { check_gather(7, 13); }
+TEST(MpiComm, GathervChunkedWithOneByteCalls) { check_gather(1, 3); }
+
+TEST(MpiComm, BcastChunkedDeliversRootBytesEverywhere) {
+  MpiComm comm(MPI_COMM_WORLD, 5);
+  std::vector<uint8_t> bytes;
+  if (comm.rank() == 0)
+    for (int i = 0; i < 103; ++i) bytes.push_back(static_cast<uint8_t>(i * 7));
+  comm.bcast(bytes);
+  ASSERT_EQ(bytes.size(), 103u);
+  for (int i = 0; i < 103; ++i) ASSERT_EQ(bytes[i], static_cast<uint8_t>(i * 7));
+  EXPECT_EQ(comm.counters().bcast_bytes, 103u);
+  EXPECT_EQ(comm.counters().bcast_calls, 21u);  // ceil(103 / 5)
+}
+
+TEST(MpiComm, EmptyBcastIsDelivered) {
+  MpiComm comm;
+  std::vector<uint8_t> bytes = {1, 2, 3};
+  if (comm.rank() == 0) bytes.clear();
+  comm.bcast(bytes);
+  EXPECT_TRUE(bytes.empty());
+}
+
+TEST(MpiComm, SmallCollectives) {
+  MpiComm comm;
+  EXPECT_EQ(comm.any(comm.rank() == comm.size() - 1), true);
+  EXPECT_EQ(comm.any(false), false);
+  EXPECT_EQ(comm.max_all(static_cast<uint64_t>(comm.rank()) * 10), static_cast<uint64_t>(comm.size() - 1) * 10);
+  const auto d = comm.gather_doubles(std::vector<double>(static_cast<size_t>(comm.rank()), comm.rank() + 0.5));
+  if (comm.rank() == 0) {
+    size_t at = 0;
+    for (int r = 0; r < comm.size(); ++r)
+      for (int k = 0; k < r; ++k) EXPECT_EQ(d[at++], r + 0.5);
+    EXPECT_EQ(at, d.size());
+  }
+  std::string text = comm.rank() == 0 ? "from rank 0" : "";
+  comm.bcast_text(text);
+  EXPECT_EQ(text, "from rank 0");
+  EXPECT_EQ(static_cast<int>(comm.hostnames().size()), comm.size());
+}
+
+// Over 2 GiB in one gather: the real large-count path (int counts would
+// overflow). Opt-in (FLB_TEST_LARGE_GATHER=1): needs about 5 GiB of memory
+// with 2 ranks.
+TEST(MpiComm, GathervOverTwoGiB) {
+  if (!std::getenv("FLB_TEST_LARGE_GATHER")) GTEST_SKIP() << "set FLB_TEST_LARGE_GATHER=1 to run";
+  MpiComm comm;
+  const size_t each = (size_t{2200} << 20) / static_cast<size_t>(comm.size()) + 1;
+  std::vector<uint8_t> mine(each, static_cast<uint8_t>(comm.rank() + 1));
+  const Gathered g = comm.gatherv(mine);
+  if (comm.rank() == 0) {
+    ASSERT_EQ(g.bytes.size(), each * static_cast<size_t>(comm.size()));
+    ASSERT_GT(g.bytes.size(), size_t{2147483647});
+    for (int r = 0; r < comm.size(); ++r) {
+      EXPECT_EQ(g.bytes[g.offsets[r]], r + 1);
+      EXPECT_EQ(g.bytes[g.offsets[r + 1] - 1], r + 1);
+    }
+    EXPECT_GT(comm.counters().gather_calls, 1u);
+  }
+}
+
+}  // namespace
+}  // namespace flb::comm

@@ -1,0 +1,104 @@
+#include "flb/data/partition.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "flb/core/error.h"
+#include "flb/core/rng.h"
+
+namespace flb::data {
+namespace {
+
+// 10 classes of 600 samples each, in a shuffled order.
+std::vector<uint8_t> balanced_labels() {
+  std::vector<uint8_t> labels(6000);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<uint8_t>((i * 7919) % 10);
+  return labels;
+}
+
+void expect_exact_cover(const std::vector<std::vector<int64_t>>& parts, size_t n) {
+  std::vector<int> seen(n);
+  for (const auto& p : parts) {
+    EXPECT_FALSE(p.empty());
+    for (int64_t i : p) {
+      ASSERT_GE(i, 0);
+      ASSERT_LT(i, static_cast<int64_t>(n));
+      ++seen[static_cast<size_t>(i)];
+    }
+  }
+  for (size_t i = 0; i < n; ++i) ASSERT_EQ(seen[i], 1) << "sample " << i;
+}
+
+// Mean over clients of the largest class share: 0.1 for a perfect IID
+// split of 10 classes, 1.0 when every client holds one class.
+double mean_max_class_share(const std::vector<std::vector<int64_t>>& parts, const std::vector<uint8_t>& labels) {
+  double sum = 0;
+  for (const auto& p : parts) {
+    std::vector<int> counts(10);
+    for (int64_t i : p) ++counts[labels[i]];
+    sum += *std::max_element(counts.begin(), counts.end()) / static_cast<double>(p.size());
+  }
+  return sum / static_cast<double>(parts.size());
+}
+
+TEST(Partition, EverySampleExactlyOnceForEveryScheme) {
+  const auto labels = balanced_labels();
+  for (const char* scheme : {"iid", "dirichlet", "shards"}) {
+    for (int64_t clients : {1, 7, 100, 3000}) {
+      SCOPED_TRACE(std::string(scheme) + " clients=" + std::to_string(clients));
+      PartitionSpec spec{scheme, 0.1, 2, 5};
+      expect_exact_cover(partition(labels, 10, clients, spec), labels.size());
+    }
+  }
+}
+
+TEST(Partition, IsAPureFunctionOfSeedAndClientCount) {
+  const auto labels = balanced_labels();
+  PartitionSpec spec{"dirichlet", 0.5, 2, 11};
+  const auto a = partition(labels, 10, 50, spec);
+  EXPECT_EQ(a, partition(labels, 10, 50, spec));
+  spec.seed = 12;
+  EXPECT_NE(a, partition(labels, 10, 50, spec));
+}
+
+TEST(Partition, DirichletSkewGrowsAsAlphaFalls) {
+  const auto labels = balanced_labels();
+  double previous = 0;
+  for (double alpha : {100.0, 1.0, 0.1, 0.01}) {
+    const double skew = mean_max_class_share(partition(labels, 10, 100, {"dirichlet", alpha, 2, 3}), labels);
+    std::printf("alpha %-6g mean max class share %.3f\n", alpha, skew);
+    EXPECT_GT(skew, previous);
+    previous = skew;
+  }
+  EXPECT_LT(mean_max_class_share(partition(labels, 10, 100, {"dirichlet", 100.0, 2, 3}), labels), 0.25);
+  EXPECT_GT(previous, 0.8);
+}
+
+TEST(Partition, IidSharesAreEqualAndMixed) {
+  const auto labels = balanced_labels();
+  const auto parts = partition(labels, 10, 60, {"iid", 0, 0, 1});
+  for (const auto& p : parts) EXPECT_EQ(p.size(), 100u);
+  EXPECT_LT(mean_max_class_share(parts, labels), 0.3);
+}
+
+TEST(Partition, ShardsGiveAtMostKClassesPerClient) {
+  const auto labels = balanced_labels();
+  for (int64_t k : {1, 2, 3}) {
+    for (const auto& p : partition(labels, 10, 100, {"shards", 0, k, 9})) {
+      std::set<int> classes;
+      for (int64_t i : p) classes.insert(labels[i]);
+      EXPECT_LE(static_cast<int64_t>(classes.size()), k);
+    }
+  }
+}
+
+TEST(Partition, RejectsMoreClientsThanSamplesAndUnknownSchemes) {
+  const std::vector<uint8_t> labels(10, 0);
+  EXPECT_THROW(partition(labels, 1, 11, {}), Error);
+  EXPECT_THROW(partition(labels, 1, 2, {"bogus", 0.5, 2, 1}), Error);
+}
+
+}  // namespace
+}  // namespace flb::data
