@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Round cost of flbench vs the same work in a bare PyTorch loop
+# (scripts/bench/bare_pytorch_round.py), both on this machine, one after the other,
+# for 1 and 2 threads. Writes results/bench/round_cost.md.
+#   scripts/bench/round_cost.sh [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-30}
+py=/usr/bin/python3
+$py -c "import torch" 2>/dev/null || { echo "round_cost: needs Debian's python3-torch (apt-get install python3-torch)" >&2; exit 1; }
+mkdir -p results/bench
+tmp=$(mktemp -d)
+out=results/bench/round_cost.md
+{
+  echo "# Round cost: flbench vs a bare PyTorch loop"
+  echo
+  echo "FedAvg, MLP, Fashion-MNIST IID, 100 clients, 10 per round, 1 local epoch, batch 32;"
+  echo "seconds per round, mean over rounds 2..$rounds (evaluation excluded), one process."
+  echo "Made by \`scripts/bench/round_cost.sh $rounds\` on $(nproc) cores, $(date -u +%Y-%m-%d)."
+  echo
+  echo "| threads | bare PyTorch s/round | flbench s/round | flbench / bare |"
+  echo "|---:|---:|---:|---:|"
+  for t in 1 2; do
+    bare=$($py scripts/bench/bare_pytorch_round.py --threads "$t" --rounds "$rounds" | sed -E 's/.*mean ([0-9.]+) s.*/\1/')
+    build/apps/flbench --threads "$t" --rounds "$rounds" --eval-every 100000 --out "$tmp/t$t.h5" >/dev/null
+    flb=$($py -c "import h5py; f=h5py.File('$tmp/t$t.h5'); print('%.4f' % (f['rounds/wall_s'][1:]-f['rounds/eval_s'][1:]).mean())")
+    echo "| $t | $bare | $flb | $($py -c "print('%.2f' % ($flb / $bare))") |"
+  done
+} | tee "$out"
+rm -rf "$tmp"
