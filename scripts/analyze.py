@@ -464,8 +464,9 @@ def main(argv=None):
             print(f"analyze.py: error: {path}: cannot read ({e})", file=sys.stderr)
             bad_named += 1
     if not runs:
-        print("analyze.py: no flbench result files found in: " + " ".join(args.inputs),
-              file=sys.stderr)
+        if not bad_named:
+            print("analyze.py: no flbench result files (*.h5) found in: " + " ".join(args.inputs),
+                  file=sys.stderr)
         return 1
 
     summaries = [summarize(r) for r in runs]

@@ -6,7 +6,9 @@ namespace flbench {
 
 void add_run_options(CLI::App& app, flb::RunConfig& c) {
   app.set_config("--config", "", "Read options from a TOML file (same names as the long options, without --)");
-  app.option_defaults()->always_capture_default();
+  // A later value overrides an earlier one (a sweep appends overrides to a
+  // template command); list options collect every value.
+  app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   const auto positive = CLI::PositiveNumber;
   const auto& algos = flb::algo::algorithm_names();
@@ -19,6 +21,27 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--seed", c.seed, "Seed of every random stream (data split, sampling, init, batches)")->group("Federation");
   app.add_option("--on-bad-upload", c.on_bad_upload, "What rank 0 does with a malformed upload: stop the run, or skip the upload")
       ->check(CLI::IsMember({"stop", "skip"}))->group("Federation");
+
+  // Algorithms' own options (each algorithm reads only its own)
+  const char* A = "Algorithm options";
+  app.add_option("--topk-ratio", c.algo.topk_ratio, "topk, lbgm --base-compressor topk: fraction of each tensor's entries kept")
+      ->check(CLI::Range(1e-9, 1.0))->group(A);
+  app.add_flag("--error-feedback,!--no-error-feedback", c.algo.error_feedback,
+               "topk, lbgm: carry what was not sent into the next round (residual)")->group(A);
+  app.add_option("--lbgm-delta", c.algo.lbgm_delta, "lbgm: send a scalar when sin^2(update, look-back gradient) <= delta")
+      ->check(CLI::Range(0.0, 1.0))->group(A);
+  app.add_option("--base-compressor", c.algo.base_compressor, "lbgm: compressor whose output LBGM recycles")
+      ->check(CLI::IsMember({"none", "topk"}))->group(A);
+  app.add_option("--rank", c.algo.rank, "fedloru, pfedloru, mfedloru, LoRA: rank r of the low-rank updates")
+      ->check(CLI::Range(int64_t{1}, int64_t{65536}))->group(A);
+  app.add_option("--alpha", c.algo.alpha, "low-rank scale s = alpha / r")->check(positive)->group(A);
+  app.add_option("--accumulate-every", c.algo.accumulate_every, "fedloru family: merge s*U*D into W every T rounds (0: never)")
+      ->check(CLI::Range(int64_t{0}, int64_t{10000000}))->group(A);
+  app.add_option("--accumulate-rounds", c.algo.accumulate_rounds, "fedloru family: merge after these 1-based rounds (list)")
+      ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(A);
+  app.add_option("--client-ranks", c.algo.client_ranks,
+                 "mfedloru: nested ranks by capacity; client c trains rank list[c % len] (default r/4,r/2,r)")
+      ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(A);
 
   // Data
   app.add_option("--data-dir", c.data.data_dir, "Directory holding the Fashion-MNIST IDX files (.gz or plain)")->group("Data");

@@ -1,6 +1,7 @@
 """A run is a function of its config and seed, not of the number of ranks:
 1, 2 and 4 ranks give bitwise-identical /rounds metrics, /clients rows and
-final model."""
+final model, for every algorithm (with its per-client state). And LBGM
+with delta = 0 sends everything in full, so it equals FedAvg bitwise."""
 import h5py
 import numpy as np
 
@@ -8,26 +9,52 @@ from common import Checker, datasets, mpirun, parse_args
 
 args = parse_args()
 c = Checker()
-flags = ["--clients", 20, "--clients-per-round", 7, "--rounds", 3, "--partition", "shards",
-         "--local-steps", 4, "--batch-size", 16, "--seed", 11]
+base_flags = ["--clients", 12, "--clients-per-round", 6, "--rounds", 3, "--partition", "shards",
+              "--local-steps", 3, "--batch-size", 16, "--seed", 11, "--lr", 0.02]
+ALGORITHMS = {
+    "fedavg": [],
+    "topk": ["--topk-ratio", 0.05, "--error-feedback"],
+    "lbgm": ["--lbgm-delta", 0.9, "--base-compressor", "topk", "--topk-ratio", 0.1, "--error-feedback"],
+    "fedloru": ["--rank", 4, "--alpha", 4, "--accumulate-every", 2],
+    "pfedloru": ["--rank", 4, "--alpha", 4, "--accumulate-every", 2],
+    "mfedloru": ["--rank", 4, "--alpha", 4, "--client-ranks", "1,2,4"],
+}
 TIMING = {"wall_s", "train_s", "encode_s", "gather_s", "aggregate_s", "bcast_s", "apply_s", "eval_s", "io_s",
-          "rss_max_bytes", "rank"}
-runs = {}
-for n in (1, 2, 4):
-    out = f"{args.workdir}/np{n}.h5"
-    mpirun(args, n, flags + ["--out", out])
-    with h5py.File(out, "r") as f:
-        c.check(int(f.attrs["mpi_size"]) == n, f"mpi_size attribute of np{n}")
-        runs[n] = {k: v for k, v in datasets(f).items() if k.split("/")[-1] not in TIMING}
+          "rss_max_bytes", "rank", "client_state_bytes"}
 
-base = runs[1]
-c.check(len(base["rounds/train_loss"]) == 3, "three rounds written")
-c.check(np.all(np.isfinite(base["rounds/test_accuracy"])), "every round evaluated")
-for n in (2, 4):
-    c.check(set(runs[n]) == set(base), f"np{n} wrote the same datasets")
-    for k, v in base.items():
-        same = np.array_equal(v, runs[n][k]) if v.dtype.kind != "f" else v.tobytes() == runs[n][k].tobytes()
-        c.check(same, f"np{n} {k} bitwise equal to np1")
-# The final model really moved and is not trivially equal to the initial one.
-c.check(any(np.abs(v).sum() > 0 for k, v in base.items() if k.startswith("final_model/")), "final model non-zero")
+
+def load(path):
+    with h5py.File(path, "r") as f:
+        return {k: v for k, v in datasets(f).items() if k.split("/")[-1] not in TIMING}
+
+
+def same(a, b):
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+for algo, extra in ALGORITHMS.items():
+    flags = base_flags + ["--algorithm", algo] + extra
+    runs = {}
+    for n in (1, 2, 4):
+        out = f"{args.workdir}/{algo}-np{n}.h5"
+        mpirun(args, n, flags + ["--out", out])
+        runs[n] = load(out)
+    base = runs[1]
+    c.check(len(base["rounds/train_loss"]) == 3 and np.all(np.isfinite(base["rounds/test_accuracy"])),
+            f"{algo}: three evaluated rounds")
+    for n in (2, 4):
+        c.check(set(runs[n]) == set(base), f"{algo} np{n}: same datasets")
+        bad = [k for k, v in base.items() if k in runs[n] and not same(v, runs[n][k])]
+        c.check(not bad, f"{algo} np{n}: bitwise equal to np1 (differs: {bad})")
+    if algo == "lbgm":
+        c.check(base["rounds/scalar_parts"].sum() > 0, "lbgm took the look-back path at least once")
+
+# LBGM with delta = 0 is FedAvg: same losses, accuracy and final model, bit for bit.
+fedavg = f"{args.workdir}/fedavg-np1.h5"
+mpirun(args, 2, base_flags + ["--algorithm", "lbgm", "--lbgm-delta", 0, "--out", f"{args.workdir}/lbgm0.h5"])
+a, b = load(fedavg), load(f"{args.workdir}/lbgm0.h5")
+for k in ["rounds/train_loss", "rounds/test_loss", "rounds/test_accuracy", "clients/loss"] + \
+         [k for k in a if k.startswith("final_model/")]:
+    c.check(same(a[k], b[k]), f"lbgm delta=0 equals fedavg: {k}")
+c.check(b["rounds/scalar_parts"].sum() == 0, "lbgm delta=0 sent no scalar")
 c.done()

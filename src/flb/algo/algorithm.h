@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "flb/compress/payload.h"
+#include "flb/model/low_rank.h"
 
 namespace flb::algo {
 
@@ -48,6 +49,10 @@ class Algorithm {
   // Wire id: written in every payload header, checked on decode.
   virtual uint16_t wire_id() const = 0;
 
+  // The low-rank layers the model must have (FedLoRU, LoRA), or null for a
+  // dense model. Called once, before the model is built.
+  virtual const model::LowRankSpec* model_spec() const { return nullptr; }
+
   // The tensors this algorithm trains and communicates, from `model`'s
   // parameters (called once on every rank, before round 0).
   virtual Tensors trainable(torch::nn::Module& model) = 0;
@@ -59,6 +64,10 @@ class Algorithm {
   // An extra loss term added to each local step (FedProx's proximal term);
   // an undefined tensor for none.
   virtual torch::Tensor regularizer(const Tensors& params, const Tensors& global) { return {}; }
+
+  // Client side, after every local optimiser step: a projection that keeps
+  // the parameters in the algorithm's feasible set (mFedLoRU's rank cap).
+  virtual void after_step(const ClientContext& ctx, Tensors& params) {}
 
   // Client side, after local training from `global` to `local`.
   virtual compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) = 0;

@@ -5,26 +5,35 @@
 
 namespace flb::algo {
 
-Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global) {
+std::vector<float> sample_weights(const std::vector<Upload>& uploads) {
   int64_t total = 0;
   for (const Upload& u : uploads) total += u.samples;
   require(total > 0, "aggregate: the round's uploads hold no samples");
-  Tensors mean;
-  mean.reserve(global.size());
-  for (const auto& g : global) mean.push_back(torch::zeros_like(g, torch::kFloat32));
+  std::vector<float> w;
+  for (const Upload& u : uploads) w.push_back(static_cast<float>(static_cast<double>(u.samples) / static_cast<double>(total)));
+  return w;
+}
+
+Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global, const std::vector<bool>& sent) {
+  const std::vector<float> w = sample_weights(uploads);
+  auto expected = [&](size_t i) { return sent.empty() || sent[i]; };
+  Tensors mean(global.size());
+  for (size_t i = 0; i < global.size(); ++i)
+    if (expected(i)) mean[i] = torch::zeros_like(global[i], torch::kFloat32);
   std::vector<char> seen(global.size());
-  for (const Upload& u : uploads) {
-    const float w = static_cast<float>(static_cast<double>(u.samples) / static_cast<double>(total));
+  for (size_t k = 0; k < uploads.size(); ++k) {
+    const Upload& u = uploads[k];
+    const std::string who = "client " + std::to_string(u.client) + ": ";
     std::fill(seen.begin(), seen.end(), 0);
     for (const compress::Part& part : u.payload.parts) {
-      require(part.kind != compress::PartKind::kScalar,
-              "client " + std::to_string(u.client) + ": unexpected scalar part for tensor " + std::to_string(part.tensor));
-      require(!seen[part.tensor], "client " + std::to_string(u.client) + ": tensor " + std::to_string(part.tensor) + " sent twice");
+      require(part.kind != compress::PartKind::kScalar, who + "unexpected scalar part for tensor " + std::to_string(part.tensor));
+      require(expected(part.tensor), who + "sent tensor " + std::to_string(part.tensor) + ", which is never uploaded");
+      require(!seen[part.tensor], who + "tensor " + std::to_string(part.tensor) + " sent twice");
       seen[part.tensor] = 1;
-      add_part(mean[part.tensor], part, w);
+      add_part(mean[part.tensor], part, w[k]);
     }
     for (size_t i = 0; i < seen.size(); ++i)
-      require(seen[i], "client " + std::to_string(u.client) + ": upload lacks tensor " + std::to_string(i));
+      require(seen[i] || !expected(i), who + "upload lacks tensor " + std::to_string(i));
   }
   return mean;
 }
@@ -33,7 +42,8 @@ compress::Payload dense_broadcast(uint16_t wire_id, const Tensors& tensors) {
   compress::Payload p;
   p.algorithm = wire_id;
   p.client = compress::kServerId;
-  for (size_t i = 0; i < tensors.size(); ++i) p.parts.push_back(dense_part(static_cast<uint32_t>(i), tensors[i]));
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (tensors[i].defined()) p.parts.push_back(dense_part(static_cast<uint32_t>(i), tensors[i]));
   return p;
 }
 

@@ -18,12 +18,17 @@ class FedAvg : public Algorithm {
 
 // Shared by the algorithms whose server step is FedAvg's: the weighted
 // mean (weights samples / total) of each tensor's dense or sparse parts
-// over the uploads, as dense tensors shaped like `global`.
-// Throws flb::Error naming the client when an upload lacks a tensor or
-// repeats one.
-Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global);
+// over the uploads, as dense tensors shaped like `global`. `sent[i]` says
+// whether every upload carries tensor i (empty: all do); a tensor not sent
+// gets an undefined mean. Throws flb::Error naming the client when an
+// upload lacks a tensor, repeats one, or sends one it should not.
+Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global,
+                               const std::vector<bool>& sent = {});
 
-// A payload of dense parts, one per tensor, from `server` to everyone.
+// Sample weights n_i / sum n of the uploads, in their order.
+std::vector<float> sample_weights(const std::vector<Upload>& uploads);
+
+// A payload of dense parts, one per defined tensor, from the server to everyone.
 compress::Payload dense_broadcast(uint16_t wire_id, const Tensors& tensors);
 
 // Adds every dense or sparse part of `download` to the tensor it names.

@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "flb/algo/factories.h"
 #include "flb/algo/fedavg.h"
 #include "flb/core/error.h"
 
@@ -16,6 +17,11 @@ struct Entry {
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> kEntries = {
       {"fedavg", [](const AlgoConfig&, uint64_t) { return std::make_unique<FedAvg>(); }},
+      {"topk", make_topk},
+      {"lbgm", make_lbgm},
+      {"fedloru", make_fedloru},
+      {"pfedloru", make_pfedloru},
+      {"mfedloru", make_mfedloru},
   };
   return kEntries;
 }

@@ -17,6 +17,35 @@ compress::Part dense_part(uint32_t tensor, const torch::Tensor& t) {
   return part;
 }
 
+compress::Part sparse_part(uint32_t tensor, uint64_t numel, const torch::Tensor& indices, const torch::Tensor& values) {
+  const auto idx = indices.to(torch::kCPU, torch::kInt32).contiguous();
+  const auto val = values.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  compress::Part part;
+  part.kind = compress::PartKind::kSparse;
+  part.tensor = tensor;
+  part.numel = numel;
+  part.indices.resize(static_cast<size_t>(idx.numel()));
+  part.values.resize(static_cast<size_t>(val.numel()));
+  std::memcpy(part.indices.data(), idx.data_ptr<int32_t>(), part.indices.size() * sizeof(uint32_t));
+  std::memcpy(part.values.data(), val.data_ptr<float>(), part.values.size() * sizeof(float));
+  return part;
+}
+
+compress::Part top_k_part(uint32_t tensor, const torch::Tensor& g, int64_t k, torch::Tensor* kept) {
+  torch::NoGradGuard no_grad;
+  const auto flat = g.reshape({-1});
+  k = std::min<int64_t>(std::max<int64_t>(k, 0), flat.numel());
+  auto idx = std::get<1>(flat.abs().topk(k, /*dim=*/0, /*largest=*/true, /*sorted=*/false));
+  idx = std::get<0>(idx.sort());
+  const auto values = flat.index_select(0, idx);
+  if (kept) {
+    *kept = torch::zeros_like(flat);
+    kept->index_copy_(0, idx, values);
+    *kept = kept->view(g.sizes());
+  }
+  return sparse_part(tensor, static_cast<uint64_t>(flat.numel()), idx, values);
+}
+
 void add_part(torch::Tensor& target, const compress::Part& part, float scale) {
   require(static_cast<uint64_t>(target.numel()) == part.numel, "add_part: part does not match the tensor's size");
   torch::NoGradGuard no_grad;

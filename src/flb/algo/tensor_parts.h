@@ -10,6 +10,14 @@ namespace flb::algo {
 // A dense part holding `t`'s values.
 compress::Part dense_part(uint32_t tensor, const torch::Tensor& t);
 
+// A sparse part holding the k largest-magnitude entries of `g` (ties:
+// LibTorch's topk order), positions ascending. When `kept` is not null it
+// receives `g` with every other entry zeroed (same shape).
+compress::Part top_k_part(uint32_t tensor, const torch::Tensor& g, int64_t k, torch::Tensor* kept = nullptr);
+
+// A sparse part of `values` at `indices` (ascending) of a tensor of `numel`.
+compress::Part sparse_part(uint32_t tensor, uint64_t numel, const torch::Tensor& indices, const torch::Tensor& values);
+
 // target += scale * part, for a dense or sparse part.
 // REQUIRES: part.numel == target.numel(); target is contiguous float32.
 void add_part(torch::Tensor& target, const compress::Part& part, float scale = 1.0f);

@@ -19,6 +19,13 @@ void validate(const RunConfig& c) {
   require(c.data.partition != "dirichlet" || c.data.dirichlet_alpha > 0,
           "--dirichlet-alpha: must be positive");
   require(c.on_bad_upload == "stop" || c.on_bad_upload == "skip", "--on-bad-upload: choose stop or skip");
+  require(c.algo.topk_ratio > 0 && c.algo.topk_ratio <= 1, "--topk-ratio: must be in (0, 1]");
+  require(c.algo.lbgm_delta >= 0 && c.algo.lbgm_delta <= 1, "--lbgm-delta: must be in [0, 1]");
+  require(c.algo.base_compressor == "none" || c.algo.base_compressor == "topk", "--base-compressor: choose none or topk");
+  require(c.algo.rank >= 1, "--rank: must be at least 1");
+  for (int64_t r : c.algo.accumulate_rounds) require(r >= 1, "--accumulate-rounds: rounds are counted from 1");
+  for (int64_t r : c.algo.client_ranks)
+    require(r >= 1 && r <= c.algo.rank, "--client-ranks: every rank must be in [1, --rank]");
   require(!c.out.empty(), "--out: must name an output file");
 }
 

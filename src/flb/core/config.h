@@ -32,14 +32,16 @@ struct TrainConfig {
 // Options of the algorithms; each algorithm reads only its own.
 struct AlgoConfig {
   std::string name = "fedavg";
-  double prox_mu = 0.01;           // fedprox
-  double topk_ratio = 0.01;        // topk: fraction of entries kept per tensor
-  bool error_feedback = false;     // topk, lbgm
-  double lbgm_delta = 0.2;         // lbgm: max sin^2 for the scalar path
+  double prox_mu = 0.01;                 // fedprox
+  double topk_ratio = 0.01;              // topk, lbgm+topk: fraction of entries kept per tensor
+  bool error_feedback = false;           // topk, lbgm
+  double lbgm_delta = 0.2;               // lbgm: largest sin^2(g, lbg) sent as a scalar
   std::string base_compressor = "none";  // lbgm: none | topk
-  int64_t lora_rank = 8;
-  double lora_alpha = 16.0;
-  int64_t accumulate_every = 0;    // fedloru: merge every T rounds (0 = never)
+  int64_t rank = 8;                      // fedloru family, LoRA: rank r of the updates
+  double alpha = 16.0;                   // scale s = alpha / r
+  int64_t accumulate_every = 0;          // fedloru: merge s U D into W every T rounds (0: see accumulate_rounds)
+  std::vector<int64_t> accumulate_rounds;  // fedloru: merge after these 1-based rounds
+  std::vector<int64_t> client_ranks;     // mfedloru: nested ranks; client c trains client_ranks[c % size]
 };
 
 struct RunConfig {

@@ -115,10 +115,10 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
     client_samples = data::partition(data.train.labels, data.train.classes, config.clients,
                                      {config.data.partition, config.data.dirichlet_alpha, config.data.shards_per_client,
                                       config.seed});
-    torch::manual_seed(config.seed);  // the same initial model on every rank
-    model = model::make_image_model(config.train.model, data.train.classes);
-    model->to(device);
     algorithm = algo::make_algorithm(config.algo, config.seed);
+    torch::manual_seed(config.seed);  // the same initial model on every rank
+    model = model::make_image_model(config.train.model, data.train.classes, algorithm->model_spec());
+    model->to(device);
     params = algorithm->trainable(*model);
     for (auto& p : model->parameters()) {
       bool trained = false;
@@ -194,8 +194,9 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
       phase.reset();
       copy_into(params, global);
       algorithm->load_client(ctx, params);
-      std::function<torch::Tensor()> regularizer = [&] { return algorithm->regularizer(params, global); };
-      const LocalResult local = trainer->train(client_samples[c], config.seed, c, round, regularizer);
+      const LocalResult local = trainer->train(client_samples[c], config.seed, c, round, {
+          [&] { return algorithm->regularizer(params, global); },
+          [&] { algorithm->after_step(ctx, params); }});
       train_s += phase.seconds();
       phase.reset();
       const compress::Payload payload = algorithm->encode_upload(ctx, global, params);
@@ -224,6 +225,10 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
       row.bytes_up = static_cast<int64_t>(gathered.bytes.size());
       std::vector<algo::Upload> accepted;
       try {
+        for (size_t i = 0; i + 2 < losses.size(); i += 3)
+          require(std::isfinite(losses[i + 2]), "client " + std::to_string(static_cast<int64_t>(losses[i])) +
+                                                    " diverged (local loss " + std::to_string(losses[i + 2]) +
+                                                    "); lower --lr");
         for (int r = 0; r < comm.size(); ++r) {
           for (const Frame& f : split_frames(gathered.bytes.data() + gathered.offsets[r],
                                              gathered.offsets[r + 1] - gathered.offsets[r], r)) {
@@ -246,10 +251,15 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
           require(accepted[i].client != accepted[i - 1].client,
                   "client " + std::to_string(accepted[i].client) + " uploaded twice");
         require(!accepted.empty(), "no valid upload this round");
+        for (const algo::Upload& u : accepted) {
+          row.parts += static_cast<int64_t>(u.payload.parts.size());
+          for (const auto& part : u.payload.parts) row.scalar_parts += part.kind == compress::PartKind::kScalar;
+        }
         compress::encode(algorithm->aggregate(round, accepted, global), download);
       } catch (const Error& e) {
+        const bool malformed = std::string(e.what()).find("malformed") != std::string::npos;
         stop_reason = std::string("round ") + std::to_string(round + 1) + ": " + e.what() +
-                      " (the run stops; --on-bad-upload skip drops malformed uploads instead)";
+                      (malformed ? " (the run stops; --on-bad-upload skip drops malformed uploads instead)" : "");
         download.clear();
       }
     }

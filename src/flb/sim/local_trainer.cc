@@ -18,7 +18,7 @@ LocalTrainer::LocalTrainer(std::shared_ptr<model::ImageClassifier> model, std::v
       loss_sum_(torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(device))) {}
 
 LocalResult LocalTrainer::train(const std::vector<int64_t>& samples, uint64_t seed, int64_t client, int64_t round,
-                                const std::function<torch::Tensor()>& regularizer) {
+                                const LocalHooks& hooks) {
   model_->train();
   optimizer_.reset();
   const int64_t n = static_cast<int64_t>(samples.size());
@@ -39,12 +39,13 @@ LocalResult LocalTrainer::train(const std::vector<int64_t>& samples, uint64_t se
     pos += take;
     for (auto& p : params_) p.mutable_grad() = torch::Tensor();  // set_to_none, as PyTorch's zero_grad()
     auto loss = F::cross_entropy(model_->forward(x), y);
-    if (regularizer) {
-      auto extra = regularizer();
+    if (hooks.regularizer) {
+      auto extra = hooks.regularizer();
       if (extra.defined()) loss = loss + extra;
     }
     loss.backward();
     optimizer_.step();
+    if (hooks.after_step) hooks.after_step();
     loss_sum_.add_(loss.detach());  // no host sync per step
   }
   return {total_steps > 0 ? loss_sum_.item<double>() / static_cast<double>(total_steps) : 0.0, total_steps};

@@ -22,6 +22,12 @@ struct LocalResult {
   int64_t steps = 0;
 };
 
+// What an algorithm adds to local training.
+struct LocalHooks {
+  std::function<torch::Tensor()> regularizer;  // a term added to every step's loss (undefined: none)
+  std::function<void()> after_step;            // a projection after every optimiser step
+};
+
 class LocalTrainer {
  public:
   // `params` are the tensors to train (others are frozen); they alias
@@ -29,9 +35,8 @@ class LocalTrainer {
   LocalTrainer(std::shared_ptr<model::ImageClassifier> model, std::vector<torch::Tensor> params,
                const data::ImageDataset& train, const TrainConfig& config, torch::Device device);
 
-  // `regularizer`, when set, returns a term added to every step's loss.
   LocalResult train(const std::vector<int64_t>& samples, uint64_t seed, int64_t client, int64_t round,
-                    const std::function<torch::Tensor()>& regularizer);
+                    const LocalHooks& hooks);
 
   int64_t state_bytes() const { return optimizer_.state_bytes(); }
 

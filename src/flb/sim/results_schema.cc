@@ -22,6 +22,8 @@ std::vector<metrics::ColumnSpec> round_columns() {
       {"bytes_down", I, "bytes of the broadcast (what each client downloads)"},
       {"clients", I, "clients sampled this round"},
       {"rejected", I, "uploads rejected as malformed (--on-bad-upload skip)"},
+      {"parts", I, "tensor parts in the accepted uploads"},
+      {"scalar_parts", I, "of which sent as a scalar (LBGM's look-back path)"},
       {"train_loss", F, "sample-weighted mean of the clients' local training loss"},
       {"test_loss", F, "test-set cross-entropy of the global model (NaN when not evaluated)"},
       {"test_accuracy", F, "test-set accuracy of the global model in [0, 1] (NaN when not evaluated)"},
@@ -51,7 +53,8 @@ metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
   metrics::Rows out(round_columns().size());
   for (const RoundRow& r : rows) {
     const double v[] = {double(r.round), r.wall, r.train, r.encode, r.gather, r.aggregate, r.bcast, r.apply, r.eval, r.io,
-                        double(r.bytes_up), double(r.bytes_down), double(r.clients), double(r.rejected), r.train_loss,
+                        double(r.bytes_up), double(r.bytes_down), double(r.clients), double(r.rejected), double(r.parts),
+                        double(r.scalar_parts), r.train_loss,
                         r.test_loss, r.test_accuracy, double(r.rss_max_bytes), double(r.client_state_bytes),
                         double(r.server_state_bytes)};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);

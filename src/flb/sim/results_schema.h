@@ -12,7 +12,7 @@ struct RoundRow {
   int64_t round = 0;
   double wall = 0, train = 0, encode = 0, gather = 0, aggregate = 0, bcast = 0, apply = 0, eval = 0, io = 0;
   int64_t bytes_up = 0, bytes_down = 0;
-  int64_t clients = 0, rejected = 0;
+  int64_t clients = 0, rejected = 0, parts = 0, scalar_parts = 0;
   double train_loss = 0, test_loss = 0, test_accuracy = 0;
   int64_t rss_max_bytes = 0, client_state_bytes = 0, server_state_bytes = 0;
 };

@@ -1,0 +1,48 @@
+// FedLoRU (Park et al.): every factorised layer computes W x + s U D x;
+// clients train the factors U, D and every non-factorised parameter; the
+// server takes the sample-weighted mean of each trained tensor, factors
+// separately; on accumulation rounds every rank merges W += s U D and
+// restarts the factors (D Kaiming-uniform, U = 0), so the model function
+// is unchanged by the merge and the model's rank grows over the run.
+//
+// pFedLoRU and mFedLoRU (pfedloru.cc, mfedloru.cc) extend this class.
+#pragma once
+
+#include <vector>
+
+#include "flb/algo/algorithm.h"
+#include "flb/core/config.h"
+
+namespace flb::algo {
+
+class FedLoRU : public Algorithm {
+ public:
+  FedLoRU(const AlgoConfig& config, uint64_t seed, int pairs = 1);
+  std::string name() const override { return "fedloru"; }
+  uint16_t wire_id() const override { return 4; }
+  const model::LowRankSpec* model_spec() const override { return &spec_; }
+  Tensors trainable(torch::nn::Module& model) override;
+  compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override;
+  compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override;
+  void apply_download(int64_t round, Tensors& global, const compress::Payload& download) override;
+
+  // True when the factors are merged into W after 0-based `round`.
+  bool merges_after(int64_t round) const;
+
+ protected:
+  // Where a factorised layer's factors sit in the tensor list.
+  struct Slots {
+    model::LowRankLayer* layer;
+    std::vector<size_t> up, down;  // by pair
+  };
+  // W += s U_0 D_0 with the global factors, then D_0, U_0 restart (in `global` too).
+  void merge(int64_t round, Tensors& global);
+
+  model::LowRankSpec spec_;
+  AlgoConfig config_;
+  uint64_t seed_;
+  std::vector<Slots> slots_;
+  std::vector<bool> uploaded_;  // tensors a client sends (all but private factors)
+};
+
+}  // namespace flb::algo

@@ -1,0 +1,150 @@
+// LBGM, the look-back gradient multiplier (Azam et al., ICLR 2022).
+//
+// Per client and per tensor, the client keeps a look-back gradient lbg (the
+// last update it sent in full) and the server keeps a copy of it. Each
+// round the client's update g (delta, plus the residual under error
+// feedback, passed through top-k when that is the base compressor) is
+// compared with its lbg:
+//
+//   rho = <g, lbg> / <lbg, lbg>,  err = 1 - cos^2(g, lbg)
+//   err <= delta:  send the scalar rho; the server rebuilds rho * lbg
+//   otherwise:     send g in full;      lbg = g on both sides
+//
+// The server averages the rebuilt updates as FedAvg (sample weights over
+// the round's clients; the authors' server momentum is not applied).
+#include <cmath>
+#include <map>
+
+#include "flb/algo/factories.h"
+#include "flb/algo/fedavg.h"
+#include "flb/algo/tensor_parts.h"
+#include "flb/core/error.h"
+
+namespace flb::algo {
+namespace {
+
+constexpr uint8_t kTagFull = 0, kTagLookBack = 1;
+
+int64_t bytes_of(const Tensors& ts) {
+  int64_t n = 0;
+  for (const auto& t : ts)
+    if (t.defined()) n += t.numel() * static_cast<int64_t>(t.element_size());
+  return n;
+}
+
+class Lbgm : public Algorithm {
+ public:
+  explicit Lbgm(const AlgoConfig& c)
+      : delta_(c.lbgm_delta), error_feedback_(c.error_feedback), topk_(c.base_compressor == "topk"), ratio_(c.topk_ratio) {}
+  std::string name() const override { return topk_ ? "lbgm+topk" : "lbgm"; }
+  uint16_t wire_id() const override { return 3; }
+  Tensors trainable(torch::nn::Module& model) override { return model.parameters(); }
+
+  compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override {
+    torch::NoGradGuard no_grad;
+    compress::Payload p;
+    p.algorithm = wire_id();
+    p.client = static_cast<uint32_t>(ctx.client);
+    Memory& mem = clients_[ctx.client];
+    mem.lbg.resize(local.size());
+    mem.residual.resize(local.size());
+    for (size_t i = 0; i < local.size(); ++i) {
+      const auto tensor = static_cast<uint32_t>(i);
+      torch::Tensor g_in = local[i] - global[i];
+      if (error_feedback_ && mem.residual[i].defined()) g_in.add_(mem.residual[i]);
+      torch::Tensor g = g_in;
+      compress::Part full;
+      if (topk_) {
+        const auto k = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(ratio_ * static_cast<double>(g_in.numel()))));
+        full = top_k_part(tensor, g_in, k, &g);
+      } else {
+        full = dense_part(tensor, g);
+      }
+      torch::Tensor& lbg = mem.lbg[i];
+      if (lbg.defined()) {
+        const double dot = (g * lbg).sum().item<double>();
+        const double ll = lbg.pow(2).sum().item<double>(), gg = g.pow(2).sum().item<double>();
+        const double cos2 = gg > 0 && ll > 0 ? dot * dot / (gg * ll) : 0.0;
+        const double err = 1.0 - cos2;  // sin^2 of the angle between g and lbg
+        if (ll > 0 && err <= delta_) {
+          const float rho = static_cast<float>(dot / ll);
+          compress::Part scalar;
+          scalar.kind = compress::PartKind::kScalar;
+          scalar.tag = kTagLookBack;
+          scalar.tensor = tensor;
+          scalar.numel = static_cast<uint64_t>(g.numel());
+          scalar.values = {rho};
+          p.parts.push_back(std::move(scalar));
+          if (error_feedback_) mem.residual[i] = g_in - rho * lbg;
+          continue;
+        }
+      }
+      full.tag = kTagFull;
+      p.parts.push_back(std::move(full));
+      lbg = g.clone();
+      if (error_feedback_) mem.residual[i] = g_in - g;  // top-k's leftover; zero without a base compressor
+    }
+    return p;
+  }
+
+  compress::Payload aggregate(int64_t, const std::vector<Upload>& uploads, const Tensors& global) override {
+    torch::NoGradGuard no_grad;
+    const std::vector<float> w = sample_weights(uploads);
+    Tensors mean;
+    for (const auto& g : global) mean.push_back(torch::zeros_like(g, torch::kFloat32));
+    for (size_t k = 0; k < uploads.size(); ++k) {
+      const Upload& u = uploads[k];
+      const std::string who = "client " + std::to_string(u.client) + ": ";
+      Tensors& lbg = server_lbg_[u.client];
+      lbg.resize(global.size());
+      std::vector<char> seen(global.size());
+      for (const compress::Part& part : u.payload.parts) {
+        const size_t i = part.tensor;
+        require(!seen[i], who + "tensor " + std::to_string(i) + " sent twice");
+        seen[i] = 1;
+        if (part.kind == compress::PartKind::kScalar) {
+          require(lbg[i].defined(), who + "scalar for tensor " + std::to_string(i) + " but no look-back gradient on record");
+          require(part.values.size() == 1, who + "look-back part must hold exactly one scalar");
+          mean[i].add_(lbg[i], part.values[0] * w[k]);  // rebuild rho * lbg, weighted
+        } else {
+          lbg[i] = part_to_dense(part, global[i]).to(global[i].device());
+          add_part(mean[i], part, w[k]);
+        }
+      }
+      for (size_t i = 0; i < seen.size(); ++i) require(seen[i], who + "upload lacks tensor " + std::to_string(i));
+    }
+    return dense_broadcast(wire_id(), mean);
+  }
+
+  void apply_download(int64_t, Tensors& global, const compress::Payload& download) override {
+    add_download(global, download);
+  }
+
+  int64_t client_state_bytes() const override {
+    int64_t n = 0;
+    for (const auto& [client, mem] : clients_) n += bytes_of(mem.lbg) + bytes_of(mem.residual);
+    return n;
+  }
+  int64_t server_state_bytes() const override {
+    int64_t n = 0;
+    for (const auto& [client, lbg] : server_lbg_) n += bytes_of(lbg);
+    return n;
+  }
+
+ private:
+  struct Memory {
+    Tensors lbg;       // undefined until the tensor is first sent in full
+    Tensors residual;  // error feedback
+  };
+  double delta_;
+  bool error_feedback_, topk_;
+  double ratio_;
+  std::map<int64_t, Memory> clients_;     // this rank's clients
+  std::map<int64_t, Tensors> server_lbg_;  // rank 0: every client's look-back gradients
+};
+
+}  // namespace
+
+std::unique_ptr<Algorithm> make_lbgm(const AlgoConfig& c, uint64_t) { return std::make_unique<Lbgm>(c); }
+
+}  // namespace flb::algo

@@ -1,0 +1,71 @@
+// Top-k sparsification (with optional error feedback): each client keeps
+// the k = ceil(ratio * numel) largest-magnitude entries of each tensor's
+// update (plus the residual it carried); with error feedback the rest
+// becomes the next round's residual. The server averages as FedAvg.
+#include "flb/algo/factories.h"
+#include "flb/algo/fedavg.h"
+#include "flb/algo/tensor_parts.h"
+
+#include <cmath>
+#include <map>
+
+namespace flb::algo {
+namespace {
+
+class TopK : public Algorithm {
+ public:
+  TopK(double ratio, bool error_feedback) : ratio_(ratio), error_feedback_(error_feedback) {}
+  std::string name() const override { return "topk"; }
+  uint16_t wire_id() const override { return 2; }
+  Tensors trainable(torch::nn::Module& model) override { return model.parameters(); }
+
+  compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override {
+    torch::NoGradGuard no_grad;
+    compress::Payload p;
+    p.algorithm = wire_id();
+    p.client = static_cast<uint32_t>(ctx.client);
+    Tensors& residual = residuals_[ctx.client];
+    residual.resize(local.size());
+    for (size_t i = 0; i < local.size(); ++i) {
+      torch::Tensor g = local[i] - global[i];
+      if (error_feedback_ && residual[i].defined()) g.add_(residual[i]);
+      torch::Tensor kept;
+      p.parts.push_back(top_k_part(static_cast<uint32_t>(i), g, keep_count(g.numel()), &kept));
+      if (error_feedback_) residual[i] = g - kept;  // what was not sent waits for the next round
+    }
+    if (!error_feedback_) residuals_.erase(ctx.client);
+    return p;
+  }
+
+  compress::Payload aggregate(int64_t, const std::vector<Upload>& uploads, const Tensors& global) override {
+    return dense_broadcast(wire_id(), weighted_mean_of_parts(uploads, global));
+  }
+
+  void apply_download(int64_t, Tensors& global, const compress::Payload& download) override {
+    add_download(global, download);
+  }
+
+  int64_t client_state_bytes() const override {
+    int64_t n = 0;
+    for (const auto& [client, tensors] : residuals_)
+      for (const auto& t : tensors)
+        if (t.defined()) n += t.numel() * static_cast<int64_t>(t.element_size());
+    return n;
+  }
+
+ private:
+  int64_t keep_count(int64_t numel) const {
+    return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(ratio_ * static_cast<double>(numel))));
+  }
+  double ratio_;
+  bool error_feedback_;
+  std::map<int64_t, Tensors> residuals_;  // this rank's clients
+};
+
+}  // namespace
+
+std::unique_ptr<Algorithm> make_topk(const AlgoConfig& c, uint64_t) {
+  return std::make_unique<TopK>(c.topk_ratio, c.error_feedback);
+}
+
+}  // namespace flb::algo

@@ -1,0 +1,142 @@
+#include "flb/model/low_rank.h"
+
+#include <torch/nn/functional.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+
+#include <cmath>
+#include <functional>
+
+#include "flb/core/error.h"
+
+namespace flb::model {
+namespace {
+
+namespace F = torch::nn::functional;
+
+class DenseLinear : public Layer {
+ public:
+  DenseLinear(int64_t in, int64_t out) : fc_(register_module("fc", torch::nn::Linear(in, out))) {}
+  torch::Tensor forward(const torch::Tensor& x) override { return fc_(x); }
+
+ private:
+  torch::nn::Linear fc_;
+};
+
+class DenseConv : public Layer {
+ public:
+  DenseConv(int64_t in, int64_t out, int64_t k)
+      : conv_(register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k)))) {}
+  torch::Tensor forward(const torch::Tensor& x) override { return conv_(x); }
+
+ private:
+  torch::nn::Conv2d conv_;
+};
+
+// Shared by the factorised linear and conv layers: W, b and the pairs.
+class FactorizedBase : public Layer, public LowRankLayer {
+ public:
+  torch::Tensor& base() override { return w_; }
+  torch::Tensor& up(int p) override { return u_.at(static_cast<size_t>(p)); }
+  torch::Tensor& down(int p) override { return d_.at(static_cast<size_t>(p)); }
+  int pairs() const override { return static_cast<int>(u_.size()); }
+  int64_t rank() const override { return rank_; }
+  double scale() const override { return scale_; }
+
+ protected:
+  // Registers W (shape `w_shape`, LibTorch's default init unless zero_base),
+  // b, and the pairs with the given factor shapes.
+  void build(const LowRankSpec& spec, std::vector<int64_t> w_shape, int64_t fan_in, std::vector<int64_t> u_shape,
+             std::vector<int64_t> d_shape, int64_t d_fan_in) {
+    require(spec.rank >= 1, "--lora-rank: must be at least 1");
+    rank_ = spec.rank;
+    scale_ = spec.alpha / static_cast<double>(spec.rank);
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    auto w = spec.zero_base ? torch::zeros(w_shape) : torch::empty(w_shape).uniform_(-bound, bound);
+    w_ = register_parameter("W", w, /*requires_grad=*/false);
+    b_ = register_parameter("bias", torch::empty({w_shape[0]}).uniform_(-bound, bound));
+    for (int p = 0; p < spec.pairs; ++p) {
+      const double db = 1.0 / std::sqrt(static_cast<double>(d_fan_in));
+      const double ub = 1.0 / std::sqrt(static_cast<double>(spec.rank));
+      auto u = spec.zero_up ? torch::zeros(u_shape) : torch::empty(u_shape).uniform_(-ub, ub);
+      u_.push_back(register_parameter("U" + std::to_string(p), u));
+      d_.push_back(register_parameter("D" + std::to_string(p), torch::empty(d_shape).uniform_(-db, db)));
+    }
+  }
+  torch::Tensor w_, b_;
+  std::vector<torch::Tensor> u_, d_;
+  int64_t rank_ = 0;
+  double scale_ = 1;
+};
+
+class FactorizedLinear : public FactorizedBase {
+ public:
+  FactorizedLinear(int64_t in, int64_t out, const LowRankSpec& spec) {
+    build(spec, {out, in}, in, {out, spec.rank}, {spec.rank, in}, in);
+  }
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto y = torch::addmm(b_, x, w_.t());  // (B, out)
+    for (size_t p = 0; p < u_.size(); ++p) y = y + scale_ * torch::mm(torch::mm(x, d_[p].t()), u_[p].t());
+    return y;
+  }
+  torch::Tensor delta(int p) override {
+    torch::NoGradGuard no_grad;
+    return scale_ * torch::mm(up(p), down(p));  // (out, in)
+  }
+};
+
+class FactorizedConv : public FactorizedBase {
+ public:
+  FactorizedConv(int64_t in, int64_t out, int64_t k, const LowRankSpec& spec) {
+    build(spec, {out, in, k, k}, in * k * k, {out, spec.rank, 1, 1}, {spec.rank, in, k, k}, in * k * k);
+  }
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto y = F::conv2d(x, w_, F::Conv2dFuncOptions().bias(b_));
+    for (size_t p = 0; p < u_.size(); ++p) y = y + scale_ * F::conv2d(F::conv2d(x, d_[p]), u_[p]);
+    return y;
+  }
+  torch::Tensor delta(int p) override {
+    torch::NoGradGuard no_grad;
+    const auto& u = up(p);
+    const auto& d = down(p);
+    return (scale_ * torch::mm(u.view({u.size(0), u.size(1)}), d.view({d.size(0), -1}))).view_as(w_);
+  }
+};
+
+}  // namespace
+
+void kaiming_uniform(torch::Tensor& t, int64_t fan_in, const std::function<double()>& uniform01) {
+  torch::NoGradGuard no_grad;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  auto host = torch::empty({t.numel()}, torch::kFloat32);
+  float* p = host.data_ptr<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>((2.0 * uniform01() - 1.0) * bound);
+  t.copy_(host.view(t.sizes()));
+}
+
+void merge_and_reinit(LowRankLayer& layer, int pair, const std::function<double()>& uniform01) {
+  torch::NoGradGuard no_grad;
+  layer.base().add_(layer.delta(pair));
+  auto& d = layer.down(pair);
+  kaiming_uniform(d, d.numel() / d.size(0), uniform01);
+  layer.up(pair).zero_();
+}
+
+std::vector<LowRankLayer*> low_rank_layers(torch::nn::Module& model) {
+  std::vector<LowRankLayer*> out;
+  for (const auto& m : model.modules(/*include_self=*/true))
+    if (auto* l = dynamic_cast<LowRankLayer*>(m.get())) out.push_back(l);
+  return out;
+}
+
+std::shared_ptr<Layer> make_linear(int64_t in, int64_t out, const LowRankSpec* spec) {
+  if (spec) return std::make_shared<FactorizedLinear>(in, out, *spec);
+  return std::make_shared<DenseLinear>(in, out);
+}
+
+std::shared_ptr<Layer> make_conv(int64_t in, int64_t out, int64_t k, const LowRankSpec* spec) {
+  if (spec) return std::make_shared<FactorizedConv>(in, out, k, *spec);
+  return std::make_shared<DenseConv>(in, out, k);
+}
+
+}  // namespace flb::model

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Tests scripts/analyze.py on a real flbench run.
+
+    test_analyze.py FLBENCH
+
+Runs flbench for 3 rounds on 2 ranks into a temporary directory, then checks
+that analyze.py prints one table row whose numbers equal the file's
+(recomputed here with h5py), that --json carries the exact values, that the
+PNG plots exist and are non-empty, that --scaling works on two runs, and that
+files that are not flbench results are rejected with a clear message and a
+non-zero exit. Exits 77 (skipped) when h5py, numpy, matplotlib or mpirun is
+missing.
+"""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+HERE = os.path.dirname(os.path.abspath(__file__))
+ANALYZE = os.path.join(HERE, "..", "..", "scripts", "analyze.py")
+
+try:
+    import h5py
+    import numpy as np
+    import matplotlib  # noqa: F401  (analyze.py --plots needs it)
+except ImportError as e:
+    print(f"SKIP: {sys.executable} lacks {e.name} (use /usr/bin/python3 on Debian)")
+    sys.exit(SKIP)
+
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    print(("ok    " if cond else "FAIL  ") + what)
+    if not cond:
+        failures += 1
+
+
+def mpirun(np_):
+    cmd = ["mpirun", "-np", str(np_), "--oversubscribe"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-run-as-root")
+    return cmd
+
+
+def run_flbench(flbench, np_, out, clients=8, per_round=4):
+    cmd = mpirun(np_) + [flbench, "--rounds", "3", "--clients", str(clients),
+                         "--clients-per-round", str(per_round), "--local-steps", "3",
+                         "--eval-every", "2", "--out", out, "--overwrite"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        print(r.stdout, r.stderr)
+        sys.exit(f"FAIL  flbench run failed: {' '.join(cmd)}")
+
+
+def analyze(*args):
+    return subprocess.run([sys.executable, ANALYZE, *args], capture_output=True, text=True)
+
+
+def table_rows(text):
+    """The markdown table's data rows as lists of cells."""
+    lines = [l for l in text.splitlines() if l.startswith("|")]
+    return [[c.strip() for c in l.strip("|").split("|")] for l in lines[2:]]
+
+
+def expected(path):
+    """The summary recomputed straight from the file."""
+    with h5py.File(path, "r") as f:
+        r = f["rounds"]
+        acc = r["test_accuracy"][()]
+        loss = r["test_loss"][()]
+        cfg = f.attrs["config_toml"]
+        clients = int(next(l.split("=")[1] for l in cfg.splitlines()
+                           if l.startswith("clients=")))
+        return {
+            "algorithm": f.attrs["algorithm"],
+            "mpi_size": int(f.attrs["mpi_size"]),
+            "clients": clients,
+            "rounds": int(f.attrs["completed_rounds"]),
+            "test_accuracy": float(acc[~np.isnan(acc)][-1]),
+            "test_loss": float(loss[~np.isnan(loss)][-1]),
+            "mb_up": float(r["bytes_up"][()].sum()) / 1e6,
+            "mb_down": float(r["bytes_down"][()].sum()) / 1e6,
+            "s_per_round": float(r["wall_s"][()].mean()),
+        }
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: test_analyze.py FLBENCH")
+    flbench = os.path.abspath(sys.argv[1])
+    if not shutil.which("mpirun"):
+        print("SKIP: mpirun not found")
+        return SKIP
+    tmp = tempfile.mkdtemp(prefix="flb-test-analyze-")
+    try:
+        run_dir = os.path.join(tmp, "runs")
+        os.makedirs(run_dir)
+        a = os.path.join(run_dir, "np2.h5")
+        run_flbench(flbench, 2, a)
+        exp = expected(a)
+
+        # 1. The table: one row, numbers equal to the file's (at the printed precision).
+        r = analyze(a)
+        print(r.stdout)
+        check(r.returncode == 0, f"analyze.py exits 0 (got {r.returncode}: {r.stderr.strip()})")
+        rows = table_rows(r.stdout)
+        check(len(rows) == 1, f"one table row (got {len(rows)})")
+        row = rows[0] if rows else [""] * 10
+        check(row[0] == a, "file column")
+        check(row[1] == exp["algorithm"], "algorithm column")
+        check(int(row[2]) == exp["mpi_size"] == 2, "mpi_size column equals the attribute (2)")
+        check(int(row[3]) == exp["clients"] == 8, "clients column equals config_toml (8)")
+        check(int(row[4]) == exp["rounds"] == 3, "rounds column equals completed_rounds (3)")
+        for i, key, digits in ((5, "test_accuracy", 4), (6, "test_loss", 4), (7, "mb_up", 3),
+                               (8, "mb_down", 3), (9, "s_per_round", 4)):
+            want = f"{exp[key]:.{digits}f}"
+            check(row[i] == want, f"{key}: table {row[i]} == file {want}")
+
+        # 2. --json: the exact values.
+        r = analyze(a, "--json")
+        got = json.loads(r.stdout)["runs"][0]
+        for key, want in exp.items():
+            g = got[key]
+            same = (g == want) if not isinstance(want, float) else math.isclose(
+                g, want, rel_tol=1e-12, abs_tol=0)
+            check(same, f"json {key}: {g!r} == {want!r}")
+
+        # 3. Plots, and scaling over a second run on 1 rank.
+        b = os.path.join(run_dir, "np1.h5")
+        run_flbench(flbench, 1, b)
+        c = os.path.join(run_dir, "np2-weak.h5")
+        run_flbench(flbench, 2, c, clients=16, per_round=8)  # per rank: as np1 (weak scaling)
+        plots = os.path.join(tmp, "plots")
+        r = analyze(run_dir, "--scaling", "--plots", plots)
+        print(r.stdout)
+        check(r.returncode == 0, f"analyze.py DIR --scaling --plots exits 0 ({r.stderr.strip()})")
+        check(len(table_rows(r.stdout.split("Strong scaling")[0])) == 3,
+              "directory search finds the 3 runs")
+        check("Strong scaling" in r.stdout and "fedavg clients=8 " in r.stdout,
+              "strong-scaling table has the clients=8 series")
+        check("fedavg clients/rank=8 " in r.stdout, "weak-scaling table has the clients/rank=8 series")
+        pngs = ["accuracy_vs_round.png", "accuracy_vs_bytes.png", "loss_vs_round.png",
+                "loss_vs_bytes.png", "phases_np1.png", "phases_np2.png",
+                "phases_np2-weak.png", "scaling_strong.png", "scaling_weak.png"]
+        for p in pngs:
+            path = os.path.join(plots, p)
+            check(os.path.isfile(path) and os.path.getsize(path) > 1000, f"plot {p} written")
+
+        # 4. Rejections: not HDF5, HDF5 but not flbench, unknown schema version.
+        not_h5 = os.path.join(tmp, "notes.h5")
+        with open(not_h5, "w") as f:
+            f.write("not hdf5\n")
+        foreign = os.path.join(tmp, "foreign.h5")
+        with h5py.File(foreign, "w") as f:
+            f["x"] = np.arange(3)
+        future = os.path.join(tmp, "future.h5")
+        shutil.copy(a, future)
+        with h5py.File(future, "a") as f:
+            f.attrs["schema_version"] = 99
+        for path, msg in ((not_h5, "not an HDF5 file"),
+                          (foreign, "not an flbench result file"),
+                          (future, "schema_version 99")):
+            r = analyze(path)
+            check(r.returncode != 0 and msg in r.stderr,
+                  f"{os.path.basename(path)} rejected (exit {r.returncode}): {r.stderr.strip()}")
+        # A foreign file found while searching a directory is skipped, not fatal.
+        shutil.copy(foreign, os.path.join(run_dir, "foreign.h5"))
+        r = analyze(run_dir)
+        check(r.returncode == 0 and "skipping" in r.stderr and len(table_rows(r.stdout)) == 3,
+              "foreign file inside a directory is skipped with a note")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"test_analyze: {failures} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
