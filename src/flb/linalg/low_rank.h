@@ -64,7 +64,7 @@ enum class SvdPath {
   kRandomized,  // Halko, Martinsson & Tropp (2011), Alg. 4.4: range finder with
                 // oversampling p and q power iterations, only W X and W^T Y
                 // through the factors: O((q + 1) R (d_out + d_in) (k + p)).
-                // Exact (to rounding) when rank(W) <= k + p; otherwise
+                // Exact (to rounding) when rank(W) <= k + p or k + p >= min(d); otherwise
                 // ||W - W_k|| is close to sigma_{k+1} (Halko Thm 10.6, Cor 10.10).
 };
 
@@ -79,8 +79,11 @@ struct SvdOptions {
 
 // kAuto takes kStackedQr when R < min(d_out, d_in) and its flop count is
 // below the dense path's; otherwise kRandomized when k + p < min(d)/2 and
-// its flop count is below the dense path's; otherwise kDense. `used`, when
-// given, receives the path taken. REQUIRES: 1 <= k <= min(d_out, d_in).
+// its flop count is below the dense path's; otherwise kDense. So kAuto is
+// exact unless R >= min(d) (W of full rank) and k is small: then it returns
+// the randomized approximation; pass kDense or kStackedQr to insist on
+// exact. `used`, when given, receives the path taken.
+// REQUIRES: 1 <= k <= min(d_out, d_in).
 Svd truncated_svd(const LowRankSum& s, int64_t k, const SvdOptions& options, SvdPath* used = nullptr);
 Svd truncated_svd(const LowRankSum& s, int64_t k, SvdPath path = SvdPath::kAuto, uint64_t seed = 0,
                   SvdPath* used = nullptr);
