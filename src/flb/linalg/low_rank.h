@@ -6,9 +6,10 @@
 //
 // has rank <= R = sum_i r_i. Everything here takes and returns LibTorch
 // tensors on the factors' device (CPU or GPU); results are float32 unless
-// said otherwise. The SVDs and pinv compute in float64 internally (their
-// QRs and small cores lose digits in float32: a rank-64 core of a 4096-wide
-// layer would otherwise carry ~1e-4 relative noise into U and V).
+// said otherwise. The SVDs and pinv compute in float64 internally: float32
+// QR and SVD errors grow with the dimension and with 1 / (gap between
+// sigma_k and sigma_{k+1}); in float64 they stay below the float32 rounding
+// of the outputs (low_rank_test: <= 6e-8 of sigma_1).
 //
 // Errors (mismatched shapes, devices, k out of range) throw flb::Error.
 #pragma once
@@ -59,7 +60,7 @@ struct Svd {
 enum class SvdPath {
   kAuto,        // the cheapest exact path, else randomized when k << min(d); see below
   kDense,       // form W, full SVD: O(R d_out d_in + d_out d_in min(d))
-  kStackedQr,   // QR of [B_1..B_m] and [A_1^T..A_m^T], SVD of the R x R core: exact,
+  kStackedQr,   // QR of [B_1..B_m] and [A_1^T..A_m^T], SVD of the (at most) R x R core: exact,
                 // O(R^2 (d_out + d_in) + R^3); pays off when R < min(d_out, d_in)
   kRandomized,  // Halko, Martinsson & Tropp (2011), Alg. 4.4: range finder with
                 // oversampling p and q power iterations, only W X and W^T Y
@@ -96,8 +97,8 @@ torch::Tensor reconstruct(const Svd& svd);
 
 // The Moore-Penrose pseudo-inverse of M (m, n) -> (n, m), float32 on M's
 // device, via a float64 SVD: singular values at or below
-// rcond * max(S), rcond = max(m, n) * eps(float32) (numpy's and LAPACK's
-// default for float32 data), are treated as 0. The zero matrix gives the
+// rcond * max(S), rcond = max(m, n) * eps(float32) (torch.linalg.pinv's
+// default rtol for float32 input), are treated as 0. The zero matrix gives the
 // zero matrix. Exact left inverse when M has full column rank:
 // pinv(B) (B X) = X to float32 rounding times cond(B).
 torch::Tensor pinv(const torch::Tensor& M);
