@@ -20,6 +20,7 @@ enum class StreamPurpose : uint64_t {
   kServerMask = 5,
   kInit = 6,
   kTest = 7,
+  kSketch = 8,  // randomized linear algebra (linalg/low_rank.h)
 };
 
 // SplitMix64 finaliser: a bijective 64-bit mix with good avalanche.

@@ -1,0 +1,235 @@
+#include "flb/linalg/low_rank.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <string>
+#include <tuple>
+
+#include "flb/core/error.h"
+#include "flb/core/rng.h"
+
+namespace flb::linalg {
+
+int64_t LowRankSum::d_out() const { return B.empty() ? 0 : B.front().size(0); }
+int64_t LowRankSum::d_in() const { return A.empty() ? 0 : A.front().size(1); }
+int64_t LowRankSum::rank_bound() const {
+  int64_t r = 0;
+  for (const auto& b : B) r += b.size(1);
+  return r;
+}
+
+void validate(const LowRankSum& s) {
+  require(!s.B.empty(), "low-rank sum: no terms");
+  require(s.A.size() == s.B.size() && s.w.size() == s.B.size(),
+          "low-rank sum: " + std::to_string(s.B.size()) + " B, " + std::to_string(s.A.size()) + " A and " +
+              std::to_string(s.w.size()) + " weights; need one of each per term");
+  const auto device = s.B.front().device();
+  for (size_t i = 0; i < s.B.size(); ++i) {
+    const auto& B = s.B[i];
+    const auto& A = s.A[i];
+    const std::string term = "low-rank sum, term " + std::to_string(i) + ": ";
+    require(B.defined() && A.defined() && B.dim() == 2 && A.dim() == 2, term + "B and A must be 2-D tensors");
+    require(B.is_floating_point() && A.is_floating_point(), term + "B and A must be floating point");
+    require(B.device() == device && A.device() == device, term + "all factors must be on one device");
+    require(B.size(1) >= 1 && B.size(1) == A.size(0),
+            term + "B is (" + std::to_string(B.size(0)) + ", " + std::to_string(B.size(1)) + ") and A is (" +
+                std::to_string(A.size(0)) + ", " + std::to_string(A.size(1)) + "); need B (d_out, r), A (r, d_in), r >= 1");
+    require(B.size(0) == s.d_out() && A.size(1) == s.d_in(),
+            term + "shape (" + std::to_string(B.size(0)) + ", " + std::to_string(A.size(1)) + ") differs from term 0's (" +
+                std::to_string(s.d_out()) + ", " + std::to_string(s.d_in()) + ")");
+  }
+}
+
+namespace {
+
+// The sum as three stacked factors, W = Bs diag(w) At^T:
+// Bs is (d_out, R), At is (d_in, R), w is (R), each term's weight repeated r_i times.
+struct Stacked {
+  torch::Tensor Bs, At, w;
+};
+
+Stacked stack(const LowRankSum& s, torch::ScalarType dtype) {
+  validate(s);
+  std::vector<torch::Tensor> Bs, At, w;
+  for (size_t i = 0; i < s.B.size(); ++i) {
+    Bs.push_back(s.B[i].to(dtype));
+    At.push_back(s.A[i].to(dtype).t());
+    w.push_back(torch::full({s.B[i].size(1)}, s.w[i], Bs.back().options()));
+  }
+  return {torch::cat(Bs, 1), torch::cat(At, 1), torch::cat(w)};
+}
+
+// W X for X (d_in, l) and W^T Y for Y (d_out, l), through the factors.
+torch::Tensor apply(const Stacked& f, const torch::Tensor& X) {
+  return f.Bs.matmul(f.w.unsqueeze(1) * f.At.t().matmul(X));
+}
+torch::Tensor apply_t(const Stacked& f, const torch::Tensor& Y) {
+  return f.At.matmul(f.w.unsqueeze(1) * f.Bs.t().matmul(Y));
+}
+
+// An orthonormal basis of X's columns (Householder QR: Q is orthonormal
+// even when X is rank-deficient).
+torch::Tensor orth(const torch::Tensor& X) { return std::get<0>(torch::linalg_qr(X)); }
+
+// (rows, cols) standard normals in float64 from flb::Stream, so the sketch
+// is the same on every device and LibTorch version; `which` keys the use.
+torch::Tensor gaussian(int64_t rows, int64_t cols, uint64_t seed, uint64_t which, torch::Device device) {
+  Stream stream(seed, StreamPurpose::kSketch, which);
+  torch::Tensor t = torch::empty({rows, cols}, torch::kFloat64);
+  double* p = t.data_ptr<double>();
+  for (int64_t i = 0; i < rows * cols; ++i) p[i] = stream.normal();
+  return t.to(device);
+}
+
+// Q (d, c) orthonormal -> (d, k): Q's first k columns, or Q followed by
+// k - c orthonormal columns orthogonal to it (projected Gaussians).
+torch::Tensor complete_basis(const torch::Tensor& Q, int64_t k, uint64_t which) {
+  const int64_t c = Q.size(1);
+  if (c >= k) return Q.narrow(1, 0, k);
+  torch::Tensor G = gaussian(Q.size(0), k - c, 0, which, Q.device());
+  for (int pass = 0; pass < 2; ++pass) G = G - Q.matmul(Q.t().matmul(G));  // twice is enough (Kahan)
+  return torch::cat({Q, orth(G)}, 1);
+}
+
+// Keeps the leading k triplets of a float64 SVD (U (d_out, c), S (c),
+// V (d_in, c)), pads to k when c < k, and returns float32.
+Svd finish(const torch::Tensor& U, const torch::Tensor& S, const torch::Tensor& V, int64_t k) {
+  const int64_t c = std::min<int64_t>(k, S.size(0));
+  Svd out;
+  out.U = complete_basis(U.narrow(1, 0, c), k, 1).to(torch::kFloat32);
+  out.V = complete_basis(V.narrow(1, 0, c), k, 2).to(torch::kFloat32);
+  out.S = torch::cat({S.narrow(0, 0, c), torch::zeros({k - c}, S.options())}).to(torch::kFloat32);
+  return out;
+}
+
+Svd svd_of_dense(const torch::Tensor& W64, int64_t k) {
+  torch::Tensor U, S, Vh;
+  std::tie(U, S, Vh) = torch::linalg_svd(W64, /*full_matrices=*/false);
+  return finish(U, S, Vh.t(), k);
+}
+
+// W = Qb Rb diag(w) Ra^T Qa^T with [B_1..B_m] = Qb Rb and [A_1^T..A_m^T] = Qa Ra,
+// so W's SVD is Qb (SVD of the small core Rb diag(w) Ra^T) Qa^T.
+Svd stacked_qr_svd(const LowRankSum& s, int64_t k) {
+  const Stacked f = stack(s, torch::kFloat64);
+  torch::Tensor Qb, Rb, Qa, Ra;
+  std::tie(Qb, Rb) = torch::linalg_qr(f.Bs);  // Qb (d_out, kb), Rb (kb, R), kb = min(d_out, R)
+  std::tie(Qa, Ra) = torch::linalg_qr(f.At);  // Qa (d_in, ka),  Ra (ka, R)
+  const torch::Tensor core = (Rb * f.w).matmul(Ra.t());  // (kb, ka)
+  torch::Tensor Uc, S, Vch;
+  std::tie(Uc, S, Vch) = torch::linalg_svd(core, /*full_matrices=*/false);
+  return finish(Qb.matmul(Uc), S, Qa.matmul(Vch.t()), k);
+}
+
+// Halko, Martinsson & Tropp (2011): Algorithm 4.4 (randomized subspace
+// iteration, re-orthonormalising after every product), then Algorithm 5.1
+// (SVD of the small Q^T W).
+Svd randomized_svd(const LowRankSum& s, int64_t k, const SvdOptions& o) {
+  const Stacked f = stack(s, torch::kFloat64);
+  const int64_t l = std::min(k + o.oversample, std::min(s.d_out(), s.d_in()));
+  const torch::Tensor Omega = gaussian(s.d_in(), l, o.seed, 0, f.Bs.device());  // (d_in, l)
+  torch::Tensor Q = orth(apply(f, Omega));                                       // (d_out, l)
+  for (int64_t i = 0; i < o.power_iters; ++i) {
+    const torch::Tensor Z = orth(apply_t(f, Q));  // (d_in, l)
+    Q = orth(apply(f, Z));
+  }
+  const torch::Tensor small = apply_t(f, Q).t();  // Q^T W, (l, d_in)
+  torch::Tensor Ub, S, Vh;
+  std::tie(Ub, S, Vh) = torch::linalg_svd(small, /*full_matrices=*/false);
+  return finish(Q.matmul(Ub), S, Vh.t(), k);
+}
+
+// Rough flop counts (LAPACK's leading terms) for kAuto.
+double svd_flops(double m, double n) {  // thin SVD with vectors of an m x n matrix
+  const double a = std::max(m, n), b = std::min(m, n);
+  return 4 * a * b * b + 8 * b * b * b;
+}
+
+SvdPath choose(const LowRankSum& s, int64_t k, const SvdOptions& o) {
+  const double dout = static_cast<double>(s.d_out()), din = static_cast<double>(s.d_in());
+  const double R = static_cast<double>(s.rank_bound()), kk = static_cast<double>(k);
+  const double mn = std::min(dout, din);
+  const double dense = 2 * dout * din * R + svd_flops(dout, din);
+  const double stacked = 4 * (dout + din) * R * R + 2 * R * R * R + svd_flops(R, R) + 2 * (dout + din) * R * kk;
+  const double l = std::min(kk + static_cast<double>(o.oversample), mn), q = static_cast<double>(o.power_iters);
+  const double randomized = (2 * q + 2) * 2 * R * (dout + din) * l + (2 * q + 1) * 4 * std::max(dout, din) * l * l +
+                            svd_flops(l, din) + 2 * dout * l * kk;
+  if (R < mn && stacked <= dense) return SvdPath::kStackedQr;
+  if (2 * l < mn && randomized < dense) return SvdPath::kRandomized;
+  return SvdPath::kDense;
+}
+
+}  // namespace
+
+torch::Tensor dense(const LowRankSum& s, torch::ScalarType dtype) {
+  const Stacked f = stack(s, dtype);
+  return (f.Bs * f.w).matmul(f.At.t());
+}
+
+torch::Tensor left_multiply(const torch::Tensor& P, const LowRankSum& s) {
+  const Stacked f = stack(s, P.scalar_type());
+  require(P.dim() == 2 && P.size(1) == s.d_out(), "left_multiply: P must be (p, d_out = " + std::to_string(s.d_out()) + ")");
+  return (P.matmul(f.Bs) * f.w).matmul(f.At.t());
+}
+
+torch::Tensor right_multiply(const LowRankSum& s, const torch::Tensor& Q) {
+  const Stacked f = stack(s, Q.scalar_type());
+  require(Q.dim() == 2 && Q.size(0) == s.d_in(), "right_multiply: Q must be (d_in = " + std::to_string(s.d_in()) + ", q)");
+  return apply(f, Q);
+}
+
+const char* to_string(SvdPath path) {
+  switch (path) {
+    case SvdPath::kAuto: return "auto";
+    case SvdPath::kDense: return "dense";
+    case SvdPath::kStackedQr: return "stacked-qr";
+    case SvdPath::kRandomized: return "randomized";
+  }
+  return "?";
+}
+
+Svd truncated_svd(const LowRankSum& s, int64_t k, const SvdOptions& options, SvdPath* used) {
+  validate(s);
+  const int64_t mn = std::min(s.d_out(), s.d_in());
+  require(k >= 1 && k <= mn, "truncated_svd: rank k = " + std::to_string(k) + " must be in [1, " + std::to_string(mn) + "]");
+  require(options.oversample >= 0 && options.power_iters >= 0, "truncated_svd: oversample and power_iters must be >= 0");
+  const SvdPath path = options.path == SvdPath::kAuto ? choose(s, k, options) : options.path;
+  if (used) *used = path;
+  switch (path) {
+    case SvdPath::kStackedQr: return stacked_qr_svd(s, k);
+    case SvdPath::kRandomized: return randomized_svd(s, k, options);
+    default: return svd_of_dense(dense(s, torch::kFloat64), k);
+  }
+}
+
+Svd truncated_svd(const LowRankSum& s, int64_t k, SvdPath path, uint64_t seed, SvdPath* used) {
+  SvdOptions o;
+  o.path = path;
+  o.seed = seed;
+  return truncated_svd(s, k, o, used);
+}
+
+Svd truncated_svd(const torch::Tensor& W, int64_t k) {
+  require(W.dim() == 2 && W.is_floating_point(), "truncated_svd: W must be a 2-D floating-point tensor");
+  const int64_t mn = std::min(W.size(0), W.size(1));
+  require(k >= 1 && k <= mn, "truncated_svd: rank k = " + std::to_string(k) + " must be in [1, " + std::to_string(mn) + "]");
+  return svd_of_dense(W.to(torch::kFloat64), k);
+}
+
+torch::Tensor reconstruct(const Svd& svd) { return (svd.U * svd.S).matmul(svd.V.t()); }
+
+torch::Tensor pinv(const torch::Tensor& M) {
+  require(M.dim() == 2 && M.is_floating_point(), "pinv: M must be a 2-D floating-point tensor");
+  const int64_t m = M.size(0), n = M.size(1);
+  if (m == 0 || n == 0) return torch::zeros({n, m}, M.options().dtype(torch::kFloat32));
+  torch::Tensor U, S, Vh;
+  std::tie(U, S, Vh) = torch::linalg_svd(M.to(torch::kFloat64), /*full_matrices=*/false);
+  // S is descending: S[0] is the largest. A tensor threshold keeps this free
+  // of host syncs on the GPU.
+  const double rcond = static_cast<double>(std::max(m, n)) * FLT_EPSILON;
+  const torch::Tensor keep = S > S[0] * rcond;
+  const torch::Tensor S_inv = torch::where(keep, S.reciprocal(), torch::zeros_like(S));
+  return (Vh.t() * S_inv).matmul(U.t()).to(torch::kFloat32);
+}
+
+}  // namespace flb::linalg

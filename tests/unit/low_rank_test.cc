@@ -1,0 +1,276 @@
+// linalg::LowRankSum against an independent Eigen (float64) reference: the
+// explicitly summed W and its full SVD (BDCSVD), and the pseudo-inverse of
+// CompleteOrthogonalDecomposition. Singular vectors are defined only up to
+// sign (or rotation inside repeated values), so SVDs are compared through
+// their singular values and their rank-k reconstructions U_k S_k V_k^T;
+// every test prints the largest difference it saw.
+#include "flb/linalg/low_rank.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <Eigen/Dense>
+#include <Eigen/SVD>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "flb/core/error.h"
+#include "flb/core/rng.h"
+
+namespace flb::linalg {
+namespace {
+
+using Mat = Eigen::MatrixXd;
+
+torch::Tensor randn(int64_t rows, int64_t cols, Stream& s) {
+  torch::Tensor t = torch::empty({rows, cols}, torch::kFloat32);
+  float* p = t.data_ptr<float>();
+  for (int64_t i = 0; i < rows * cols; ++i) p[i] = static_cast<float>(s.normal());
+  return t;
+}
+
+Mat to_eigen(const torch::Tensor& t) {
+  const torch::Tensor c = t.to(torch::kCPU, torch::kFloat64).contiguous();
+  Mat m(c.size(0), c.size(1));
+  const double* p = c.data_ptr<double>();
+  for (int64_t i = 0; i < c.size(0); ++i)
+    for (int64_t j = 0; j < c.size(1); ++j) m(i, j) = p[i * c.size(1) + j];
+  return m;
+}
+
+// m terms B_i (d_out, r) A_i (r, d_in) with weights in [-0.5, 1.5) (FedSRD's
+// are 1/m; the math must not depend on their sign).
+LowRankSum random_sum(int64_t d_out, int64_t d_in, int64_t m, int64_t r, uint64_t seed) {
+  Stream s(seed, StreamPurpose::kTest);
+  LowRankSum sum;
+  for (int64_t i = 0; i < m; ++i) {
+    sum.B.push_back(randn(d_out, r, s));
+    sum.A.push_back(randn(r, d_in, s));
+    sum.w.push_back(2 * s.uniform() - 0.5);
+  }
+  return sum;
+}
+
+// The reference: W = sum_i w_i B_i A_i in float64 from the float32 factors.
+Mat reference_dense(const LowRankSum& s) {
+  Mat W = Mat::Zero(s.d_out(), s.d_in());
+  for (size_t i = 0; i < s.B.size(); ++i) W += s.w[i] * to_eigen(s.B[i]) * to_eigen(s.A[i]);
+  return W;
+}
+
+double max_abs(const Mat& m) { return m.size() ? m.cwiseAbs().maxCoeff() : 0.0; }
+
+struct Diff {
+  double singular = 0, reconstruction = 0, orthonormality = 0;
+};
+
+// Differences of `svd` from the reference SVD of W, relative to ||W||_2.
+Diff compare(const Svd& svd, const Eigen::BDCSVD<Mat>& ref, int64_t k) {
+  const Eigen::VectorXd S = ref.singularValues();
+  const double scale = S(0);
+  const Mat U = to_eigen(svd.U), V = to_eigen(svd.V);
+  const Mat Sk = to_eigen(svd.S.unsqueeze(1));
+  EXPECT_EQ(U.cols(), k);
+  EXPECT_EQ(V.cols(), k);
+  EXPECT_EQ(Sk.rows(), k);
+  Diff d;
+  d.singular = max_abs(Sk - S.head(k)) / scale;
+  const Mat Wk_ref = ref.matrixU().leftCols(k) * S.head(k).asDiagonal() * ref.matrixV().leftCols(k).transpose();
+  const Mat Wk = U * Sk.col(0).asDiagonal() * V.transpose();
+  d.reconstruction = max_abs(Wk - Wk_ref) / scale;
+  d.orthonormality = std::max(max_abs(U.transpose() * U - Mat::Identity(k, k)), max_abs(V.transpose() * V - Mat::Identity(k, k)));
+  return d;
+}
+
+// Float32 outputs of a float64 computation: each entry is off by ~2^-24
+// relative, U S V^T by a few of those (seen: <= 6e-8 of s1). 1e-6 leaves a
+// factor ~16 for sums of k terms; float64 errors amplified by 1/gap stay
+// far below float32 rounding for these random sums.
+constexpr double kSvdTol = 1e-6;
+
+struct Shape {
+  int64_t d_out, d_in, m, r;
+};
+
+// m r < min(d) (stacked QR's home) and m r >= min(d) (W full rank).
+const Shape kShapes[] = {{48, 40, 3, 4}, {30, 50, 4, 5}, {24, 20, 3, 8}, {16, 16, 5, 4}, {12, 33, 1, 12}};
+
+TEST(LowRankSvd, EveryPathMatchesTheFullSvdOfTheSummedMatrix) {
+  double worst_s = 0, worst_rec = 0, worst_orth = 0;
+  uint64_t seed = 1;
+  for (const Shape& sh : kShapes) {
+    const LowRankSum s = random_sum(sh.d_out, sh.d_in, sh.m, sh.r, seed++);
+    const Mat W = reference_dense(s);
+    const Eigen::BDCSVD<Mat> ref(W, Eigen::ComputeThinU | Eigen::ComputeThinV);
+    const int64_t mn = std::min(sh.d_out, sh.d_in), R = s.rank_bound();
+    for (int64_t k = 1; k <= mn; ++k) {
+      std::vector<SvdPath> paths = {SvdPath::kDense, SvdPath::kStackedQr, SvdPath::kAuto};
+      // The range finder is exact when its l = min(k + p, min(d)) >= rank(W).
+      if (k + SvdOptions{}.oversample >= std::min(R, mn)) paths.push_back(SvdPath::kRandomized);
+      for (SvdPath path : paths) {
+        SvdPath used = SvdPath::kAuto;
+        const Diff d = compare(truncated_svd(s, k, path, 7, &used), ref, k);
+        if (path != SvdPath::kAuto) {
+          EXPECT_EQ(used, path);
+        }
+        EXPECT_LT(d.singular, kSvdTol) << to_string(used) << " " << sh.d_out << "x" << sh.d_in << " R " << R << " k " << k;
+        EXPECT_LT(d.reconstruction, kSvdTol) << to_string(used) << " " << sh.d_out << "x" << sh.d_in << " R " << R << " k " << k;
+        EXPECT_LT(d.orthonormality, kSvdTol) << to_string(used) << " k " << k;
+        worst_s = std::max(worst_s, d.singular);
+        worst_rec = std::max(worst_rec, d.reconstruction);
+        worst_orth = std::max(worst_orth, d.orthonormality);
+      }
+      const Diff d = compare(truncated_svd(dense(s), k), ref, k);  // the dense-input overload
+      EXPECT_LT(d.reconstruction, kSvdTol);
+      worst_rec = std::max(worst_rec, d.reconstruction);
+    }
+  }
+  std::printf("max |S - S_ref| / s1 = %.2e, max |U S V^T - ref| / s1 = %.2e, max |U^T U - I|, |V^T V - I| = %.2e (tolerance %.0e)\n",
+              worst_s, worst_rec, worst_orth, kSvdTol);
+}
+
+TEST(LowRankSvd, RankAboveTheSumsRankPadsWithZerosAndCompletesTheBases) {
+  const LowRankSum s = random_sum(40, 30, 2, 3, 11);  // rank 6
+  const Mat W = reference_dense(s);
+  for (SvdPath path : {SvdPath::kStackedQr, SvdPath::kDense, SvdPath::kRandomized}) {
+    const Svd svd = truncated_svd(s, 20, path, 3);
+    const Mat U = to_eigen(svd.U), V = to_eigen(svd.V), S = to_eigen(svd.S.unsqueeze(1));
+    const double orth = std::max(max_abs(U.transpose() * U - Mat::Identity(20, 20)), max_abs(V.transpose() * V - Mat::Identity(20, 20)));
+    const double rec = max_abs(U * S.col(0).asDiagonal() * V.transpose() - W) / max_abs(W);
+    const double tail = max_abs(S.bottomRows(14)) / S(0, 0);
+    std::printf("%s k 20 > rank 6: |U S V^T - W| %.2e, orthonormality %.2e, S[6:] / s1 %.2e\n", to_string(path), rec, orth, tail);
+    EXPECT_LT(orth, kSvdTol);
+    EXPECT_LT(rec, kSvdTol);
+    EXPECT_LT(tail, kSvdTol);
+  }
+}
+
+TEST(LowRankSvd, RandomizedErrorWithinHalkosBoundWhenTheRankExceedsKPlusP) {
+  // rank(W) = 64 > k + p: no longer exact. Halko, Martinsson & Tropp (2011),
+  // Cor. 10.10 bounds E||(I - QQ^T) W|| by
+  //   [(1 + sqrt(k/(p-1))) s_{k+1}^{2q+1} + e sqrt(k+p)/p sqrt(sum_{j>k} s_j^{2(2q+1)})]^{1/(2q+1)},
+  // and truncating to rank k adds at most s_{k+1} (their Sec. 9.4).
+  const SvdOptions o;  // p = 10, q = 2
+  for (int64_t k : {1, 5, 20}) {
+    const LowRankSum s = random_sum(120, 90, 8, 8, 20 + static_cast<uint64_t>(k));
+    const Mat W = reference_dense(s);
+    const Eigen::VectorXd S = Eigen::BDCSVD<Mat>(W).singularValues();
+    const double e = 2 * o.power_iters + 1, p = static_cast<double>(o.oversample), kk = static_cast<double>(k);
+    double tail = 0;
+    for (int64_t j = k; j < S.size(); ++j) tail += std::pow(S(j), 2 * e);
+    const double bound = S(k) + std::pow((1 + std::sqrt(kk / (p - 1))) * std::pow(S(k), e) +
+                                             std::exp(1.0) * std::sqrt(kk + p) / p * std::sqrt(tail),
+                                         1 / e);
+    SvdOptions ok = o;
+    ok.path = SvdPath::kRandomized;
+    ok.seed = 5;
+    const Svd svd = truncated_svd(s, k, ok);
+    const Mat Wk = to_eigen(svd.U) * to_eigen(svd.S.unsqueeze(1)).col(0).asDiagonal() * to_eigen(svd.V).transpose();
+    const double err = Eigen::BDCSVD<Mat>(W - Wk).singularValues()(0);
+    std::printf("randomized k %2ld: ||W - W_k||_2 = %.4f, optimal s_{k+1} = %.4f (ratio %.4f), bound %.4f\n",
+                static_cast<long>(k), err, S(k), err / S(k), bound);
+    EXPECT_LE(err, bound);
+    EXPECT_GE(err, S(k) * (1 - 1e-5));  // Eckart-Young: nothing beats the truncated SVD
+  }
+}
+
+TEST(LowRankSvd, AutoPicksStackedQrForSmallSumsRandomizedForSmallKDenseOtherwise) {
+  SvdPath used = SvdPath::kAuto;
+  truncated_svd(random_sum(64, 64, 2, 4, 1), 4, SvdPath::kAuto, 0, &used);
+  EXPECT_EQ(used, SvdPath::kStackedQr);
+  truncated_svd(random_sum(200, 200, 20, 16, 2), 2, SvdPath::kAuto, 0, &used);  // R = 320 >= 200, k small
+  EXPECT_EQ(used, SvdPath::kRandomized);
+  truncated_svd(random_sum(40, 40, 20, 4, 3), 30, SvdPath::kAuto, 0, &used);  // R = 80 >= 40, k large
+  EXPECT_EQ(used, SvdPath::kDense);
+}
+
+TEST(LowRankSvd, SameSeedSameRandomizedResult) {
+  const LowRankSum s = random_sum(60, 50, 6, 8, 4);
+  const Svd a = truncated_svd(s, 3, SvdPath::kRandomized, 9), b = truncated_svd(s, 3, SvdPath::kRandomized, 9);
+  EXPECT_TRUE(torch::equal(a.U, b.U) && torch::equal(a.S, b.S) && torch::equal(a.V, b.V));
+}
+
+TEST(LowRankSum, RejectsMalformedTermsAndRanks) {
+  LowRankSum s = random_sum(10, 8, 2, 3, 5);
+  EXPECT_THROW(truncated_svd(s, 0), Error);
+  EXPECT_THROW(truncated_svd(s, 9), Error);
+  s.A[1] = torch::zeros({4, 8});
+  EXPECT_THROW(dense(s), Error);
+  s.A[1] = torch::zeros({3, 7});
+  EXPECT_THROW(dense(s), Error);
+  s.A[1] = torch::zeros({3, 8});
+  s.w.pop_back();
+  EXPECT_THROW(dense(s), Error);
+  EXPECT_THROW(dense(LowRankSum{}), Error);
+}
+
+TEST(LowRankSum, DenseAndFactorProductsEqualTheDenseProducts) {
+  double worst = 0;
+  uint64_t seed = 30;
+  for (const Shape& sh : kShapes) {
+    const LowRankSum s = random_sum(sh.d_out, sh.d_in, sh.m, sh.r, seed++);
+    Stream st(seed, StreamPurpose::kTest, 1);
+    const torch::Tensor P = randn(7, sh.d_out, st), Q = randn(sh.d_in, 5, st);
+    const Mat W = reference_dense(s);
+    const Mat PW = to_eigen(P) * W, WQ = W * to_eigen(Q);
+    const double dw = max_abs(to_eigen(dense(s)) - W) / max_abs(W);
+    const double dl = max_abs(to_eigen(left_multiply(P, s)) - PW) / max_abs(PW);
+    const double dr = max_abs(to_eigen(right_multiply(s, Q)) - WQ) / max_abs(WQ);
+    EXPECT_EQ(left_multiply(P, s).sizes(), torch::IntArrayRef({7, sh.d_in}));
+    EXPECT_EQ(right_multiply(s, Q).sizes(), torch::IntArrayRef({sh.d_out, 5}));
+    worst = std::max({worst, dw, dl, dr});
+    EXPECT_LT(std::max({dw, dl, dr}), 1e-5);
+    EXPECT_LT(max_abs(to_eigen(dense(s, torch::kFloat64)) - W) / max_abs(W), 1e-12);
+  }
+  std::printf("max relative |dense, P W, W Q - Eigen| = %.2e (tolerance 1e-5, float32)\n", worst);
+}
+
+TEST(LowRankPinv, SatisfiesThePenroseConditionsAndMatchesEigen) {
+  // Full rank (tall, wide, square) and rank-deficient (a float32 rank-3 product).
+  Stream st(40, StreamPurpose::kTest);
+  std::vector<torch::Tensor> cases = {randn(64, 8, st), randn(8, 64, st), randn(20, 20, st),
+                                      torch::matmul(randn(30, 3, st), randn(3, 25, st))};
+  double worst_penrose = 0, worst_ref = 0;
+  for (const torch::Tensor& M : cases) {
+    const torch::Tensor X = pinv(M);
+    ASSERT_EQ(X.sizes(), torch::IntArrayRef({M.size(1), M.size(0)}));
+    ASSERT_EQ(X.scalar_type(), torch::kFloat32);
+    const Mat A = to_eigen(M), P = to_eigen(X);
+    const double na = max_abs(A), np = max_abs(P);
+    const double penrose = std::max({max_abs(A * P * A - A) / na, max_abs(P * A * P - P) / np,
+                                     max_abs((A * P).transpose() - A * P), max_abs((P * A).transpose() - P * A)});
+    // Eigen's reference drops the same float32 noise: threshold rcond as pinv's.
+    Eigen::CompleteOrthogonalDecomposition<Mat> cod;
+    cod.setThreshold(static_cast<double>(std::max(M.size(0), M.size(1))) * 1.1920929e-7);
+    cod.compute(A);
+    const double ref = max_abs(P - cod.pseudoInverse()) / np;
+    std::printf("pinv %ldx%ld rank %ld: Penrose residual %.2e, |pinv - Eigen COD| / |pinv| %.2e\n",
+                static_cast<long>(M.size(0)), static_cast<long>(M.size(1)), static_cast<long>(cod.rank()), penrose, ref);
+    EXPECT_LT(penrose, 1e-5);
+    EXPECT_LT(ref, 1e-5);
+    worst_penrose = std::max(worst_penrose, penrose);
+    worst_ref = std::max(worst_ref, ref);
+  }
+  std::printf("max Penrose residual %.2e, max |pinv - Eigen| %.2e (tolerance 1e-5)\n", worst_penrose, worst_ref);
+}
+
+TEST(LowRankPinv, RecoversDAFromBdAWhenBHasFullColumnRank) {
+  // FedSRD's A-round solve, dA = pinv(B) dW with dW = B dA: exact up to
+  // float32 rounding of B dA amplified by cond(B).
+  Stream st(41, StreamPurpose::kTest);
+  const torch::Tensor B = randn(96, 16, st), dA = randn(16, 40, st);
+  const torch::Tensor got = pinv(B).matmul(B.matmul(dA));
+  const double diff = (got - dA).abs().max().item<double>() / dA.abs().max().item<double>();
+  std::printf("|pinv(B) (B dA) - dA| / |dA| = %.2e (tolerance 1e-5)\n", diff);
+  EXPECT_LT(diff, 1e-5);
+}
+
+TEST(LowRankPinv, ZeroMatrixGivesZero) {
+  const torch::Tensor X = pinv(torch::zeros({12, 5}));
+  EXPECT_EQ(X.sizes(), torch::IntArrayRef({5, 12}));
+  EXPECT_TRUE(torch::equal(X, torch::zeros({5, 12})));
+}
+
+}  // namespace
+}  // namespace flb::linalg
