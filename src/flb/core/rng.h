@@ -20,6 +20,7 @@ enum class StreamPurpose : uint64_t {
   kServerMask = 5,
   kInit = 6,
   kTest = 7,
+  kHeldOut = 8,  // text corpora: which documents are held out
 };
 
 // SplitMix64 finaliser: a bijective 64-bit mix with good avalanche.
