@@ -101,7 +101,7 @@ build_domain() {
         text = ""; bad = 0; n = 0
         while ((getline line < path) > 0) {
           n += length(line) + 1
-          if (line == "%" || n > file_cap) { bad = 1; break }
+          if (line == "%" || line == "%\r" || n > file_cap) { bad = 1; break }
           text = text line "\n"
         }
         close(path)
@@ -111,7 +111,7 @@ build_domain() {
         return
       }
       while ((getline line < path) > 0) {
-        if (line == "%") { flush(); continue }
+        if (line == "%" || line == "%\r") { flush(); continue }
         gsub(/.\010/, "", line)
         doc = doc line "\n"
       }
