@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "flb/core/error.h"
 #include "flb/core/rng.h"
