@@ -20,7 +20,8 @@ enum class StreamPurpose : uint64_t {
   kServerMask = 5,
   kInit = 6,
   kTest = 7,
-  kSketch = 8,  // randomized linear algebra (linalg/low_rank.h)
+  kSketch = 8,   // randomized linear algebra (linalg/low_rank.h)
+  kHeldOut = 9,  // text corpora: which documents are held out
 };
 
 // SplitMix64 finaliser: a bijective 64-bit mix with good avalanche.

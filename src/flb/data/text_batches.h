@@ -1,0 +1,38 @@
+// Turns chunks of a ChunkTable into next-byte prediction batches on a
+// device, into buffers allocated once (no allocation per step).
+#pragma once
+
+#include <torch/types.h>
+
+#include <utility>
+
+#include "flb/data/text_corpus.h"
+
+namespace flb::data {
+
+class TextBatches {
+ public:
+  // `table` must outlive this object (on CPU the batches gather straight
+  // from its bytes). Batches hold at most `max_batch` chunks.
+  TextBatches(const ChunkTable& table, int64_t max_batch, torch::Device device);
+
+  // Fills and returns views of the chunks ids[0..n), T = chunk_bytes - 1:
+  // x (n, T) int64 = chunk[0..T), y (n, T) int64 = chunk[1..T], bytes as
+  // values 0..255. The views are overwritten by the next call.
+  // REQUIRES: 0 < n <= max_batch, every id < table.count().
+  std::pair<torch::Tensor, torch::Tensor> load(const int64_t* ids, int64_t n);
+
+  int64_t context() const { return context_; }
+
+ private:
+  torch::Tensor chunks_;    // (count, T+1) uint8, on the device
+  torch::Tensor ids_host_;  // (max_batch) int64, CPU
+  torch::Tensor ids_;       // (max_batch) int64, on the device
+  torch::Tensor raw_;       // (max_batch, T+1) uint8
+  torch::Tensor x_;         // (max_batch, T) int64
+  torch::Tensor y_;         // (max_batch, T) int64
+  int64_t context_;
+  int64_t max_batch_;
+};
+
+}  // namespace flb::data
