@@ -5,6 +5,7 @@
 // Exit status: 0 done, 1 the run failed, 2 bad command line or config.
 #include <mpi.h>
 #include <torch/cuda.h>
+#include <torch/utils.h>
 
 #include <cmath>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include "flb/core/collective_error.h"
 #include "flb/metrics/results_file.h"
 #include "flb/sim/experiment.h"
+#include "flb/sim/pretrain.h"
 #include "options.h"
 
 namespace {
@@ -49,6 +51,29 @@ int run(int argc, char** argv, flb::comm::MpiComm& comm) {
   bool version = false;
   app.add_flag("--version", version, "Print the versions flbench was built with and whether a GPU is visible");
   flbench::add_run_options(app, config);
+
+  // flbench pretrain: the base language model for --dataset text.
+  CLI::App* pre = app.add_subcommand("pretrain", "Train the base GPT centrally on --domains (one process) and save it");
+  flb::RunConfig pre_config;
+  pre_config.data.domains = {"en-society", "en-computing"};
+  pre_config.data.ood_domains = {};
+  pre_config.train.optimizer = "adamw";
+  pre_config.train.lr = 3e-3;
+  pre_config.train.batch_size = 32;
+  int64_t pre_steps = 2000, pre_report = 200;
+  std::string pre_out = "results/lm/base.pt";
+  bool pre_overwrite = false;
+  pre->option_defaults()->always_capture_default();
+  flbench::add_text_options(*pre, pre_config);
+  pre->add_option("--steps", pre_steps, "Optimiser steps")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+  pre->add_option("--report-every", pre_report, "Print held-out loss every k steps")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+  pre->add_option("--batch-size", pre_config.train.batch_size, "Minibatch size")->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  pre->add_option("--lr", pre_config.train.lr, "Learning rate")->check(CLI::PositiveNumber);
+  pre->add_option("--optimizer", pre_config.train.optimizer, "sgd or adamw")->check(CLI::IsMember({"sgd", "adamw"}));
+  pre->add_option("--seed", pre_config.seed, "Seed");
+  pre->add_option("--threads", pre_config.threads, "Intra-op threads (0: usable CPUs)")->check(CLI::Range(0, 1024));
+  pre->add_option("--out", pre_out, "Where to write the model");
+  pre->add_flag("--overwrite", pre_overwrite, "Replace --out if it exists");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -58,6 +83,20 @@ int run(int argc, char** argv, flb::comm::MpiComm& comm) {
   }
   if (version) {
     if (root) std::cout << version_text();
+    return 0;
+  }
+  if (pre->parsed()) {
+    if (comm.size() != 1) {
+      if (root) std::cerr << "flbench: error: pretrain runs in one process: run it without mpirun (or -np 1)\n";
+      return 2;
+    }
+    if (pre_config.threads > 0) torch::set_num_threads(pre_config.threads);
+    try {
+      flb::sim::pretrain(pre_config, pre_steps, pre_report, pre_out, pre_overwrite);
+    } catch (const flb::Error& e) {
+      std::cerr << "flbench: error: " << e.what() << "\n";
+      return 1;
+    }
     return 0;
   }
   try {

@@ -11,4 +11,7 @@ namespace flbench {
 // range checks; `--config FILE.toml` reads the same options from a file.
 void add_run_options(CLI::App& app, flb::RunConfig& config);
 
+// The text-corpus and language-model options (also used by `pretrain`).
+void add_text_options(CLI::App& app, flb::RunConfig& config);
+
 }  // namespace flbench

@@ -14,6 +14,15 @@ void validate(const RunConfig& c) {
           "--local-epochs/--local-steps: one of them must be at least 1");
   require(c.train.batch_size >= 1, "--batch-size: must be at least 1");
   require(c.train.lr > 0, "--lr: must be positive");
+  const bool text = c.data.dataset == "text";
+  require(c.data.dataset == "fashion-mnist" || text, "--dataset: choose fashion-mnist or text");
+  require(!text || c.data.partition == "by-domain" || c.data.partition == "dirichlet" || c.data.partition == "iid",
+          "--partition: the text dataset takes by-domain, dirichlet or iid");
+  require(text || c.data.partition != "by-domain", "--partition by-domain: only for --dataset text");
+  require(!text || !c.data.domains.empty(), "--domains: name at least one domain");
+  require(!text || c.data.partition != "by-domain" || c.clients >= static_cast<int64_t>(c.data.domains.size()),
+          "--clients: by-domain needs at least one client per domain");
+  require(c.model.width % c.model.heads == 0, "--width: must be a multiple of --heads");
   require(c.data.partition != "shards" || (c.data.shards_per_client >= 1 && c.data.shards_per_client <= 10),
           "--shards-per-client: must be between 1 and 10 (the number of classes)");
   require(c.data.partition != "dirichlet" || c.data.dirichlet_alpha > 0,

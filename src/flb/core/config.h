@@ -11,15 +11,30 @@
 namespace flb {
 
 struct DataConfig {
-  std::string dataset = "fashion-mnist";
+  std::string dataset = "fashion-mnist";  // fashion-mnist | text
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
-  std::string partition = "iid";   // iid | dirichlet | shards
+  std::string partition = "iid";   // images: iid | dirichlet | shards; text: by-domain | dirichlet | iid
   double dirichlet_alpha = 0.5;    // concentration over labels (dirichlet)
   int64_t shards_per_client = 2;   // classes per client (shards)
+  // text: domains are directories under corpus_dir (scripts/make-corpora.sh)
+  std::string corpus_dir = "corpora";
+  std::vector<std::string> domains = {"de", "es", "it", "code"};              // the clients' domains
+  std::vector<std::string> ood_domains = {"en-literature", "en-science"};     // evaluated, held by no client
+  int64_t context = 64;            // bytes per training sequence
+  double heldout_fraction = 0.1;   // documents held out for evaluation
+  int64_t eval_sequences = 64;     // held-out sequences evaluated per domain
+};
+
+// The language model (dataset text).
+struct ModelConfig {
+  std::string base;                // pretrained checkpoint (flbench pretrain); empty: random init
+  int64_t width = 96, depth = 3, heads = 4;
+  std::string lora_targets = "all";  // q,k,v,o,fc1,fc2 or all
+  double lora_dropout = 0.0;
 };
 
 struct TrainConfig {
-  std::string model = "mlp";       // mlp | cnn
+  std::string model = "mlp";       // mlp | cnn (fashion-mnist); the text task uses the GPT
   int64_t local_epochs = 1;        // used when local_steps == 0
   int64_t local_steps = 0;         // > 0: exactly this many steps per client
   int64_t batch_size = 32;
@@ -46,6 +61,7 @@ struct AlgoConfig {
 
 struct RunConfig {
   DataConfig data;
+  ModelConfig model;
   TrainConfig train;
   AlgoConfig algo;
   int64_t clients = 100;

@@ -78,6 +78,12 @@ void ResultsFile::set_attribute(const std::string& name, const std::string& valu
   write_string_attribute(file_, name, value);
 }
 
+void ResultsFile::set_group_attribute(const std::string& path, const std::string& name, const std::string& value) {
+  hid_t obj = checked(H5Oopen(file_, path.c_str(), H5P_DEFAULT), "open " + path);
+  Closer co{obj, H5Oclose};
+  write_string_attribute(obj, name, value);
+}
+
 void ResultsFile::set_attribute(const std::string& name, int64_t value) {
   hid_t space = checked(H5Screate(H5S_SCALAR), "H5Screate");
   Closer cs{space, H5Sclose};

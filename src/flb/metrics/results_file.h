@@ -68,6 +68,8 @@ class ResultsFile {
   // Collective; every rank must pass identical values.
   void set_attribute(const std::string& name, const std::string& value);
   void set_attribute(const std::string& name, int64_t value);
+  // The same on the object (group or dataset) at `path`.
+  void set_group_attribute(const std::string& path, const std::string& name, const std::string& value);
 
   // Collective. Writes a float32 array `name` (groups created as needed);
   // only rank 0's `data` is used.

@@ -1,8 +1,6 @@
 #include "flb/model/low_rank.h"
 
 #include <torch/nn/functional.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/linear.h>
 
 #include <cmath>
 #include <functional>
@@ -14,23 +12,33 @@ namespace {
 
 namespace F = torch::nn::functional;
 
+// Dense layers name their parameters W and bias, like the factorised
+// ones, so a dense checkpoint (pretraining) loads into a LoRA model by name.
+// Initialisation is LibTorch's default for Linear / Conv2d.
 class DenseLinear : public Layer {
  public:
-  DenseLinear(int64_t in, int64_t out) : fc_(register_module("fc", torch::nn::Linear(in, out))) {}
-  torch::Tensor forward(const torch::Tensor& x) override { return fc_(x); }
+  DenseLinear(int64_t in, int64_t out) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+    w_ = register_parameter("W", torch::empty({out, in}).uniform_(-bound, bound));
+    b_ = register_parameter("bias", torch::empty({out}).uniform_(-bound, bound));
+  }
+  torch::Tensor forward(const torch::Tensor& x) override { return torch::nn::functional::linear(x, w_, b_); }
 
  private:
-  torch::nn::Linear fc_;
+  torch::Tensor w_, b_;
 };
 
 class DenseConv : public Layer {
  public:
-  DenseConv(int64_t in, int64_t out, int64_t k)
-      : conv_(register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k)))) {}
-  torch::Tensor forward(const torch::Tensor& x) override { return conv_(x); }
+  DenseConv(int64_t in, int64_t out, int64_t k) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in * k * k));
+    w_ = register_parameter("W", torch::empty({out, in, k, k}).uniform_(-bound, bound));
+    b_ = register_parameter("bias", torch::empty({out}).uniform_(-bound, bound));
+  }
+  torch::Tensor forward(const torch::Tensor& x) override { return F::conv2d(x, w_, F::Conv2dFuncOptions().bias(b_)); }
 
  private:
-  torch::nn::Conv2d conv_;
+  torch::Tensor w_, b_;
 };
 
 // Shared by the factorised linear and conv layers: W, b and the pairs.
@@ -51,6 +59,7 @@ class FactorizedBase : public Layer, public LowRankLayer {
     require(spec.rank >= 1, "--lora-rank: must be at least 1");
     rank_ = spec.rank;
     scale_ = spec.alpha / static_cast<double>(spec.rank);
+    dropout_ = spec.dropout;
     const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
     auto w = spec.zero_base ? torch::zeros(w_shape) : torch::empty(w_shape).uniform_(-bound, bound);
     w_ = register_parameter("W", w, /*requires_grad=*/false);
@@ -65,8 +74,12 @@ class FactorizedBase : public Layer, public LowRankLayer {
   }
   torch::Tensor w_, b_;
   std::vector<torch::Tensor> u_, d_;
+  // The low-rank path's input: x, or dropout(x) while training.
+  torch::Tensor path_input(const torch::Tensor& x) {
+    return dropout_ > 0 && is_training() ? F::dropout(x, F::DropoutFuncOptions().p(dropout_).training(true)) : x;
+  }
   int64_t rank_ = 0;
-  double scale_ = 1;
+  double scale_ = 1, dropout_ = 0;
 };
 
 class FactorizedLinear : public FactorizedBase {
@@ -75,8 +88,9 @@ class FactorizedLinear : public FactorizedBase {
     build(spec, {out, in}, in, {out, spec.rank}, {spec.rank, in}, in);
   }
   torch::Tensor forward(const torch::Tensor& x) override {
-    auto y = torch::addmm(b_, x, w_.t());  // (B, out)
-    for (size_t p = 0; p < u_.size(); ++p) y = y + scale_ * torch::mm(torch::mm(x, d_[p].t()), u_[p].t());
+    auto y = F::linear(x, w_, b_);  // (..., out)
+    const auto xin = path_input(x);
+    for (size_t p = 0; p < u_.size(); ++p) y = y + scale_ * F::linear(F::linear(xin, d_[p]), u_[p]);
     return y;
   }
   torch::Tensor delta(int p) override {
@@ -92,7 +106,8 @@ class FactorizedConv : public FactorizedBase {
   }
   torch::Tensor forward(const torch::Tensor& x) override {
     auto y = F::conv2d(x, w_, F::Conv2dFuncOptions().bias(b_));
-    for (size_t p = 0; p < u_.size(); ++p) y = y + scale_ * F::conv2d(F::conv2d(x, d_[p]), u_[p]);
+    const auto xin = path_input(x);
+    for (size_t p = 0; p < u_.size(); ++p) y = y + scale_ * F::conv2d(F::conv2d(xin, d_[p]), u_[p]);
     return y;
   }
   torch::Tensor delta(int p) override {

@@ -28,6 +28,7 @@ struct LowRankSpec {
   int pairs = 1;           // 2 for pFedLoRU's global + private pair
   bool zero_base = false;  // FedLoRU trains from W = 0
   bool zero_up = true;     // LoRA: U (= B) starts at 0; FedLoRU: Kaiming-uniform
+  double dropout = 0.0;    // LoRA dropout on the input of the low-rank path (training only)
 };
 
 class LowRankLayer {

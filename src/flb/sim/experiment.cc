@@ -16,14 +16,12 @@
 #include "flb/core/build_info.h"
 #include "flb/core/collective_error.h"
 #include "flb/core/timer.h"
-#include "flb/data/image_dataset.h"
-#include "flb/data/partition.h"
 #include "flb/metrics/progress.h"
 #include "flb/metrics/results_file.h"
-#include "flb/model/image_models.h"
 #include "flb/sim/local_trainer.h"
 #include "flb/sim/placement.h"
 #include "flb/sim/results_schema.h"
+#include "flb/sim/task.h"
 #include "flb/sim/upload_frames.h"
 
 namespace flb::sim {
@@ -97,9 +95,7 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
 
   // ---- setup: identical on every rank --------------------------------------
   torch::Device device = torch::kCPU;
-  data::TrainTest data;
-  std::vector<std::vector<int64_t>> client_samples;
-  std::shared_ptr<model::ImageClassifier> model;
+  std::unique_ptr<Task> task;
   std::unique_ptr<algo::Algorithm> algorithm;
   algo::Tensors params, global;
   std::unique_ptr<LocalTrainer> trainer;
@@ -111,25 +107,26 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
     device = pick_device(config.device, comm.local_rank());
     threads = config.threads > 0 ? config.threads : std::max(1, usable_cpus() / comm.local_size());
     torch::set_num_threads(threads);
-    data = data::load_fashion_mnist(config.data.data_dir);
-    client_samples = data::partition(data.train.labels, data.train.classes, config.clients,
-                                     {config.data.partition, config.data.dirichlet_alpha, config.data.shards_per_client,
-                                      config.seed});
     algorithm = algo::make_algorithm(config.algo, config.seed);
     torch::manual_seed(config.seed);  // the same initial model on every rank
-    model = model::make_image_model(config.train.model, data.train.classes, algorithm->model_spec());
-    model->to(device);
-    params = algorithm->trainable(*model);
-    for (auto& p : model->parameters()) {
+    model::LowRankSpec spec;  // the algorithm's low-rank layers, with the model's LoRA dropout
+    if (algorithm->model_spec()) {
+      spec = *algorithm->model_spec();
+      spec.dropout = config.model.lora_dropout;
+    }
+    task = make_task(config, algorithm->model_spec() ? &spec : nullptr, device);
+    params = algorithm->trainable(task->model());
+    for (auto& p : task->model().parameters()) {
       bool trained = false;
       for (const auto& q : params) trained = trained || p.is_same(q);
       p.set_requires_grad(trained);
     }
     for (const auto& p : params) global.push_back(p.detach().clone());
-    trainer = std::make_unique<LocalTrainer>(model, params, data.train, config.train, device);
+    trainer = std::make_unique<LocalTrainer>(*task, params, config.train, device);
     schema.algorithm = algorithm->wire_id();
     for (const auto& p : params) schema.tensor_numel.push_back(static_cast<uint64_t>(p.numel()));
   });
+  const std::vector<std::vector<int64_t>>& client_samples = task->client_samples();
   // The results file is created collectively; its errors are collective too.
   const std::vector<std::string> hosts = comm.hostnames();
   std::string start_time = now_iso8601();
@@ -155,6 +152,10 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
   results->set_attribute("start_time", start_time);
   metrics::Table& round_table = results->add_table("rounds", round_columns());
   metrics::Table& client_table = results->add_table("clients", client_columns());
+  metrics::Table& eval_table = results->add_table("eval", eval_columns());
+  std::string eval_names;
+  for (const auto& name : task->eval_domains()) eval_names += (eval_names.empty() ? "" : ",") + name;
+  results->set_group_attribute("eval", "domain_names", eval_names);
   results->flush();
 
   // Bytes of per-client state this rank holds: its clients' sample lists.
@@ -164,8 +165,7 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
       hosted_sample_bytes += static_cast<int64_t>(client_samples[c].size() * sizeof(int64_t));
 
   if (root) {
-    std::cout << "flbench: " << algorithm->name() << " on " << config.data.dataset << " (" << config.data.partition
-              << "), " << config.clients << " clients, " << config.clients_per_round << " per round, " << config.rounds
+    std::cout << "flbench: " << algorithm->name() << " on " << task->describe() << ", " << config.clients << " clients, " << config.clients_per_round << " per round, " << config.rounds
               << " rounds, " << comm.size() << " rank(s) x " << threads << " thread(s) on " << device.str() << " -> "
               << config.out << std::endl;
   }
@@ -281,11 +281,20 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
     phase.reset();
     row.test_loss = row.test_accuracy = kNaN;
     const bool last = round + 1 == config.rounds;
+    std::vector<EvalRow> eval_rows;
     if (root && ((round + 1) % config.eval_every == 0 || last)) {
       copy_into(params, global);
-      const EvalResult e = evaluate(*model, data.test, device);
-      row.test_loss = last_test_loss = e.loss;
-      row.test_accuracy = last_test_accuracy = e.accuracy;
+      const std::vector<DomainEval> evals = task->evaluate();
+      double loss = 0, accuracy = 0, in_domain = 0;
+      for (size_t d = 0; d < evals.size(); ++d) {
+        eval_rows.push_back({round, static_cast<int64_t>(d), evals[d].in_domain, evals[d].loss, evals[d].accuracy});
+        if (!evals[d].in_domain) continue;
+        loss += evals[d].loss;
+        accuracy += evals[d].accuracy;
+        in_domain += 1;
+      }
+      row.test_loss = last_test_loss = loss / in_domain;  // mean over the in-domain sets
+      row.test_accuracy = last_test_accuracy = accuracy / in_domain;
     }
     row.eval = phase.seconds();
 
@@ -300,6 +309,7 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
       row.train_loss = samples > 0 ? weighted / samples : kNaN;
     }
     client_table.append(to_rows(client_rows));
+    eval_table.append(to_rows(eval_rows));
     row.io = phase.seconds();
     row.rss_max_bytes = static_cast<int64_t>(comm.max_to_root(static_cast<double>(rss_max_bytes())));
     const std::vector<uint64_t> state = comm.allgather(static_cast<uint64_t>(hosted_sample_bytes + algorithm->client_state_bytes()));
@@ -320,7 +330,7 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
 
   // ---- the end: final model and totals --------------------------------------
   copy_into(params, global);
-  for (const auto& item : model->named_parameters()) {
+  for (const auto& item : task->model().named_parameters()) {
     const torch::Tensor host = item.value().detach().to(torch::kCPU, torch::kFloat32).contiguous();
     results->write_array("final_model/" + item.key(), host.sizes().vec(), host.data_ptr<float>());
   }

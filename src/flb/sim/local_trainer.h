@@ -1,5 +1,5 @@
-// Local training of one client at a time on a model shared by all the
-// clients of a rank: the caller loads the global values into the
+// Local training of one client at a time on the task's model, shared by
+// all the clients of a rank: the caller loads the global values into the
 // parameters, train() runs E epochs (or S steps) of minibatch SGD/AdamW on
 // the client's samples, in an order drawn from (seed, client, round).
 #pragma once
@@ -7,13 +7,11 @@
 #include <torch/types.h>
 
 #include <functional>
-#include <memory>
 #include <vector>
 
 #include "flb/core/config.h"
-#include "flb/data/image_batches.h"
-#include "flb/model/image_models.h"
 #include "flb/model/optimizer.h"
+#include "flb/sim/task.h"
 
 namespace flb::sim {
 
@@ -30,10 +28,9 @@ struct LocalHooks {
 
 class LocalTrainer {
  public:
-  // `params` are the tensors to train (others are frozen); they alias
-  // `model`'s parameters.
-  LocalTrainer(std::shared_ptr<model::ImageClassifier> model, std::vector<torch::Tensor> params,
-               const data::ImageDataset& train, const TrainConfig& config, torch::Device device);
+  // `params` are the tensors to train (others are frozen); they alias the
+  // task model's parameters. `task` must outlive the trainer.
+  LocalTrainer(Task& task, std::vector<torch::Tensor> params, const TrainConfig& config, torch::Device device);
 
   LocalResult train(const std::vector<int64_t>& samples, uint64_t seed, int64_t client, int64_t round,
                     const LocalHooks& hooks);
@@ -41,21 +38,12 @@ class LocalTrainer {
   int64_t state_bytes() const { return optimizer_.state_bytes(); }
 
  private:
-  std::shared_ptr<model::ImageClassifier> model_;
+  Task& task_;
   std::vector<torch::Tensor> params_;
   TrainConfig config_;
-  data::ImageBatches batches_;
   model::LocalOptimizer optimizer_;
   std::vector<int64_t> order_;  // reused across clients
   torch::Tensor loss_sum_;      // on the device
 };
-
-struct EvalResult {
-  double loss = 0;
-  double accuracy = 0;
-};
-
-// Mean cross-entropy and accuracy of `model` over the whole dataset.
-EvalResult evaluate(model::ImageClassifier& model, const data::ImageDataset& dataset, torch::Device device);
 
 }  // namespace flb::sim

@@ -49,6 +49,27 @@ std::vector<metrics::ColumnSpec> client_columns() {
   };
 }
 
+std::vector<metrics::ColumnSpec> eval_columns() {
+  const auto I = ColumnType::kInt64;
+  const auto F = ColumnType::kFloat64;
+  return {
+      {"round", I, "0-based round index"},
+      {"domain", I, "index into the group attribute domain_names"},
+      {"in_domain", I, "1: a domain some client holds; 0: out-of-domain (held by no client)"},
+      {"loss", F, "mean cross-entropy on the domain's held-out data"},
+      {"accuracy", F, "top-1 accuracy (class, or next byte)"},
+  };
+}
+
+metrics::Rows to_rows(const std::vector<EvalRow>& rows) {
+  metrics::Rows out(eval_columns().size());
+  for (const EvalRow& r : rows) {
+    const double v[] = {double(r.round), double(r.domain), r.in_domain ? 1.0 : 0.0, r.loss, r.accuracy};
+    for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
+  }
+  return out;
+}
+
 metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
   metrics::Rows out(round_columns().size());
   for (const RoundRow& r : rows) {

@@ -23,10 +23,18 @@ struct ClientRow {
   int64_t bytes_up = 0, nonzeros = 0, scalar_parts = 0;
 };
 
+struct EvalRow {
+  int64_t round = 0, domain = 0;
+  bool in_domain = true;
+  double loss = 0, accuracy = 0;
+};
+
 std::vector<metrics::ColumnSpec> round_columns();
+std::vector<metrics::ColumnSpec> eval_columns();
 std::vector<metrics::ColumnSpec> client_columns();
 
 metrics::Rows to_rows(const std::vector<RoundRow>& rows);
 metrics::Rows to_rows(const std::vector<ClientRow>& rows);
+metrics::Rows to_rows(const std::vector<EvalRow>& rows);
 
 }  // namespace flb::sim

@@ -1,0 +1,57 @@
+// A task is what the clients learn: a model, each client's samples, how a
+// batch is loaded and scored, and how the global model is evaluated.
+// The round loop (experiment.cc) and the local trainer know tasks only
+// through this interface:
+//
+//   fashion-mnist  image classification, MLP/CNN (image_task.cc)
+//   text           next-byte prediction over domains, GPT with LoRA (text_task.cc)
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "flb/core/config.h"
+#include "flb/model/low_rank.h"
+
+namespace flb::sim {
+
+struct DomainEval {
+  std::string domain;
+  bool in_domain = true;  // held by some client (else out-of-domain: retention)
+  double loss = 0;
+  double accuracy = 0;    // top-1 (class, or next byte)
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  // "fashion-mnist (dirichlet)", for the log.
+  virtual std::string describe() const = 0;
+  virtual torch::nn::Module& model() = 0;
+  // The sample ids of every client: a pure function of config and seed.
+  virtual const std::vector<std::vector<int64_t>>& client_samples() const = 0;
+  // A training batch of the samples ids[0..n), on the device, in buffers
+  // reused by the next call. REQUIRES: n <= the batch size.
+  virtual std::pair<torch::Tensor, torch::Tensor> batch(const int64_t* ids, int64_t n) = 0;
+  // The mean training loss of the model on (x, y).
+  virtual torch::Tensor loss(const torch::Tensor& x, const torch::Tensor& y) = 0;
+  // The names of the evaluation domains, in evaluate()'s order.
+  virtual std::vector<std::string> eval_domains() const = 0;
+  // The model as it is now, on every evaluation domain (rank 0 calls it).
+  virtual std::vector<DomainEval> evaluate() = 0;
+};
+
+// Loads the data and builds the model (initialised from LibTorch's
+// generator: seed it identically on every rank first), with low-rank
+// layers when `low_rank` is not null. Throws flb::Error for bad data.
+std::unique_ptr<Task> make_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
+
+std::unique_ptr<Task> make_image_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
+std::unique_ptr<Task> make_text_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
+
+}  // namespace flb::sim
