@@ -139,7 +139,8 @@ void merge_and_reinit(LowRankLayer& layer, int pair, const std::function<double(
 
 std::vector<LowRankLayer*> low_rank_layers(torch::nn::Module& model) {
   std::vector<LowRankLayer*> out;
-  for (const auto& m : model.modules(/*include_self=*/true))
+  if (auto* self = dynamic_cast<LowRankLayer*>(&model)) out.push_back(self);
+  for (const auto& m : model.modules(/*include_self=*/false))  // self may live on the stack
     if (auto* l = dynamic_cast<LowRankLayer*>(m.get())) out.push_back(l);
   return out;
 }
