@@ -108,7 +108,7 @@ def report(results, settings):
     return 0
 
 
-ORDER = ["fedavg", "fedloru", "lbgm-d0.2", "lbgm-d0.4", "lbgm-d0.6", "lbgm-d0.8", "topk", "topk-lbgm"]
+ORDER = ["fedavg", "fedloru", "fedloru-a16", "lbgm-d0.2", "lbgm-d0.4", "lbgm-d0.6", "lbgm-d0.8", "topk", "topk-lbgm"]
 
 
 def main(argv):

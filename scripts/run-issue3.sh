@@ -15,7 +15,8 @@
 # Environment: FLBENCH (binary; default build/apps/flbench), NP (ranks, 2),
 # THREADS (--threads per rank, 1), OUT (results/issue3), SETTINGS ("A B C A3"),
 # ALGS ("fedavg fedloru lbgm-d0.2 lbgm-d0.4 topk topk-lbgm"), EXTRA_A (more
-# algorithms on setting A only: "lbgm-d0.6 lbgm-d0.8"), MPIRUN (mpirun).
+# algorithms on setting A only: "lbgm-d0.6 lbgm-d0.8 fedloru-a16"), EXTRA_A3
+# ("fedloru-a16"), MPIRUN (mpirun).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLBENCH=${FLBENCH:-build/apps/flbench}
@@ -26,7 +27,8 @@ CFG=configs/issue3
 SETTINGS=${SETTINGS:-"A B C A3"}
 ALGS=${ALGS:-"fedavg fedloru lbgm-d0.2 lbgm-d0.4 topk topk-lbgm"}
 MPIRUN=${MPIRUN:-mpirun}
-EXTRA_A=${EXTRA_A-"lbgm-d0.6 lbgm-d0.8"}  # setting A only: looser LBGM thresholds
+EXTRA_A=${EXTRA_A-"lbgm-d0.6 lbgm-d0.8 fedloru-a16"}  # setting A only: looser LBGM thresholds,
+EXTRA_A3=${EXTRA_A3-"fedloru-a16"}                   # FedLoRU at s = 1 (alg-fedloru-a16.toml)
 PY=/usr/bin/python3
 STAGE=${1:-all}
 

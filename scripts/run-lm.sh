@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Issue 5's experiments: LoRA fine-tuning of a small byte-level GPT across
+# heterogeneous text domains with FedSRD, FedSRD-e and their baselines.
+#
+#   scripts/run-lm.sh [a|b|c|all]     (default all; NP=2 ranks; THREADS=1 per rank)
+#
+#   a  configs/lm/domains-4.toml: 4 clients, one domain each, full participation
+#   b  configs/lm/domains-100.toml: 100 clients, Dirichlet(0.3) over domains, 10 per round
+#   c  the ablation on (a): sparsifier x upload sparsity inside FedSRD, and FedSRD
+#      without reconstruction (naive A/B averaging of the sparsified uploads)
+#
+# Makes the corpora and the pretrained base when missing, skips runs whose
+# HDF5 file is complete, writes results/lm/<preset>/*.h5 and the tables
+# (results/lm/README.md is written by hand around them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+NP=${NP:-2}
+THREADS=${THREADS:-1}
+FLB=build/apps/flbench
+PY=/usr/bin/python3
+[ -x "$FLB" ] || scripts/build.sh
+[ -d corpora/de ] || scripts/make-corpora.sh corpora
+mpi=(--oversubscribe)
+[ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
+if [ ! -f results/lm/base.pt ]; then
+  echo "run-lm: pretraining the base model (results/lm/base.pt)"
+  "$FLB" pretrain --steps 1500 --report-every 250 --threads "$THREADS" --out results/lm/base.pt | tee results/lm/pretrain.log
+fi
+
+complete() { "$PY" -c "import h5py,sys; sys.exit(0 if 'completed_rounds' in h5py.File(sys.argv[1],'r').attrs else 1)" "$1" 2>/dev/null; }
+
+# run PRESET NAME FLAGS...: one flbench run into results/lm/PRESET/NAME.h5
+run() {
+  local preset=$1 name=$2
+  shift 2
+  local dir=results/lm/$preset out=results/lm/$preset/$name.h5
+  mkdir -p "$dir"
+  if [ -f "$out" ] && complete "$out"; then
+    echo "run-lm: $out complete, skipped"
+    return
+  fi
+  echo "run-lm: $preset/$name: $*"
+  mpirun "${mpi[@]}" -np "$NP" "$FLB" --config "configs/lm/$(config_of "$preset").toml" --threads "$THREADS" \
+    "$@" --out "$out" --overwrite >"$dir/$name.log" 2>&1 || { tail -5 "$dir/$name.log"; exit 1; }
+  tail -1 "$dir/$name.log"
+}
+config_of() { case $1 in a | c) echo domains-4 ;; b) echo domains-100 ;; esac; }
+
+# The paper's comparison: same seed, rounds, local steps and LoRA rank.
+compare() {
+  local p=$1
+  run "$p" fedavg --algorithm fedavg  # full fine-tuning, dense uploads (FedSRD's "FedAvg" reference)
+  run "$p" fedit --algorithm fedit
+  run "$p" fedprox --algorithm fedprox --prox-mu 0.01
+  run "$p" ffa-lora --algorithm ffa-lora
+  run "$p" flexlora --algorithm flexlora
+  run "$p" fed-dare --algorithm fed-dare --dare-p 0.9
+  run "$p" fedsrd-e --algorithm fedsrd-e --adaptive-sparsity --download-sparsity 0.8
+  run "$p" fedsrd --algorithm fedsrd --adaptive-sparsity --download-sparsity 0.8
+}
+
+case $what in a | all) compare a ;; esac
+case $what in b | all) compare b ;; esac
+case $what in c | all)
+  for s in importance magnitude random; do
+    for p in 0.5 0.8 0.9 0.95; do
+      run c "fedsrd-$s-$p" --algorithm fedsrd --no-adaptive-sparsity --upload-sparsity "$p" --sparsifier "$s" --download-sparsity 0.8
+    done
+  done
+  run c fedsrd-no-reconstruction --algorithm fedsrd --adaptive-sparsity --download-sparsity 0.8 --no-reconstruction
+  ;;
+esac
+
+for p in a b c; do
+  [ -d "results/lm/$p" ] && "$PY" scripts/lm_table.py "results/lm/$p" >"results/lm/$p/table.md" && cat "results/lm/$p/table.md"
+done
+"$PY" scripts/analyze.py results/lm/a --plots results/lm/plots-a >/dev/null
