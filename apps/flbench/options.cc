@@ -63,6 +63,41 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--client-ranks", c.algo.client_ranks,
                  "mfedloru: nested ranks by capacity; client c trains rank list[c % len] (default r/4,r/2,r)")
       ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(A);
+  app.add_option("--aggregation-weights", c.algo.aggregation_weights,
+                 "LoRA family: client weights w_i: samples (n_i / n), uniform (1 / m), or auto (fedsrd, fedsrd-e: "
+                 "uniform, as the paper; the others: samples)")
+      ->check(CLI::IsMember({"auto", "samples", "uniform"}))->group(A);
+  app.add_option("--prox-mu", c.algo.prox_mu, "fedprox: weight mu of the proximal term mu/2 ||theta - theta_global||^2")
+      ->check(CLI::Range(0.0, 1e6))->group(A);
+  app.add_option("--dare-p", c.algo.dare_p, "fed-dare: probability of dropping each element of dA, dB (survivors / (1 - p))")
+      ->check(CLI::Range(0.0, 0.999999))->group(A);
+  app.add_option("--upload-sparsity", c.algo.upload_sparsity,
+                 "fedsrd, fedsrd-e: fraction p of each dA, dB a client drops (fixed; see --adaptive-sparsity)")
+      ->check(CLI::Range(0.0, 0.999999))->group(A);
+  app.add_flag("--adaptive-sparsity,!--no-adaptive-sparsity", c.algo.adaptive_sparsity,
+               "fedsrd, fedsrd-e: drop ratio per matrix p = base + min(upper, coeff * ln(kurtosis of its scores))")->group(A);
+  app.add_option("--adaptive-base", c.algo.adaptive_base, "fedsrd, fedsrd-e: base of the adaptive drop ratio")
+      ->check(CLI::Range(0.0, 0.999999))->group(A);
+  app.add_option("--adaptive-coeff", c.algo.adaptive_coeff, "fedsrd, fedsrd-e: coefficient of ln(kurtosis) in the adaptive drop ratio")
+      ->check(CLI::Range(0.0, 1.0))->group(A);
+  app.add_option("--adaptive-upper", c.algo.adaptive_upper, "fedsrd, fedsrd-e: cap on the kurtosis term of the adaptive drop ratio")
+      ->check(CLI::Range(0.0, 0.999999))->group(A);
+  app.add_option("--sparsifier", c.algo.sparsifier,
+                 "fedsrd, fedsrd-e: which elements a client keeps: importance (|d| x norm of the other factor), "
+                 "magnitude (|d|), random (ablations)")
+      ->check(CLI::IsMember({"importance", "magnitude", "random"}))->group(A);
+  app.add_flag("--l1-rescale,!--no-l1-rescale", c.algo.l1_rescale,
+               "fedsrd, fedsrd-e: rescale a sparsified matrix's survivors to keep its L1 norm (the authors' code)")->group(A);
+  app.add_option("--download-sparsity", c.algo.download_sparsity,
+                 "fedsrd, fedsrd-e: probability of dropping each element of the broadcast factor update (survivors / (1 - q))")
+      ->check(CLI::Range(0.0, 0.999999))->group(A);
+  app.add_option("--fedsrd-first-round", c.algo.fedsrd_first_round,
+                 "fedsrd, fedsrd-e: factor solved in round 1, then alternating: b (the paper) or a (the authors' code; "
+                 "with B = 0 its first round changes nothing)")
+      ->check(CLI::IsMember({"a", "b"}))->group(A);
+  app.add_flag("--reconstruction,!--no-reconstruction", c.algo.reconstruction,
+               "fedsrd: reconstruct-and-decompose on the server; --no-reconstruction averages A and B of the sparse "
+               "uploads instead (the paper's ablation)")->group(A);
 
   // Data
   app.add_option("--data-dir", c.data.data_dir, "Directory holding the Fashion-MNIST IDX files (.gz or plain)")->group("Data");

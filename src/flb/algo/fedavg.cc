@@ -15,7 +15,12 @@ std::vector<float> sample_weights(const std::vector<Upload>& uploads) {
 }
 
 Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global, const std::vector<bool>& sent) {
-  const std::vector<float> w = sample_weights(uploads);
+  return weighted_mean_of_parts(uploads, global, sent, sample_weights(uploads));
+}
+
+Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global, const std::vector<bool>& sent,
+                               const std::vector<float>& w) {
+  require(w.size() == uploads.size(), "weighted_mean_of_parts: one weight per upload");
   auto expected = [&](size_t i) { return sent.empty() || sent[i]; };
   Tensors mean(global.size());
   for (size_t i = 0; i < global.size(); ++i)

@@ -24,6 +24,9 @@ class FedAvg : public Algorithm {
 // upload lacks a tensor, repeats one, or sends one it should not.
 Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global,
                                const std::vector<bool>& sent = {});
+// The same with explicit weights, one per upload (they need not sum to 1).
+Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global, const std::vector<bool>& sent,
+                               const std::vector<float>& weights);
 
 // Sample weights n_i / sum n of the uploads, in their order.
 std::vector<float> sample_weights(const std::vector<Upload>& uploads);

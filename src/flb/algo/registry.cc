@@ -22,6 +22,13 @@ const std::vector<Entry>& entries() {
       {"fedloru", make_fedloru},
       {"pfedloru", make_pfedloru},
       {"mfedloru", make_mfedloru},
+      {"fedit", make_fedit},
+      {"fedprox", make_fedprox},
+      {"ffa-lora", make_ffa_lora},
+      {"flexlora", make_flexlora},
+      {"fed-dare", make_fed_dare},
+      {"fedsrd", make_fedsrd},
+      {"fedsrd-e", make_fedsrd_e},
   };
   return kEntries;
 }

@@ -35,6 +35,19 @@ void validate(const RunConfig& c) {
   for (int64_t r : c.algo.accumulate_rounds) require(r >= 1, "--accumulate-rounds: rounds are counted from 1");
   for (int64_t r : c.algo.client_ranks)
     require(r >= 1 && r <= c.algo.rank, "--client-ranks: every rank must be in [1, --rank]");
+  require(c.algo.aggregation_weights == "auto" || c.algo.aggregation_weights == "samples" ||
+              c.algo.aggregation_weights == "uniform",
+          "--aggregation-weights: choose auto, samples or uniform");
+  require(c.algo.prox_mu >= 0, "--prox-mu: must be non-negative");
+  require(c.algo.dare_p >= 0 && c.algo.dare_p < 1, "--dare-p: must be in [0, 1)");
+  require(c.algo.upload_sparsity >= 0 && c.algo.upload_sparsity < 1, "--upload-sparsity: must be in [0, 1)");
+  require(c.algo.adaptive_base >= 0 && c.algo.adaptive_coeff >= 0 && c.algo.adaptive_upper >= 0 &&
+              c.algo.adaptive_base + c.algo.adaptive_upper < 1,
+          "--adaptive-base/--adaptive-coeff/--adaptive-upper: must be non-negative with base + upper < 1");
+  require(c.algo.sparsifier == "importance" || c.algo.sparsifier == "magnitude" || c.algo.sparsifier == "random",
+          "--sparsifier: choose importance, magnitude or random");
+  require(c.algo.download_sparsity >= 0 && c.algo.download_sparsity < 1, "--download-sparsity: must be in [0, 1)");
+  require(c.algo.fedsrd_first_round == "a" || c.algo.fedsrd_first_round == "b", "--fedsrd-first-round: choose a or b");
   require(!c.out.empty(), "--out: must name an output file");
 }
 

@@ -57,6 +57,19 @@ struct AlgoConfig {
   int64_t accumulate_every = 0;          // fedloru: merge s U D into W every T rounds (0: see accumulate_rounds)
   std::vector<int64_t> accumulate_rounds;  // fedloru: merge after these 1-based rounds
   std::vector<int64_t> client_ranks;     // mfedloru: nested ranks; client c trains client_ranks[c % size]
+  // LoRA family (fedit, fedprox, ffa-lora, flexlora, fed-dare, fedsrd, fedsrd-e)
+  std::string aggregation_weights = "auto";  // auto (the algorithm's own) | samples (n_i / n) | uniform (1 / m)
+  double dare_p = 0.9;                   // fed-dare: drop probability of each element of dA, dB
+  double upload_sparsity = 0.9;          // fedsrd*: fraction of each matrix's elements a client drops
+  bool adaptive_sparsity = false;        // fedsrd*: drop ratio per matrix from the kurtosis of its scores
+  double adaptive_base = 0.85;           //   p = base + min(upper, coeff * ln(max(k, 1)))
+  double adaptive_coeff = 0.1;
+  double adaptive_upper = 0.11;
+  std::string sparsifier = "importance";  // fedsrd*: importance | magnitude | random (ablation)
+  bool l1_rescale = true;                // fedsrd*: survivors keep each matrix's L1 norm (authors' code)
+  double download_sparsity = 0.8;        // fedsrd*: drop probability of each element of the broadcast factor
+  std::string fedsrd_first_round = "b";  // fedsrd*: which factor round 1 solves: b (paper) | a (authors' code)
+  bool reconstruction = true;            // fedsrd: false = naive A/B averaging of the sparse uploads (ablation)
 };
 
 struct RunConfig {

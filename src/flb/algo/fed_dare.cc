@@ -1,0 +1,40 @@
+// Fed-DARE (DARE, Yu et al. 2024, as a FedSRD baseline): each client drops
+// each element of dA, dB independently with probability p and rescales the
+// survivors by 1 / (1 - p), so the upload is unbiased; it uploads the
+// sparse result. The server averages as FedIT and broadcasts the dense
+// average. The masks come from Stream(seed, kClientMask, client, round),
+// drawn tensor after tensor in list order: independent of the ranks.
+#include "flb/algo/factories.h"
+#include "flb/algo/fedit.h"
+#include "flb/compress/importance.h"
+
+namespace flb::algo {
+namespace {
+
+class FedDare : public FedIT {
+ public:
+  FedDare(const AlgoConfig& c, uint64_t seed) : FedIT(c, seed), p_(c.dare_p) {}
+  std::string name() const override { return "fed-dare"; }
+  uint16_t wire_id() const override { return 11; }
+
+  compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override {
+    torch::NoGradGuard no_grad;
+    compress::Payload p = empty_upload(ctx);
+    Stream stream(seed_, StreamPurpose::kClientMask, static_cast<uint64_t>(ctx.client), static_cast<uint64_t>(ctx.round));
+    for (size_t i = 0; i < local.size(); ++i) {
+      compress::Part part = compress::random_drop(local[i] - global[i], p_, stream);
+      part.tensor = static_cast<uint32_t>(i);
+      p.parts.push_back(std::move(part));
+    }
+    return p;
+  }
+
+ private:
+  double p_;
+};
+
+}  // namespace
+
+std::unique_ptr<Algorithm> make_fed_dare(const AlgoConfig& c, uint64_t seed) { return std::make_unique<FedDare>(c, seed); }
+
+}  // namespace flb::algo

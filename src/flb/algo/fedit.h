@@ -1,0 +1,26 @@
+// FedIT (LoRA FedAvg): clients upload dense dA, dB; the server averages A
+// and B separately (w_i = n_i / n, or 1 / m with --aggregation-weights
+// uniform). Note mean(B) mean(A) != mean(B A): the aggregation error that
+// FlexLoRA and FedSRD remove by reconstructing in full rank.
+//
+// FedProx, FFA-LoRA and Fed-DARE (fedprox.cc, ffa_lora.cc, fed_dare.cc)
+// extend this class: the server step is the same for all four.
+#pragma once
+
+#include "flb/algo/lora.h"
+
+namespace flb::algo {
+
+class FedIT : public LoraAlgorithm {
+ public:
+  FedIT(const AlgoConfig& c, uint64_t seed, bool train_a = true) : LoraAlgorithm(c, seed, train_a, "samples") {}
+  std::string name() const override { return "fedit"; }
+  uint16_t wire_id() const override { return 7; }
+  // Dense dA, dB of every layer (dB only when A is frozen).
+  compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override;
+  // Dense weighted mean of each tensor's (dense or sparse) parts.
+  compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override;
+  void apply_download(int64_t round, Tensors& global, const compress::Payload& download) override;
+};
+
+}  // namespace flb::algo

@@ -1,0 +1,53 @@
+// FedSRD and FedSRD-e (Sparsify-Reconstruct-Decompose; ALGORITHMS.md,
+// "FedSRD"). The algorithms themselves are registered as "fedsrd" and
+// "fedsrd-e" (fedsrd.cc); this header names the server's steps so they
+// read like the paper and can be tested one by one.
+//
+// Per LoRA layer, with the global A (r, d_in), B (d_out, r) every client
+// started from, and client i's sparsified uploads dA_i, dB_i:
+//
+//   reconstruct   W_i   = (B + dB_i)(A + dA_i)
+//   average       W_avg = sum_i w_i W_i                  (kept as factors)
+//   truncate      W_r   = rank-r SVD of W_avg            (FedSRD; FedSRD-e: W_r = W_avg)
+//   project       dW    = W_r - B A
+//                 A-round: dA = pinv(B) dW, dB = 0;  B-round: dB = dW pinv(A), dA = 0
+//   sparsify      drop each element of the solved factor with probability q,
+//                 survivors / (1 - q), mask from Stream(seed, kServerMask, round, layer)
+//
+// None of these forms a d_out x d_in matrix: the SVD goes through the
+// factors (linalg::truncated_svd), the projections through pinv and
+// left_multiply / right_multiply.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "flb/linalg/low_rank.h"
+
+namespace flb::algo::fedsrd {
+
+enum class Factor { kA, kB };
+
+// The factor 0-based `round` solves. first_b: round 0 solves B (the
+// paper's Algorithm 1, which counts rounds from 1 and updates B on odd
+// rounds); otherwise A (the authors' code: with B_0 = 0 its first round
+// changes nothing, since pinv(0) = 0). Then they alternate.
+Factor factor_of_round(int64_t round, bool first_b);
+
+// W_avg = sum_i w[i] (B + dB[i]) (A + dA[i]) as a LowRankSum (matrices as
+// in lora.h's as_matrix: A (r, d_in), B (d_out, r)).
+linalg::LowRankSum reconstruct(const torch::Tensor& A, const torch::Tensor& B, const std::vector<torch::Tensor>& dA,
+                               const std::vector<torch::Tensor>& dB, const std::vector<float>& w);
+
+// The solved factor update for the target dW = W_target - B A, W_target
+// the rank-r truncation of W_avg (truncate) or W_avg itself (FedSRD-e):
+//   Factor::kA: pinv(B) dW   (r, d_in)
+//   Factor::kB: dW pinv(A)   (d_out, r)
+// pinv in float32 as the authors' code; r = A.size(0), capped by
+// min(d_out, d_in). svd_seed keys the randomized SVD path when kAuto takes it.
+torch::Tensor solve(const linalg::LowRankSum& w_avg, const torch::Tensor& A, const torch::Tensor& B, Factor factor,
+                    bool truncate, uint64_t svd_seed = 0);
+
+}  // namespace flb::algo::fedsrd
