@@ -4,6 +4,15 @@
 
 namespace flbench {
 
+namespace {
+
+// A flag's default as CLI11 writes it into config_toml: without it, an
+// unset flag is written "false", so a flag that defaults to true (and the
+// run it describes) would not be reproduced by the written config.
+std::string on_off(bool v) { return v ? "true" : "false"; }
+
+}  // namespace
+
 void add_text_options(CLI::App& app, flb::RunConfig& c) {
   const char* T = "Text and language model (--dataset text)";
   app.add_option("--corpus-dir", c.data.corpus_dir, "Directory of text domains (make it with scripts/make-corpora.sh)")->group(T);
@@ -87,7 +96,8 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
                  "magnitude (|d|), random (ablations)")
       ->check(CLI::IsMember({"importance", "magnitude", "random"}))->group(A);
   app.add_flag("--l1-rescale,!--no-l1-rescale", c.algo.l1_rescale,
-               "fedsrd, fedsrd-e: rescale a sparsified matrix's survivors to keep its L1 norm (the authors' code)")->group(A);
+               "fedsrd, fedsrd-e: rescale a sparsified matrix's survivors to keep its L1 norm (the authors' code)")
+      ->default_str(on_off(c.algo.l1_rescale))->group(A);
   app.add_option("--download-sparsity", c.algo.download_sparsity,
                  "fedsrd, fedsrd-e: probability of dropping each element of the broadcast factor update (survivors / (1 - q))")
       ->check(CLI::Range(0.0, 0.999999))->group(A);
@@ -97,7 +107,8 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
       ->check(CLI::IsMember({"a", "b"}))->group(A);
   app.add_flag("--reconstruction,!--no-reconstruction", c.algo.reconstruction,
                "fedsrd: reconstruct-and-decompose on the server; --no-reconstruction averages A and B of the sparse "
-               "uploads instead (the paper's ablation)")->group(A);
+               "uploads instead (the paper's ablation)")
+      ->default_str(on_off(c.algo.reconstruction))->group(A);
 
   // Data
   app.add_option("--data-dir", c.data.data_dir, "Directory holding the Fashion-MNIST IDX files (.gz or plain)")->group("Data");

@@ -18,6 +18,13 @@ ALGORITHMS = {
     "fedloru": ["--rank", 4, "--alpha", 4, "--accumulate-every", 2],
     "pfedloru": ["--rank", 4, "--alpha", 4, "--accumulate-every", 2],
     "mfedloru": ["--rank", 4, "--alpha", 4, "--client-ranks", "1,2,4"],
+    "fedit": ["--rank", 4, "--alpha", 4],
+    "fedprox": ["--rank", 4, "--alpha", 4, "--prox-mu", 0.1],
+    "ffa-lora": ["--rank", 4, "--alpha", 4],
+    "flexlora": ["--rank", 4, "--alpha", 4],
+    "fed-dare": ["--rank", 4, "--alpha", 4, "--dare-p", 0.5],
+    "fedsrd": ["--rank", 4, "--alpha", 4, "--adaptive-sparsity"],
+    "fedsrd-e": ["--rank", 4, "--alpha", 4, "--sparsifier", "random"],
 }
 TIMING = {"wall_s", "train_s", "encode_s", "gather_s", "aggregate_s", "bcast_s", "apply_s", "eval_s", "io_s",
           "rss_max_bytes", "rank", "client_state_bytes"}

@@ -96,6 +96,8 @@ class FedSrd : public LoraAlgorithm {
     for (size_t l = 0; l < slots().size(); ++l) {
       const size_t ia = a_index(l), ib = b_index(l);
       const torch::Tensor dA = as_matrix(local[ia] - global[ia]), dB = as_matrix(local[ib] - global[ib]);
+      require(torch::isfinite(dA).all().item<bool>() && torch::isfinite(dB).all().item<bool>(),
+              "client " + std::to_string(ctx.client) + " diverged (its LoRA update is not finite); lower --lr");
       const torch::Tensor I_A = compress::importance_dA(dA, as_matrix(local[ib]));   // B_new: the client's dense B
       const torch::Tensor I_B = compress::importance_dB(dB, as_matrix(global[ia]));  // A_prev: the global A
       p.parts.push_back(sparsify(ia, dA, I_A, random_scores));
