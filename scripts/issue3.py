@@ -89,15 +89,18 @@ def report(results, settings):
             for i in np.flatnonzero(ok):
                 curves.append(f"{setting},{name},{rnd[i]},{acc[i]:.4f},{loss[i]:.4f},{up[i]:.3f}")
             saved = (100.0 * (1 - r["mb_up"] / base["mb_up"])
-                     if base and base["rounds"] == rounds else math.nan)
+                     if base and base["rounds"] == rounds and r["finished"] else math.nan)
+            if not r["finished"]:
+                name += f" (did not finish: {len(acc)} rounds written)"
             rows.append((name, rounds, r["test_accuracy"], best, best_round, r["mb_up"],
                          saved, scal / parts if parts else math.nan, r["s_per_round"]))
-        rows.sort(key=lambda x: ORDER.index(x[0]) if x[0] in ORDER else len(ORDER))
+        rows.sort(key=lambda x: ORDER.index(x[0].split()[0]) if x[0].split()[0] in ORDER
+                  else len(ORDER))
         head = ("| algorithm | rounds | final test acc | best test acc (round) | MB up "
                 "| MB up saved vs FedAvg | scalar parts | s/round |\n"
                 "|---|---:|---:|---:|---:|---:|---:|---:|")
         body = [f"| {n} | {rd} | {100 * a:.2f}% | {100 * b:.2f}% ({br}) | {mb:.1f} | "
-                f"{sv:.1f}% | {100 * sp:.1f}% | {s:.3f} |"
+                f"{pct(sv)} | {pct(100 * sp)} | {s:.3f} |"
                 for n, rd, a, b, br, mb, sv, sp, s in rows]
         tables.append(f"### Setting {setting}\n\n" + head + "\n" + "\n".join(body) + "\n")
     with open(os.path.join(results, "tables.md"), "w") as f:
@@ -106,6 +109,10 @@ def report(results, settings):
         f.write("\n".join(curves) + "\n")
     print("\n".join(tables))
     return 0
+
+
+def pct(v):
+    return "-" if v is None or math.isnan(v) else f"{v:.1f}%"
 
 
 ORDER = ["fedavg", "fedloru", "fedloru-a16", "lbgm-d0.2", "lbgm-d0.4", "lbgm-d0.6", "lbgm-d0.8", "topk", "topk-lbgm"]

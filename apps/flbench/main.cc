@@ -41,6 +41,23 @@ std::string joined(int argc, char** argv) {
   return s;
 }
 
+// The effective config as TOML that `flbench --config` reads back into the
+// same run: every option of the run (not --version, not the pretrain
+// subcommand's), with empty lists dropped (CLI11 writes them as "", which
+// it cannot read back; their defaults are empty) and an empty
+// --ood-domains written as "none".
+std::string effective_config(const CLI::App& app) {
+  std::istringstream in(app.config_to_str(/*default_also=*/true, /*write_description=*/false));
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("version=", 0) == 0 || line.rfind("pretrain", 0) == 0) continue;
+    if (line == "accumulate-rounds=\"\"" || line == "client-ranks=\"\"") continue;
+    if (line == "ood-domains=\"\"") line = "ood-domains=\"none\"";
+    out += line + "\n";
+  }
+  return out;
+}
+
 int run(int argc, char** argv, flb::comm::MpiComm& comm) {
   const bool root = comm.rank() == 0;
   CLI::App app{"flbench: communication-efficient federated training over MPI.\n"
@@ -106,9 +123,7 @@ int run(int argc, char** argv, flb::comm::MpiComm& comm) {
     return 2;
   }
   // The effective config, every option with its value (minus --version).
-  std::string toml = app.config_to_str(true, false);
-  if (toml.rfind("version=", 0) == 0) toml.erase(0, toml.find('\n') + 1);
-  flb::sim::RunInfo info{joined(argc, argv), toml};
+  flb::sim::RunInfo info{joined(argc, argv), effective_config(app)};
   const flb::sim::RunSummary s = flb::sim::run_experiment(config, info, comm);
   if (root) {
     std::printf("flbench: done: %lld rounds in %.1f s, test accuracy %.2f%%, loss %.4f, %.2f MB up, %.2f MB down -> %s\n",

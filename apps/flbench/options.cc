@@ -18,7 +18,7 @@ void add_text_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--corpus-dir", c.data.corpus_dir, "Directory of text domains (make it with scripts/make-corpora.sh)")->group(T);
   app.add_option("--domains", c.data.domains, "Domains the clients hold (comma list of directories under --corpus-dir)")
       ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(T);
-  app.add_option("--ood-domains", c.data.ood_domains, "Domains evaluated but held by no client (out-of-domain retention)")
+  app.add_option("--ood-domains", c.data.ood_domains, "Domains evaluated but held by no client (out-of-domain retention); none for no such evaluation")
       ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(T);
   app.add_option("--context", c.data.context, "Bytes per training sequence (T)")->check(CLI::Range(int64_t{2}, int64_t{4096}))->group(T);
   app.add_option("--heldout-fraction", c.data.heldout_fraction, "Fraction of each domain's documents held out for evaluation")

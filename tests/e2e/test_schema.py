@@ -43,6 +43,19 @@ with h5py.File(out, "r") as f:
     c.check("clients = 10" in f.attrs["config_toml"] or "clients=10" in f.attrs["config_toml"], "config_toml holds the config")
     c.check(int(f.attrs["completed_rounds"]) == 4, "completed_rounds")
 
+# config_toml reproduces the run: feed it back with --config (an algorithm with list options unset).
+first = f"{args.workdir}/fedloru.h5"
+mpirun(args, 1, ["--algorithm", "fedloru", "--rank", 4, "--alpha", 4, "--lr", 0.02, "--clients", 10,
+                 "--clients-per-round", 3, "--rounds", 2, "--local-steps", 2, "--out", first])
+with h5py.File(first, "r") as f:
+    open(f"{args.workdir}/again.toml", "w").write(f.attrs["config_toml"])
+    want = f["rounds/train_loss"][:]
+p = mpirun(args, 2, ["--config", f"{args.workdir}/again.toml", "--out", f"{args.workdir}/again.h5"], check=False)
+c.check(p.returncode == 0, f"config_toml reads back: {p.stderr[-300:]}")
+if p.returncode == 0:
+    with h5py.File(f"{args.workdir}/again.h5", "r") as f:
+        c.check(f["rounds/train_loss"][:].tobytes() == want.tobytes(), "config_toml reproduces the run bitwise")
+
 # SIGKILL mid-run: the file stays readable with whole rounds.
 killed = f"{args.workdir}/killed.h5"
 cmd = [args.mpiexec, "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else []) + [

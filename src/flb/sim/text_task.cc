@@ -23,7 +23,7 @@ class TextTask : public Task {
   TextTask(const RunConfig& c, const model::LowRankSpec* low_rank, torch::Device device) : config_(c), device_(device) {
     const data::TextCorpusOptions options{c.data.context, c.data.heldout_fraction, c.seed};
     corpus_ = data::load_corpus(c.data.corpus_dir, c.data.domains, options);
-    if (!c.data.ood_domains.empty()) ood_ = data::load_corpus(c.data.corpus_dir, c.data.ood_domains, options);
+    if (has_ood()) ood_ = data::load_corpus(c.data.corpus_dir, c.data.ood_domains, options);
     const data::TextPartition part = data::partition_text(corpus_, c.clients, {c.data.partition, c.data.dirichlet_alpha, c.seed});
     clients_ = part.chunks;
     model::GptConfig g{c.data.context, c.model.width, c.model.depth, c.model.heads};
@@ -48,7 +48,7 @@ class TextTask : public Task {
 
   std::vector<std::string> eval_domains() const override {
     std::vector<std::string> names = corpus_.domains;
-    if (!config_.data.ood_domains.empty()) names.insert(names.end(), ood_.domains.begin(), ood_.domains.end());
+    if (has_ood()) names.insert(names.end(), ood_.domains.begin(), ood_.domains.end());
     return names;
   }
 
@@ -57,12 +57,18 @@ class TextTask : public Task {
     model_->eval();
     std::vector<DomainEval> out;
     evaluate_corpus(corpus_, true, out);
-    if (!config_.data.ood_domains.empty()) evaluate_corpus(ood_, false, out);
+    if (has_ood()) evaluate_corpus(ood_, false, out);
     model_->train();
     return out;
   }
 
  private:
+  // --ood-domains none (or an empty list): no out-of-domain evaluation.
+  bool has_ood() const {
+    const auto& d = config_.data.ood_domains;
+    return !d.empty() && !(d.size() == 1 && (d[0] == "none" || d[0].empty()));
+  }
+
   // Mean next-byte loss and accuracy over the first eval_sequences held-out
   // chunks of every domain of `corpus`.
   void evaluate_corpus(const data::TextCorpus& corpus, bool in_domain, std::vector<DomainEval>& out) {
