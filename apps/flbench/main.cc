@@ -2,7 +2,9 @@
 //
 //   mpirun -np 2 flbench --algorithm fedavg --clients 100 --rounds 30 --out run.h5
 //
-// Exit status: 0 done, 1 the run failed, 2 bad command line or config.
+// Exit status: 0 done (or --resume of a finished run), 1 the run failed,
+// 2 bad command line or config, 75 (EX_TEMPFAIL) checkpointed and stopped
+// on SIGTERM/SIGUSR1: continue with --resume.
 #include <mpi.h>
 #include <torch/cuda.h>
 #include <torch/utils.h>
@@ -15,12 +17,15 @@
 #include "flb/comm/mpi_comm.h"
 #include "flb/core/build_info.h"
 #include "flb/core/collective_error.h"
+#include "flb/core/stop_signal.h"
 #include "flb/metrics/results_file.h"
 #include "flb/sim/experiment.h"
 #include "flb/sim/pretrain.h"
 #include "options.h"
 
 namespace {
+
+constexpr int kExitCheckpointed = 75;  // EX_TEMPFAIL: stopped on a signal after a checkpoint; --resume continues
 
 std::string version_text() {
   const flb::BuildInfo& b = flb::build_info();
@@ -46,6 +51,9 @@ int run(int argc, char** argv, flb::comm::MpiComm& comm) {
   CLI::App app{"flbench: communication-efficient federated training over MPI.\n"
                "Every rank hosts a block of clients; uploads go to rank 0 with MPI_Gatherv,\n"
                "rank 0 aggregates and broadcasts; metrics stream into one HDF5 file (--out)."};
+  app.footer("Exit status: 0 done (or --resume of a finished run), 1 the run failed, 2 bad command line or config,\n"
+             "75 stopped by SIGTERM/SIGUSR1 after finishing the round and checkpointing into <out>.ckpt\n"
+             "(continue it with the same options plus --resume).");
   app.get_formatter()->column_width(42);
   flb::RunConfig config;
   bool version = false;
@@ -105,11 +113,20 @@ int run(int argc, char** argv, flb::comm::MpiComm& comm) {
     if (root) std::cerr << "flbench: error: " << e.what() << "\n";
     return 2;
   }
-  // The effective config, every option with its value (minus --version).
-  std::string toml = app.config_to_str(true, false);
-  if (toml.rfind("version=", 0) == 0) toml.erase(0, toml.find('\n') + 1);
+  // The effective config, every option with its value (minus --version and
+  // --resume, so that it reproduces the run from its start).
+  std::string toml;
+  std::istringstream lines(app.config_to_str(true, false));
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("version=", 0) != 0 && line.rfind("resume=", 0) != 0) toml += line + "\n";
   flb::sim::RunInfo info{joined(argc, argv), toml};
+  flb::install_stop_signal_handlers();  // SIGTERM, SIGUSR1: checkpoint at the end of the round
   const flb::sim::RunSummary s = flb::sim::run_experiment(config, info, comm);
+  if (s.already_finished) return 0;
+  if (s.checkpointed) {
+    if (root) std::cout << "flbench: checkpointed after round " << s.rounds << "; resume with --resume" << std::endl;
+    return kExitCheckpointed;
+  }
   if (root) {
     std::printf("flbench: done: %lld rounds in %.1f s, test accuracy %.2f%%, loss %.4f, %.2f MB up, %.2f MB down -> %s\n",
                 static_cast<long long>(s.rounds), s.seconds, 100.0 * s.test_accuracy, s.test_loss, s.bytes_up / 1e6,

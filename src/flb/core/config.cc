@@ -36,6 +36,9 @@ void validate(const RunConfig& c) {
   for (int64_t r : c.algo.client_ranks)
     require(r >= 1 && r <= c.algo.rank, "--client-ranks: every rank must be in [1, --rank]");
   require(!c.out.empty(), "--out: must name an output file");
+  require(c.checkpoint_every >= 0, "--checkpoint-every: must be 0 (off) or a number of rounds");
+  require(!(c.resume && c.overwrite),
+          "--resume continues --out, --overwrite replaces it: pass one of them, not both");
 }
 
 }  // namespace flb
