@@ -9,8 +9,8 @@
 namespace flb::algo {
 namespace {
 
-// Keys are plain identifiers: LibTorch stores them as attributes of a
-// TorchScript object, where '.' would separate submodules.
+// Keys are plain identifiers and no Python keyword: LibTorch stores them as
+// attributes of a TorchScript object, whose source must parse.
 std::string tensor_key(int64_t client, size_t i) { return "c" + std::to_string(client) + "_" + std::to_string(i); }
 
 }  // namespace

@@ -216,6 +216,10 @@ Table::Table(hid_t file, const std::string& group, std::vector<ColumnSpec> colum
   const hsize_t new_size[1] = {static_cast<hsize_t>(rows)};
   for (size_t c = 0; c < columns_.size(); ++c)
     if (H5Dset_extent(datasets_[c], new_size) < 0) fail("HDF5: shrink " + group + "/" + columns_[c].name + " failed");
+  // Shrinking rewrites the last chunk with fill values past the new end.
+  // Flush that now: left pending, it can land after the next append and
+  // zero the rows that append wrote into the same chunk.
+  if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) fail("HDF5: flush after shrinking " + group + " failed");
 }
 
 void Table::append(const Rows& mine) {

@@ -89,6 +89,8 @@ void maybe_crash(int64_t round, const char* stage) {
   }
 }
 
+// Archive keys become attribute names in TorchScript source: identifiers
+// that are not Python keywords ("global" fails to load).
 void save_tensors(torch::serialize::OutputArchive& archive, const std::string& key, const std::vector<torch::Tensor>& ts) {
   torch::serialize::OutputArchive sub;
   for (size_t i = 0; i < ts.size(); ++i) sub.write("t" + std::to_string(i), ts[i].detach(), /*is_buffer=*/true);
@@ -223,9 +225,9 @@ void write_checkpoint(comm::MpiComm& comm, const std::string& out, const Manifes
     sync_path(path);
     if (!root) return;
     torch::serialize::OutputArchive model;
-    save_tensors(model, "global", state.global);
-    save_tensors(model, "parameters", state.model.parameters());
-    save_tensors(model, "buffers", buffers(state.model));
+    save_tensors(model, "global_tensors", state.global);
+    save_tensors(model, "model_parameters", state.model.parameters());
+    save_tensors(model, "model_buffers", buffers(state.model));
     model.save_to(tmp + "/model.pt");
     sync_path(tmp + "/model.pt");
     write_text(tmp + "/config.toml", resumable);
@@ -302,9 +304,9 @@ void load_checkpoint(comm::MpiComm& comm, const std::string& dir, torch::Device 
                                                                  (fs::exists(model_path) ? rank_path : model_path));
     torch::serialize::InputArchive model;
     model.load_from(model_path, device);
-    load_tensors(model, "global", state.global, model_path);
-    load_tensors(model, "parameters", state.model.parameters(), model_path);
-    load_tensors(model, "buffers", buffers(state.model), model_path);
+    load_tensors(model, "global_tensors", state.global, model_path);
+    load_tensors(model, "model_parameters", state.model.parameters(), model_path);
+    load_tensors(model, "model_buffers", buffers(state.model), model_path);
     torch::serialize::InputArchive mine;
     mine.load_from(rank_path, device);
     state.algorithm.load_state(mine);
