@@ -8,7 +8,9 @@
 # flb_run adds --device/--threads/--data-dir/--config/--rounds from the
 # variables, and the checkpoint flags when CHECKPOINT_EVERY > 0:
 #   --checkpoint-every K     always;
-#   --resume                 when a checkpoint of STEM exists ($RUN_DIR/STEM.h5.ckpt*);
+#   --resume                 when a complete checkpoint of STEM exists
+#                            ($RUN_DIR/STEM.h5.ckpt or .ckpt.old with its manifest;
+#                            a lone .ckpt.tmp is a checkpoint that was never finished);
 # A run that finished leaves $RUN_DIR/STEM.done and is skipped when the job
 # runs again (requeue). An unfinished run without a checkpoint is restarted
 # with --overwrite.
@@ -103,7 +105,7 @@ flb_run() {
   args+=(--out "$out")
   if [ "$CHECKPOINT_EVERY" -gt 0 ]; then
     args+=(--checkpoint-every "$CHECKPOINT_EVERY")
-    if compgen -G "$out.ckpt*" >/dev/null; then
+    if [ -e "$out.ckpt/manifest.txt" ] || [ -e "$out.ckpt.old/manifest.txt" ]; then
       args+=(--resume)
     elif [ -e "$out" ]; then
       args+=(--overwrite)

@@ -2,7 +2,9 @@
 //
 //   mpirun -np 2 flbench --algorithm fedavg --clients 100 --rounds 30 --out run.h5
 //
-// Exit status: 0 done, 1 the run failed, 2 bad command line or config.
+// Exit status: 0 done (or --resume of a finished run), 1 the run failed,
+// 2 bad command line or config, 75 (EX_TEMPFAIL) checkpointed and stopped
+// on SIGTERM/SIGUSR1: continue with --resume.
 #include <mpi.h>
 #include <torch/cuda.h>
 #include <torch/utils.h>
@@ -15,12 +17,15 @@
 #include "flb/comm/mpi_comm.h"
 #include "flb/core/build_info.h"
 #include "flb/core/collective_error.h"
+#include "flb/core/stop_signal.h"
 #include "flb/metrics/results_file.h"
 #include "flb/sim/experiment.h"
 #include "flb/sim/pretrain.h"
 #include "options.h"
 
 namespace {
+
+constexpr int kExitCheckpointed = 75;  // EX_TEMPFAIL: stopped on a signal after a checkpoint; --resume continues
 
 std::string version_text() {
   const flb::BuildInfo& b = flb::build_info();
@@ -50,7 +55,8 @@ std::string effective_config(const CLI::App& app) {
   std::istringstream in(app.config_to_str(/*default_also=*/true, /*write_description=*/false));
   std::string out;
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("version=", 0) == 0 || line.rfind("pretrain", 0) == 0) continue;
+    // --resume is left out so that the config reproduces the run from its start.
+    if (line.rfind("version=", 0) == 0 || line.rfind("resume=", 0) == 0 || line.rfind("pretrain", 0) == 0) continue;
     if (line == "accumulate-rounds=\"\"" || line == "client-ranks=\"\"") continue;
     if (line == "ood-domains=\"\"") line = "ood-domains=\"none\"";
     out += line + "\n";
@@ -63,6 +69,9 @@ int run(int argc, char** argv, flb::comm::MpiComm& comm) {
   CLI::App app{"flbench: communication-efficient federated training over MPI.\n"
                "Every rank hosts a block of clients; uploads go to rank 0 with MPI_Gatherv,\n"
                "rank 0 aggregates and broadcasts; metrics stream into one HDF5 file (--out)."};
+  app.footer("Exit status: 0 done (or --resume of a finished run), 1 the run failed, 2 bad command line or config,\n"
+             "75 stopped by SIGTERM/SIGUSR1 after finishing the round and checkpointing into <out>.ckpt\n"
+             "(continue it with the same options plus --resume).");
   app.get_formatter()->column_width(42);
   flb::RunConfig config;
   bool version = false;
@@ -122,9 +131,15 @@ int run(int argc, char** argv, flb::comm::MpiComm& comm) {
     if (root) std::cerr << "flbench: error: " << e.what() << "\n";
     return 2;
   }
-  // The effective config, every option with its value (minus --version).
+  // The effective config, every option with its value (see effective_config).
   flb::sim::RunInfo info{joined(argc, argv), effective_config(app)};
+  flb::install_stop_signal_handlers();  // SIGTERM, SIGUSR1: checkpoint at the end of the round
   const flb::sim::RunSummary s = flb::sim::run_experiment(config, info, comm);
+  if (s.already_finished) return 0;
+  if (s.checkpointed) {
+    if (root) std::cout << "flbench: checkpointed after round " << s.rounds << "; resume with --resume" << std::endl;
+    return kExitCheckpointed;
+  }
   if (root) {
     std::printf("flbench: done: %lld rounds in %.1f s, test accuracy %.2f%%, loss %.4f, %.2f MB up, %.2f MB down -> %s\n",
                 static_cast<long long>(s.rounds), s.seconds, 100.0 * s.test_accuracy, s.test_loss, s.bytes_up / 1e6,

@@ -146,6 +146,12 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
       ->check(CLI::Range(int64_t{1}, int64_t{10000000}))->group("Run");
   app.add_option("--out", c.out, "HDF5 results file (one per run)")->group("Run");
   app.add_flag("--overwrite", c.overwrite, "Replace --out if it exists")->group("Run");
+  app.add_option("--checkpoint-every", c.checkpoint_every,
+                 "Checkpoint into <out>.ckpt after every k-th round (0: only on SIGTERM/SIGUSR1)")
+      ->check(CLI::Range(int64_t{0}, int64_t{10000000}))->group("Run");
+  app.add_flag("--resume", c.resume,
+               "Continue from the checkpoint <out>.ckpt (same options; --rounds may grow), appending to --out")
+      ->group("Run");
 }
 
 }  // namespace flbench

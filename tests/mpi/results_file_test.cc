@@ -95,5 +95,65 @@ TEST(ResultsFile, ExistingFileIsAnErrorWithoutOverwriteAndIsLeftIntact) {
   MPI_Barrier(MPI_COMM_WORLD);
 }
 
+TEST(ResultsFile, AppendShrinksTablesToTheCheckpointAndReplacesAttributes) {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  const std::string path = shared_path("resume");
+  const std::vector<ColumnSpec> columns = {{"x", ColumnType::kFloat64, ""}};
+  {
+    ResultsFile file(path, MPI_COMM_WORLD, true);
+    file.set_attribute("completed_rounds", int64_t{5});
+    Table& t = file.add_table("t", columns);
+    for (int i = 0; i < 5; ++i) {  // 5 rows; a "checkpoint" after 3 of them
+      Rows rows = t.empty_rows();
+      if (rank == 0) rows[0] = {double(i)};
+      t.append(rows);
+    }
+    std::vector<float> w = {1, 2};
+    file.write_array("final_model/w", {2}, w.data());
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  int64_t done = 0;
+  if (rank == 0) {
+    EXPECT_TRUE(read_int_attribute(path, "completed_rounds", &done));
+    EXPECT_EQ(done, 5);
+    EXPECT_FALSE(read_int_attribute(path, "no_such_attribute", &done));
+    EXPECT_FALSE(read_int_attribute(path + ".missing", "completed_rounds", &done));
+  }
+  {
+    ResultsFile file(path, MPI_COMM_WORLD, ResultsFile::Append{});
+    Table& t = file.open_table("t", columns, 3);
+    EXPECT_EQ(t.rows(), 3);
+    file.remove_attribute("completed_rounds");
+    file.remove("final_model");
+    Rows rows = t.empty_rows();
+    if (rank == 0) rows[0] = {30, 40};
+    t.append(rows);
+    file.set_attribute("completed_rounds", int64_t{5});
+    file.set_attribute("completed_rounds", int64_t{6});  // replaces
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) {
+    EXPECT_EQ(read_column(path, "t/x"), (std::vector<double>{0, 1, 2, 30, 40}));
+    EXPECT_TRUE(read_int_attribute(path, "completed_rounds", &done));
+    EXPECT_EQ(done, 6);
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    EXPECT_EQ(H5Lexists(f, "final_model", H5P_DEFAULT), 0);
+    H5Fclose(f);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  // More rows than the file has: an error on every rank.
+  try {
+    ResultsFile file(path, MPI_COMM_WORLD, ResultsFile::Append{});
+    file.open_table("t", columns, 9);
+    FAIL() << "no error for a table shorter than the checkpoint";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fewer than the checkpoint"), std::string::npos) << e.what();
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) std::remove(path.c_str());
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
 }  // namespace
 }  // namespace flb::metrics

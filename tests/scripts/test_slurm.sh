@@ -2,9 +2,10 @@
 # Tests the sbatch templates on a one-node local Slurm (scripts/local-slurm.sh):
 #   1. slurm/single.sbatch, 3 rounds on 2 ranks: the HDF5 file has completed_rounds == 3;
 #   2. slurm/array.sbatch over 2 configs (LAUNCHER=mpirun): two finished files;
-#   3. the checkpoint/requeue path, with a stand-in for flbench
-#      (fake-flbench-ckpt.sh): SIGUSR1 to the batch shell -> checkpoint,
-#      exit 75 -> requeue -> the next start passes --resume and finishes;
+#   3. the checkpoint/requeue path with the real flbench on 2 ranks
+#      (CHECKPOINT_EVERY=2): SIGUSR1 to the batch shell -> forwarded through
+#      srun -> flbench finishes the round, checkpoints, exits 75 -> requeue
+#      -> the next start passes --resume and finishes: every round once;
 #   4. with CHECKPOINT_EVERY=0 the same signal is only logged;
 #   5. scaling-strong/-weak.sbatch over 1 and 2 ranks, read by analyze.py --scaling.
 #   test_slurm.sh FLBENCH
@@ -14,7 +15,6 @@ set -uo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 FLBENCH" >&2; exit 2; }
 flbench=$(readlink -f "$1")
 root=$(cd "$(dirname "$0")/../.." && pwd)
-here=$root/tests/scripts
 export PATH=$PATH:/usr/sbin
 TIMEOUT_S=${TIMEOUT_S:-300}   # per job
 
@@ -55,7 +55,7 @@ wait_job() {
 }
 
 cd "$tmp" || exit 1
-# Small runs, results under $tmp; no checkpoint flags (flbench lacks them today).
+# Small runs, results under $tmp; checkpointing off unless a test turns it on.
 export FLBENCH_SRC=$root FLBENCH=$flbench RESULTS=$tmp/results ROUNDS=3 CHECKPOINT_EVERY=0
 small="--clients 8 --clients-per-round 4 --local-steps 3"
 
@@ -81,14 +81,17 @@ for f in 000-seed1 001-seed2; do
 done
 [ "$s" = "COMPLETED " ] || cat "$tmp"/flbench-array-"$j"_*.out "$tmp/results/flbench-array-$j/"*.log
 
-# 3. checkpoint, requeue, resume (stand-in binary; one rank)
-j=$(FLBENCH=$here/fake-flbench-ckpt.sh CONFIG='' ARGS='' CHECKPOINT_EVERY=2 \
-    sbatch --parsable --ntasks=1 "$root/slurm/single.sbatch")
+# 3. checkpoint, requeue, resume: the real flbench on 2 ranks, rounds long
+#    enough (--local-steps 40) that the signal comes well before the end.
+long="--clients 8 --clients-per-round 4 --local-steps 40 --threads 1"
+j=$(CONFIG='' ARGS="$long" ROUNDS=40 CHECKPOINT_EVERY=2 sbatch --parsable --ntasks=2 "$root/slurm/single.sbatch")
 d=$tmp/results/flbench-$j
-for _ in $(seq 60); do grep -q training "$d/run.log" 2>/dev/null && break; sleep 0.5; done
+for _ in $(seq 120); do grep -qE '^round +3/' "$d/run.log" 2>/dev/null && break; sleep 0.5; done
 scancel --batch --signal=USR1 "$j"        # what --signal=B:USR1@120 does near the limit
-for _ in $(seq 60); do [ -e "$d/run.h5.ckpt" ] && [ "$(job_states "$j")" = "PENDING " ] && break; sleep 0.5; done
-check "USR1: checkpoint written and job requeued" [ -e "$d/run.h5.ckpt" ]
+for _ in $(seq 120); do grep -q 'checkpointed after round' "$d/run.log" 2>/dev/null && [ "$(job_states "$j")" = "PENDING " ] && break; sleep 0.5; done
+check "USR1: flbench checkpointed (exit 75) and the job was requeued" grep -q 'checkpointed after round' "$d/run.log"
+check "USR1: checkpoint $d/run.h5.ckpt written" [ -e "$d/run.h5.ckpt/manifest.txt" ]
+check "USR1: the job script saw status 75 and requeued" grep -q 'checkpointed on request; requeueing' "$tmp/flbench-$j.out"
 # Skip Slurm's requeue delay (about 2 min), but only once the old step is
 # gone: a new step with the same id would fail to launch while it lingers.
 for _ in $(seq 60); do pgrep -x slurmstepd >/dev/null || break; sleep 0.5; done
@@ -96,13 +99,21 @@ scontrol update JobId="$j" StartTime=now
 s=$(wait_job "$j")
 check "requeued job $j completed (state $s)" [ "$s" = "COMPLETED " ]
 check "second start passed --resume" grep -q -- '--resume' "$d/run.log"
-check "resumed run finished" grep -qx finished "$d/run.h5"
+check "second start resumed from the checkpoint" grep -q 'resuming from .*run.h5.ckpt after round' "$d/run.log"
+check "resumed run finished: completed_rounds == 40" [ "$(completed_rounds "$d/run.h5")" = 40 ]
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+  check "resumed run: rounds 0..39 once each, 4 client rows each" /usr/bin/python3 -c "
+import h5py, numpy as np, sys
+f = h5py.File('$d/run.h5', 'r')
+sys.exit(not (np.array_equal(f['rounds/round'][:], np.arange(40)) and
+              np.array_equal(np.bincount(f['clients/round'][:]), np.full(40, 4))))"
+fi
 check "Slurm counted one restart" grep -q 'Restarts=1' <(scontrol show job "$j")
 [ "$s" = "COMPLETED " ] || cat "$tmp/flbench-$j.out" "$d/run.log"
 
 # 4. USR1 with checkpointing off: logged and ignored, the run goes on.
-j=$(FLBENCH=$here/fake-flbench-ckpt.sh CONFIG='' ARGS='' sbatch --parsable --ntasks=1 "$root/slurm/single.sbatch")
-for _ in $(seq 60); do grep -q training "$tmp/results/flbench-$j/run.log" 2>/dev/null && break; sleep 0.5; done
+j=$(CONFIG='' ARGS="$long" ROUNDS=1000 sbatch --parsable --ntasks=1 "$root/slurm/single.sbatch")
+for _ in $(seq 120); do grep -qE '^round +1/' "$tmp/results/flbench-$j/run.log" 2>/dev/null && break; sleep 0.5; done
 scancel --batch --signal=USR1 "$j"
 sleep 2
 check "USR1 without checkpointing: job $j still running" [ "$(job_states "$j")" = "RUNNING " ]

@@ -25,6 +25,11 @@
 #include "flb/compress/payload.h"
 #include "flb/model/low_rank.h"
 
+namespace torch::serialize {
+class InputArchive;
+class OutputArchive;
+}  // namespace torch::serialize
+
 namespace flb::algo {
 
 using Tensors = std::vector<torch::Tensor>;
@@ -83,6 +88,16 @@ class Algorithm {
   virtual int64_t client_state_bytes() const { return 0; }
   // Bytes of server state (meaningful on rank 0).
   virtual int64_t server_state_bytes() const { return 0; }
+
+  // Checkpoints (sim/checkpoint.h). save_state writes the state this rank
+  // holds between rounds and that the model and the global tensors do not:
+  // its hosted clients' state (residuals, look-back gradients, private
+  // factors) and, on rank 0, the server state. load_state reads it back
+  // into a freshly built algorithm (same config, same rank, after
+  // trainable()); tensors come on the run's device. A stateless algorithm
+  // keeps the defaults. Implementations include <torch/serialize/archive.h>.
+  virtual void save_state(torch::serialize::OutputArchive& archive) const {}
+  virtual void load_state(torch::serialize::InputArchive& archive) {}
 };
 
 }  // namespace flb::algo

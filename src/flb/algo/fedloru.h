@@ -6,6 +6,9 @@
 // is unchanged by the merge and the model's rank grows over the run.
 //
 // pFedLoRU and mFedLoRU (pfedloru.cc, mfedloru.cc) extend this class.
+// FedLoRU and mFedLoRU keep nothing between rounds beyond the model (W,
+// changed by merges, is a model parameter and checkpointed with it), so
+// they keep Algorithm's empty save_state/load_state.
 #pragma once
 
 #include <vector>

@@ -17,6 +17,7 @@
 
 #include "flb/algo/factories.h"
 #include "flb/algo/fedavg.h"
+#include "flb/algo/state_archive.h"
 #include "flb/algo/tensor_parts.h"
 #include "flb/core/error.h"
 
@@ -120,6 +121,24 @@ class Lbgm : public Algorithm {
     add_download(global, download);
   }
 
+  void save_state(torch::serialize::OutputArchive& archive) const override {
+    ClientTensors lbg, residual;
+    for (const auto& [client, mem] : clients_) {
+      lbg[client] = mem.lbg;
+      residual[client] = mem.residual;
+    }
+    write_client_tensors(archive, "lbgm_client_lbg", lbg);
+    write_client_tensors(archive, "lbgm_client_residual", residual);
+    write_client_tensors(archive, "lbgm_server_lbg", server_lbg_);
+  }
+  void load_state(torch::serialize::InputArchive& archive) override {
+    const ClientTensors lbg = read_client_tensors(archive, "lbgm_client_lbg");
+    ClientTensors residual = read_client_tensors(archive, "lbgm_client_residual");
+    clients_.clear();
+    for (const auto& [client, tensors] : lbg) clients_[client] = {tensors, residual[client]};
+    server_lbg_ = read_client_tensors(archive, "lbgm_server_lbg");
+  }
+
   int64_t client_state_bytes() const override {
     int64_t n = 0;
     for (const auto& [client, mem] : clients_) n += bytes_of(mem.lbg) + bytes_of(mem.residual);
@@ -140,7 +159,7 @@ class Lbgm : public Algorithm {
   bool error_feedback_, topk_;
   double ratio_;
   std::map<int64_t, Memory> clients_;     // this rank's clients
-  std::map<int64_t, Tensors> server_lbg_;  // rank 0: every client's look-back gradients
+  ClientTensors server_lbg_;               // rank 0: every client's look-back gradients
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "flb/algo/factories.h"
 #include "flb/algo/fedloru.h"
+#include "flb/algo/state_archive.h"
 
 namespace flb::algo {
 namespace {
@@ -49,6 +50,13 @@ class PFedLoRU : public FedLoRU {
     return FedLoRU::encode_upload(ctx, global, local);  // sends only uploaded_ tensors
   }
 
+  void save_state(torch::serialize::OutputArchive& archive) const override {
+    write_client_tensors(archive, "pfedloru_private", private_);
+  }
+  void load_state(torch::serialize::InputArchive& archive) override {
+    private_ = read_client_tensors(archive, "pfedloru_private");
+  }
+
   int64_t client_state_bytes() const override {
     int64_t n = 0;
     for (const auto& [client, ts] : private_)
@@ -57,7 +65,7 @@ class PFedLoRU : public FedLoRU {
   }
 
  private:
-  std::map<int64_t, Tensors> private_;  // this rank's clients: U_1, D_1 of every layer
+  ClientTensors private_;  // this rank's clients: U_1, D_1 of every layer
 };
 
 }  // namespace

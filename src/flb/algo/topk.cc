@@ -4,6 +4,7 @@
 // becomes the next round's residual. The server averages as FedAvg.
 #include "flb/algo/factories.h"
 #include "flb/algo/fedavg.h"
+#include "flb/algo/state_archive.h"
 #include "flb/algo/tensor_parts.h"
 
 #include <cmath>
@@ -45,6 +46,13 @@ class TopK : public Algorithm {
     add_download(global, download);
   }
 
+  void save_state(torch::serialize::OutputArchive& archive) const override {
+    write_client_tensors(archive, "topk_residuals", residuals_);
+  }
+  void load_state(torch::serialize::InputArchive& archive) override {
+    residuals_ = read_client_tensors(archive, "topk_residuals");
+  }
+
   int64_t client_state_bytes() const override {
     int64_t n = 0;
     for (const auto& [client, tensors] : residuals_)
@@ -59,7 +67,7 @@ class TopK : public Algorithm {
   }
   double ratio_;
   bool error_feedback_;
-  std::map<int64_t, Tensors> residuals_;  // this rank's clients
+  ClientTensors residuals_;  // this rank's clients
 };
 
 }  // namespace

@@ -49,6 +49,9 @@ void validate(const RunConfig& c) {
   require(c.algo.download_sparsity >= 0 && c.algo.download_sparsity < 1, "--download-sparsity: must be in [0, 1)");
   require(c.algo.fedsrd_first_round == "a" || c.algo.fedsrd_first_round == "b", "--fedsrd-first-round: choose a or b");
   require(!c.out.empty(), "--out: must name an output file");
+  require(c.checkpoint_every >= 0, "--checkpoint-every: must be 0 (off) or a number of rounds");
+  require(!(c.resume && c.overwrite),
+          "--resume continues --out, --overwrite replaces it: pass one of them, not both");
 }
 
 }  // namespace flb

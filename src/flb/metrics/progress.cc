@@ -7,7 +7,7 @@ namespace flb::metrics {
 
 std::string progress_line(const Progress& p) {
   const int width = static_cast<int>(std::to_string(p.rounds).size());
-  const double per_round = p.elapsed / static_cast<double>(p.round + 1);
+  const double per_round = p.elapsed / static_cast<double>(p.round + 1 - p.first_round);
   const long eta = std::lround(per_round * static_cast<double>(p.rounds - p.round - 1));
   char test[64];
   if (std::isnan(p.test_accuracy)) {

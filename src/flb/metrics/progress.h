@@ -15,7 +15,8 @@ struct Progress {
   double mb_up = 0;
   double mb_down = 0;
   double seconds = 0;       // this round
-  double elapsed = 0;       // since round 0 began
+  double elapsed = 0;       // since round first_round began
+  int64_t first_round = 0;  // the first round this process ran (> 0 after --resume)
 };
 
 // "round  12/30  loss 0.4123  test 0.4567 / 84.12%  up 7.95 MB  down 0.80 MB  1.23 s  ETA 0:00:22"

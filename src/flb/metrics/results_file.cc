@@ -68,6 +68,30 @@ ResultsFile::ResultsFile(const std::string& path, MPI_Comm comm, bool overwrite)
   require(file_ >= 0, "--out: cannot create " + path + " (does its directory exist and is it writable?)");
 }
 
+ResultsFile::ResultsFile(const std::string& path, MPI_Comm comm, Append) : path_(path), comm_(comm) {
+  hid_t fapl = checked(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
+  Closer cf{fapl, H5Pclose};
+  check(H5Pset_fapl_mpio(fapl, comm_, MPI_INFO_NULL), "H5Pset_fapl_mpio");
+  H5E_BEGIN_TRY { file_ = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl); }
+  H5E_END_TRY;
+  require(file_ >= 0, "--out: cannot open " + path + " to append to it (is it an flbench results file, and writable?)");
+}
+
+bool read_int_attribute(const std::string& path, const std::string& name, int64_t* value) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return false;
+  hid_t file = -1;
+  H5E_BEGIN_TRY { file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT); }
+  H5E_END_TRY;
+  require(file >= 0, "--out: cannot read " + path + " as HDF5");
+  Closer cf{file, H5Fclose};
+  if (H5Aexists(file, name.c_str()) <= 0) return false;
+  hid_t attr = checked(H5Aopen(file, name.c_str(), H5P_DEFAULT), "open attribute " + name);
+  Closer ca{attr, H5Aclose};
+  check(H5Aread(attr, H5T_NATIVE_INT64, value), "read attribute " + name);
+  return true;
+}
+
 ResultsFile::~ResultsFile() {
   for (auto& t : tables_)
     for (hid_t d : t->datasets_) H5Dclose(d);
@@ -75,7 +99,20 @@ ResultsFile::~ResultsFile() {
 }
 
 void ResultsFile::set_attribute(const std::string& name, const std::string& value) {
+  remove_attribute(name);
   write_string_attribute(file_, name, value);
+}
+
+void ResultsFile::remove_attribute(const std::string& name) {
+  const htri_t exists = H5Aexists(file_, name.c_str());
+  check(exists, "H5Aexists " + name);
+  if (exists > 0) check(H5Adelete(file_, name.c_str()), "delete attribute " + name);
+}
+
+void ResultsFile::remove(const std::string& path) {
+  const htri_t exists = H5Lexists(file_, path.c_str(), H5P_DEFAULT);
+  check(exists, "H5Lexists " + path);
+  if (exists > 0) check(H5Ldelete(file_, path.c_str(), H5P_DEFAULT), "delete " + path);
 }
 
 void ResultsFile::set_group_attribute(const std::string& path, const std::string& name, const std::string& value) {
@@ -85,6 +122,7 @@ void ResultsFile::set_group_attribute(const std::string& path, const std::string
 }
 
 void ResultsFile::set_attribute(const std::string& name, int64_t value) {
+  remove_attribute(name);
   hid_t space = checked(H5Screate(H5S_SCALAR), "H5Screate");
   Closer cs{space, H5Sclose};
   hid_t attr = checked(H5Acreate2(file_, name.c_str(), H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT),
@@ -95,6 +133,11 @@ void ResultsFile::set_attribute(const std::string& name, int64_t value) {
 
 Table& ResultsFile::add_table(const std::string& name, std::vector<ColumnSpec> columns) {
   tables_.push_back(std::unique_ptr<Table>(new Table(file_, name, std::move(columns), comm_)));
+  return *tables_.back();
+}
+
+Table& ResultsFile::open_table(const std::string& name, std::vector<ColumnSpec> columns, int64_t rows) {
+  tables_.push_back(std::unique_ptr<Table>(new Table(file_, name, std::move(columns), comm_, rows)));
   return *tables_.back();
 }
 
@@ -141,6 +184,42 @@ Table::Table(hid_t file, const std::string& group, std::vector<ColumnSpec> colum
     write_string_attribute(d, "doc", c.doc);
     datasets_.push_back(d);
   }
+}
+
+Table::Table(hid_t file, const std::string& group, std::vector<ColumnSpec> columns, MPI_Comm comm, int64_t rows)
+    : columns_(std::move(columns)), comm_(comm), rows_(rows) {
+  const std::string what = "--resume: " + group + " in the results file";
+  H5E_BEGIN_TRY {
+    for (const ColumnSpec& c : columns_) {
+      const hid_t d = H5Dopen2(file, (group + "/" + c.name).c_str(), H5P_DEFAULT);
+      if (d >= 0) datasets_.push_back(d);
+    }
+  }
+  H5E_END_TRY;
+  // On an error the destructor of ResultsFile does not see this table: close here.
+  auto fail = [&](const std::string& message) {
+    for (hid_t d : datasets_) H5Dclose(d);
+    datasets_.clear();
+    throw Error(message);
+  };
+  if (datasets_.size() != columns_.size()) fail(what + " lacks columns of this flbench version's schema");
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    hid_t space = H5Dget_space(datasets_[c]);
+    hsize_t n = 0;
+    const bool ok = space >= 0 && H5Sget_simple_extent_ndims(space) == 1 && H5Sget_simple_extent_dims(space, &n, nullptr) == 1;
+    if (space >= 0) H5Sclose(space);
+    if (!ok) fail(what + ": column " + columns_[c].name + " is not a 1-D dataset");
+    if (n < static_cast<hsize_t>(rows))
+      fail(what + ": column " + columns_[c].name + " has " + std::to_string(n) + " rows, fewer than the checkpoint's " +
+           std::to_string(rows) + " (was the file replaced after the checkpoint?)");
+  }
+  const hsize_t new_size[1] = {static_cast<hsize_t>(rows)};
+  for (size_t c = 0; c < columns_.size(); ++c)
+    if (H5Dset_extent(datasets_[c], new_size) < 0) fail("HDF5: shrink " + group + "/" + columns_[c].name + " failed");
+  // Shrinking rewrites the last chunk with fill values past the new end.
+  // Flush that now: left pending, it can land after the next append and
+  // zero the rows that append wrote into the same chunk.
+  if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) fail("HDF5: flush after shrinking " + group + " failed");
 }
 
 void Table::append(const Rows& mine) {

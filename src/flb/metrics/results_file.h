@@ -50,6 +50,7 @@ class Table {
  private:
   friend class ResultsFile;
   Table(hid_t file, const std::string& group, std::vector<ColumnSpec> columns, MPI_Comm comm);
+  Table(hid_t file, const std::string& group, std::vector<ColumnSpec> columns, MPI_Comm comm, int64_t rows);
   std::vector<hid_t> datasets_;
   std::vector<ColumnSpec> columns_;
   MPI_Comm comm_;
@@ -61,13 +62,23 @@ class ResultsFile {
   // Collective. Creates `path`; an existing file is an flb::Error unless
   // `overwrite` (checked on rank 0, the same answer on every rank).
   ResultsFile(const std::string& path, MPI_Comm comm, bool overwrite);
+  // Collective. Opens the existing file `path` read-write to append to it
+  // (--resume); tables are then opened with open_table().
+  struct Append {};
+  ResultsFile(const std::string& path, MPI_Comm comm, Append);
   ~ResultsFile();
   ResultsFile(const ResultsFile&) = delete;
   ResultsFile& operator=(const ResultsFile&) = delete;
 
-  // Collective; every rank must pass identical values.
+  // Collective; every rank must pass identical values. An existing
+  // attribute of that name is replaced.
   void set_attribute(const std::string& name, const std::string& value);
   void set_attribute(const std::string& name, int64_t value);
+  // Collective. Removes a root attribute if it exists.
+  void remove_attribute(const std::string& name);
+  // Collective. Removes the group or dataset at `path` if it exists (its
+  // space is not reclaimed).
+  void remove(const std::string& path);
   // The same on the object (group or dataset) at `path`.
   void set_group_attribute(const std::string& path, const std::string& name, const std::string& value);
 
@@ -77,6 +88,10 @@ class ResultsFile {
 
   // Collective. Creates the group `name` with these columns.
   Table& add_table(const std::string& name, std::vector<ColumnSpec> columns);
+  // Collective. Opens the existing table `name`, which must have these
+  // columns and at least `rows` rows, and shrinks every column to `rows`
+  // (H5Dset_extent): rows past it are dropped. For --resume.
+  Table& open_table(const std::string& name, std::vector<ColumnSpec> columns, int64_t rows);
 
   // Collective: pushes everything written so far to the file.
   void flush();
@@ -91,5 +106,10 @@ class ResultsFile {
 
 // HDF5 library version, e.g. "1.10.8".
 std::string hdf5_version();
+
+// Not collective: reads the int64 root attribute `name` of the HDF5 file
+// `path` (opened read-only by this process alone); false when the file or
+// the attribute does not exist. For rank 0 before a collective open.
+bool read_int_attribute(const std::string& path, const std::string& name, int64_t* value);
 
 }  // namespace flb::metrics

@@ -6,6 +6,7 @@
 #include <torch/utils.h>
 
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <iostream>
 #include <limits>
@@ -15,9 +16,12 @@
 #include "flb/compress/wire_format.h"
 #include "flb/core/build_info.h"
 #include "flb/core/collective_error.h"
+#include "flb/core/stop_signal.h"
 #include "flb/core/timer.h"
 #include "flb/metrics/progress.h"
 #include "flb/metrics/results_file.h"
+#include "flb/sim/checkpoint.h"
+#include "flb/sim/collectively.h"
 #include "flb/sim/local_trainer.h"
 #include "flb/sim/placement.h"
 #include "flb/sim/results_schema.h"
@@ -28,6 +32,11 @@ namespace flb::sim {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Root attributes written when a run finishes (results/README.md); their
+// presence tells scripts that a run is complete.
+const char* const kEndAttributes[] = {"completed_rounds", "mpi_gatherv_bytes_sent_all_ranks", "mpi_bcast_bytes",
+                                      "memory_per_client_bytes", "rss_max_bytes"};
 
 torch::Device pick_device(const std::string& want, int local_rank) {
   const bool have_cuda = torch::cuda::is_available();
@@ -71,22 +80,6 @@ int64_t values_sent(const compress::Payload& p, int64_t* scalar_parts) {
   return n;
 }
 
-// Runs `setup` on every rank; if it throws on any rank, every rank throws
-// a CollectiveError (the failing ranks print their own message first).
-template <typename F>
-void collectively(comm::MpiComm& comm, F&& setup) {
-  std::string message;
-  try {
-    setup();
-  } catch (const std::exception& e) {
-    message = e.what();
-  }
-  if (comm.any(!message.empty())) {
-    if (comm.rank() != 0 && !message.empty()) std::cerr << "flbench: rank " << comm.rank() << ": " << message << "\n";
-    throw CollectiveError(comm.rank() == 0 && !message.empty() ? message : "another rank failed during setup (see above)");
-  }
-}
-
 }  // namespace
 
 RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::MpiComm& comm) {
@@ -127,36 +120,92 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
     for (const auto& p : params) schema.tensor_numel.push_back(static_cast<uint64_t>(p.numel()));
   });
   const std::vector<std::vector<int64_t>>& client_samples = task->client_samples();
-  // The results file is created collectively; its errors are collective too.
+  const RunState state{global, task->model(), *algorithm};
+  const std::string resumable = resumable_config(info.config_toml);
+
+  // ---- --resume: the checkpoint's state, or "already finished" ---------------
+  Manifest resumed;  // completed_rounds 0 and zero totals for a fresh run
+  RunSummary summary;
+  if (config.resume) {
+    std::string finished = "-1";  // completed_rounds of --out, -1 if unfinished
+    collectively(comm, [&] {
+      int64_t n = 0;
+      if (root && metrics::read_int_attribute(config.out, "completed_rounds", &n)) finished = std::to_string(n);
+    });
+    comm.bcast_text(finished);
+    std::string dir;
+    const bool have = find_checkpoint(comm, config.out, resumable, &resumed, &dir);
+    if (std::stoll(finished) >= config.rounds) {
+      if (root)
+        std::cout << "flbench: " << config.out << " already finished " << finished
+                  << " rounds; nothing to do (pass a larger --rounds to continue it)" << std::endl;
+      summary.rounds = std::stoll(finished);
+      summary.already_finished = true;
+      return summary;
+    }
+    if (!have)
+      throw CollectiveError("--resume: no checkpoint of " + config.out + " (" + config.out +
+                            ".ckpt); drop --resume to start the run afresh (with --overwrite if " + config.out +
+                            " exists), and pass --checkpoint-every to checkpoint it");
+    if (resumed.completed_rounds >= config.rounds)
+      throw CollectiveError("--rounds " + std::to_string(config.rounds) + ": the checkpoint " + dir + " already holds " +
+                            std::to_string(resumed.completed_rounds) + " rounds; pass a larger --rounds");
+    load_checkpoint(comm, dir, device, state);
+    if (root)
+      std::cout << "flbench: resuming from " << dir << " after round " << resumed.completed_rounds << std::endl;
+  }
+
+  // The results file is created (or reopened) collectively; its errors are collective too.
   const std::vector<std::string> hosts = comm.hostnames();
   std::string start_time = now_iso8601();
   comm.bcast_text(start_time);  // rank 0's clock for everyone (attributes must match)
-  collectively(comm, [&] { results = std::make_unique<metrics::ResultsFile>(config.out, comm.handle(), config.overwrite); });
+  metrics::Table *round_table_p = nullptr, *client_table_p = nullptr, *eval_table_p = nullptr;
+  if (config.resume) {
+    // Append: drop the rows written after the checkpoint (by a run that died
+    // later) and whatever a finished run wrote at its end.
+    collectively(comm, [&] {
+      results = std::make_unique<metrics::ResultsFile>(config.out, comm.handle(), metrics::ResultsFile::Append{});
+      round_table_p = &results->open_table("rounds", round_columns(), resumed.rows("rounds"));
+      client_table_p = &results->open_table("clients", client_columns(), resumed.rows("clients"));
+      eval_table_p = &results->open_table("eval", eval_columns(), resumed.rows("eval"));
+      for (const char* name : kEndAttributes) results->remove_attribute(name);
+      results->remove("final_model");
+      results->set_attribute("config_toml", info.config_toml);  // --rounds may have grown
+      results->flush();
+    });
+  } else {
+    collectively(comm, [&] { results = std::make_unique<metrics::ResultsFile>(config.out, comm.handle(), config.overwrite); });
+  }
   std::string host_list;
   for (const auto& h : hosts) host_list += (host_list.empty() ? "" : ",") + h;
   const BuildInfo& build = build_info();
-  results->set_attribute("schema_version", metrics::kSchemaVersion);
-  results->set_attribute("flbench_version", build.version);
-  results->set_attribute("git_revision", build.git_revision);
-  results->set_attribute("config_toml", info.config_toml);
-  results->set_attribute("command_line", info.command_line);
-  results->set_attribute("algorithm", algorithm->name());
-  results->set_attribute("mpi_size", static_cast<int64_t>(comm.size()));
-  results->set_attribute("hostnames", host_list);
-  results->set_attribute("torch_version", build.torch_version);
-  results->set_attribute("mpi_version", comm::mpi_library_version());
-  results->set_attribute("hdf5_version", metrics::hdf5_version());
-  results->set_attribute("device", device.str());
-  results->set_attribute("threads_per_rank", static_cast<int64_t>(threads));
-  results->set_attribute("seed", static_cast<int64_t>(config.seed));
-  results->set_attribute("start_time", start_time);
-  metrics::Table& round_table = results->add_table("rounds", round_columns());
-  metrics::Table& client_table = results->add_table("clients", client_columns());
-  metrics::Table& eval_table = results->add_table("eval", eval_columns());
-  std::string eval_names;
-  for (const auto& name : task->eval_domains()) eval_names += (eval_names.empty() ? "" : ",") + name;
-  results->set_group_attribute("eval", "domain_names", eval_names);
-  results->flush();
+  if (!config.resume) {
+    results->set_attribute("schema_version", metrics::kSchemaVersion);
+    results->set_attribute("flbench_version", build.version);
+    results->set_attribute("git_revision", build.git_revision);
+    results->set_attribute("config_toml", info.config_toml);
+    results->set_attribute("command_line", info.command_line);
+    results->set_attribute("algorithm", algorithm->name());
+    results->set_attribute("mpi_size", static_cast<int64_t>(comm.size()));
+    results->set_attribute("hostnames", host_list);
+    results->set_attribute("torch_version", build.torch_version);
+    results->set_attribute("mpi_version", comm::mpi_library_version());
+    results->set_attribute("hdf5_version", metrics::hdf5_version());
+    results->set_attribute("device", device.str());
+    results->set_attribute("threads_per_rank", static_cast<int64_t>(threads));
+    results->set_attribute("seed", static_cast<int64_t>(config.seed));
+    results->set_attribute("start_time", start_time);
+    round_table_p = &results->add_table("rounds", round_columns());
+    client_table_p = &results->add_table("clients", client_columns());
+    eval_table_p = &results->add_table("eval", eval_columns());
+    std::string eval_names;
+    for (const auto& name : task->eval_domains()) eval_names += (eval_names.empty() ? "" : ",") + name;
+    results->set_group_attribute("eval", "domain_names", eval_names);
+    results->flush();
+  }
+  metrics::Table& round_table = *round_table_p;
+  metrics::Table& client_table = *client_table_p;
+  metrics::Table& eval_table = *eval_table_p;
 
   // Bytes of per-client state this rank holds: its clients' sample lists.
   int64_t hosted_sample_bytes = 0;
@@ -170,10 +219,19 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
               << config.out << std::endl;
   }
 
-  RunSummary summary;
   Timer run_clock;
+  // Totals of all rounds so far (earlier attempts included), as of `rounds` completed.
+  RunTotals totals = resumed.totals;
+  auto totals_now = [&] {
+    RunTotals t = totals;
+    for (uint64_t s : comm.allgather(comm.counters().gather_sent)) t.gather_sent_all += static_cast<int64_t>(s);
+    t.bcast_bytes += static_cast<int64_t>(comm.counters().bcast_bytes);
+    t.rss_max = std::max<int64_t>(t.rss_max, static_cast<int64_t>(comm.max_all(static_cast<uint64_t>(rss_max_bytes()))));
+    t.seconds += run_clock.seconds();
+    return t;
+  };
   double last_test_loss = kNaN, last_test_accuracy = kNaN;
-  for (int64_t round = 0; round < config.rounds; ++round) {
+  for (int64_t round = resumed.completed_rounds; round < config.rounds; ++round) {
     RoundRow row;
     row.round = round;
     Timer round_clock, phase;
@@ -312,19 +370,49 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
     eval_table.append(to_rows(eval_rows));
     row.io = phase.seconds();
     row.rss_max_bytes = static_cast<int64_t>(comm.max_to_root(static_cast<double>(rss_max_bytes())));
-    const std::vector<uint64_t> state = comm.allgather(static_cast<uint64_t>(hosted_sample_bytes + algorithm->client_state_bytes()));
-    for (uint64_t s : state) row.client_state_bytes += static_cast<int64_t>(s);
+    const std::vector<uint64_t> state_bytes = comm.allgather(static_cast<uint64_t>(hosted_sample_bytes + algorithm->client_state_bytes()));
+    for (uint64_t s : state_bytes) row.client_state_bytes += static_cast<int64_t>(s);
     row.server_state_bytes = root ? algorithm->server_state_bytes() : 0;
     row.wall = round_clock.seconds();
     round_table.append(to_rows(root ? std::vector<RoundRow>{row} : std::vector<RoundRow>{}));
     results->flush();
 
-    summary.bytes_up += static_cast<uint64_t>(row.bytes_up);
-    summary.bytes_down += static_cast<uint64_t>(row.bytes_down);
+    totals.bytes_up += row.bytes_up;
+    totals.bytes_down += row.bytes_down;
     if (root) {
       metrics::Progress p{round, config.rounds, row.train_loss, row.test_loss, row.test_accuracy,
-                          row.bytes_up / 1e6, row.bytes_down / 1e6, row.wall, run_clock.seconds()};
+                          row.bytes_up / 1e6, row.bytes_down / 1e6, row.wall, run_clock.seconds(), resumed.completed_rounds};
       std::cout << metrics::progress_line(p) << std::endl;
+    }
+
+    // 9. Checkpoint every --checkpoint-every rounds, and stop on a signal:
+    //    all ranks agree whether any of them got one. The last round is not
+    //    checkpointed: the run is complete, and --resume with a larger
+    //    --rounds continues from the checkpoint before it, as an
+    //    uninterrupted longer run would have gone (its evaluations differ).
+    const bool stop = comm.any(stop_requested()) && !last;
+    if (stop || (config.checkpoint_every > 0 && (round + 1) % config.checkpoint_every == 0 && !last)) {
+      Timer ckpt_clock;
+      Manifest m;
+      m.completed_rounds = round + 1;
+      m.mpi_size = comm.size();
+      m.config_hash = config_hash(resumable);
+      m.table_rows = {{"rounds", round_table.rows()}, {"clients", client_table.rows()}, {"eval", eval_table.rows()}};
+      m.totals = totals_now();
+      write_checkpoint(comm, config.out, m, resumable, state);
+      if (root) {
+        std::printf("flbench: checkpoint after round %lld -> %s.ckpt (%.2f s)\n", static_cast<long long>(round + 1),
+                    config.out.c_str(), ckpt_clock.seconds());
+        std::fflush(stdout);
+      }
+    }
+    if (stop) {
+      summary.checkpointed = true;
+      summary.rounds = round + 1;
+      summary.seconds = totals.seconds + run_clock.seconds();
+      summary.bytes_up = static_cast<uint64_t>(totals.bytes_up);
+      summary.bytes_down = static_cast<uint64_t>(totals.bytes_down);
+      return summary;
     }
   }
 
@@ -334,23 +422,23 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
     const torch::Tensor host = item.value().detach().to(torch::kCPU, torch::kFloat32).contiguous();
     results->write_array("final_model/" + item.key(), host.sizes().vec(), host.data_ptr<float>());
   }
-  const std::vector<uint64_t> sent = comm.allgather(comm.counters().gather_sent);
-  int64_t mpi_gathered = 0;
-  for (uint64_t s : sent) mpi_gathered += static_cast<int64_t>(s);
-  const std::vector<uint64_t> state = comm.allgather(static_cast<uint64_t>(hosted_sample_bytes + algorithm->client_state_bytes()));
+  const RunTotals end = totals_now();
+  const std::vector<uint64_t> state_bytes = comm.allgather(static_cast<uint64_t>(hosted_sample_bytes + algorithm->client_state_bytes()));
   int64_t state_total = 0;
-  for (uint64_t s : state) state_total += static_cast<int64_t>(s);
-  results->set_attribute("mpi_gatherv_bytes_sent_all_ranks", mpi_gathered);
-  results->set_attribute("mpi_bcast_bytes", static_cast<int64_t>(comm.counters().bcast_bytes));
+  for (uint64_t s : state_bytes) state_total += static_cast<int64_t>(s);
+  results->set_attribute("mpi_gatherv_bytes_sent_all_ranks", end.gather_sent_all);
+  results->set_attribute("mpi_bcast_bytes", end.bcast_bytes);
   results->set_attribute("memory_per_client_bytes", state_total / config.clients);
-  results->set_attribute("rss_max_bytes", static_cast<int64_t>(comm.max_all(static_cast<uint64_t>(rss_max_bytes()))));
+  results->set_attribute("rss_max_bytes", end.rss_max);
   results->set_attribute("completed_rounds", config.rounds);
   results->flush();
 
   summary.rounds = config.rounds;
   summary.test_loss = last_test_loss;
   summary.test_accuracy = last_test_accuracy;
-  summary.seconds = run_clock.seconds();
+  summary.seconds = end.seconds;
+  summary.bytes_up = static_cast<uint64_t>(end.bytes_up);
+  summary.bytes_down = static_cast<uint64_t>(end.bytes_down);
   return summary;
 }
 

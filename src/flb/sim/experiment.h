@@ -4,6 +4,11 @@
 // same config. It throws flb::CollectiveError when all ranks stop together
 // (bad config, missing data, a rejected upload under --on-bad-upload stop)
 // and other exceptions when one rank alone fails.
+//
+// With config.resume it continues the run from the checkpoint next to
+// config.out and appends to that file (sim/checkpoint.h). When any rank got
+// SIGTERM or SIGUSR1 (core/stop_signal.h; install the handlers first), every
+// rank finishes the round, checkpoints and returns with `checkpointed` set.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +25,9 @@ struct RunInfo {
 };
 
 struct RunSummary {
-  int64_t rounds = 0;
+  int64_t rounds = 0;          // rounds completed, earlier attempts included
+  bool checkpointed = false;   // stopped on a signal after checkpointing `rounds`
+  bool already_finished = false;  // --resume of a finished run: nothing done
   double test_loss = 0;
   double test_accuracy = 0;
   double seconds = 0;
