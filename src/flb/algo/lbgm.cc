@@ -26,13 +26,6 @@ namespace {
 
 constexpr uint8_t kTagFull = 0, kTagLookBack = 1;
 
-int64_t bytes_of(const Tensors& ts) {
-  int64_t n = 0;
-  for (const auto& t : ts)
-    if (t.defined()) n += t.numel() * static_cast<int64_t>(t.element_size());
-  return n;
-}
-
 class Lbgm : public Algorithm {
  public:
   explicit Lbgm(const AlgoConfig& c)
@@ -141,13 +134,11 @@ class Lbgm : public Algorithm {
 
   int64_t client_state_bytes() const override {
     int64_t n = 0;
-    for (const auto& [client, mem] : clients_) n += bytes_of(mem.lbg) + bytes_of(mem.residual);
+    for (const auto& [client, mem] : clients_) n += tensor_bytes(mem.lbg) + tensor_bytes(mem.residual);
     return n;
   }
   int64_t server_state_bytes() const override {
-    int64_t n = 0;
-    for (const auto& [client, lbg] : server_lbg_) n += bytes_of(lbg);
-    return n;
+    return tensor_bytes(server_lbg_);
   }
 
  private:

@@ -58,10 +58,7 @@ class PFedLoRU : public FedLoRU {
   }
 
   int64_t client_state_bytes() const override {
-    int64_t n = 0;
-    for (const auto& [client, ts] : private_)
-      for (const auto& t : ts) n += t.numel() * static_cast<int64_t>(t.element_size());
-    return n;
+    return tensor_bytes(private_);
   }
 
  private:

@@ -59,4 +59,17 @@ ClientTensors read_client_tensors(torch::serialize::InputArchive& archive, const
   return m;
 }
 
+int64_t tensor_bytes(const Tensors& ts) {
+  int64_t n = 0;
+  for (const auto& t : ts)
+    if (t.defined()) n += t.numel() * static_cast<int64_t>(t.element_size());
+  return n;
+}
+
+int64_t tensor_bytes(const ClientTensors& m) {
+  int64_t n = 0;
+  for (const auto& [client, ts] : m) n += tensor_bytes(ts);
+  return n;
+}
+
 }  // namespace flb::algo

@@ -54,11 +54,7 @@ class TopK : public Algorithm {
   }
 
   int64_t client_state_bytes() const override {
-    int64_t n = 0;
-    for (const auto& [client, tensors] : residuals_)
-      for (const auto& t : tensors)
-        if (t.defined()) n += t.numel() * static_cast<int64_t>(t.element_size());
-    return n;
+    return tensor_bytes(residuals_);
   }
 
  private:
