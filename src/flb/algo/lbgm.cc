@@ -49,8 +49,7 @@ class Lbgm : public Algorithm {
       torch::Tensor g = g_in;
       compress::Part full;
       if (topk_) {
-        const auto k = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(ratio_ * static_cast<double>(g_in.numel()))));
-        full = top_k_part(tensor, g_in, k, &g);
+        full = top_k_part(tensor, g_in, top_k_count(ratio_, g_in.numel()), &g);
       } else {
         full = dense_part(tensor, g);
       }

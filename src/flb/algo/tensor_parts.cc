@@ -1,5 +1,6 @@
 #include "flb/algo/tensor_parts.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "flb/core/error.h"
@@ -29,6 +30,10 @@ compress::Part sparse_part(uint32_t tensor, uint64_t numel, const torch::Tensor&
   std::memcpy(part.indices.data(), idx.data_ptr<int32_t>(), part.indices.size() * sizeof(uint32_t));
   std::memcpy(part.values.data(), val.data_ptr<float>(), part.values.size() * sizeof(float));
   return part;
+}
+
+int64_t top_k_count(double ratio, int64_t numel) {
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(ratio * static_cast<double>(numel))));
 }
 
 compress::Part top_k_part(uint32_t tensor, const torch::Tensor& g, int64_t k, torch::Tensor* kept) {

@@ -10,6 +10,10 @@ namespace flb::algo {
 // A dense part holding `t`'s values.
 compress::Part dense_part(uint32_t tensor, const torch::Tensor& t);
 
+// How many entries top-k keeps of a tensor of `numel`: ceil(ratio * numel),
+// at least 1 (topk, and LBGM with --base-compressor topk).
+int64_t top_k_count(double ratio, int64_t numel);
+
 // A sparse part holding the k largest-magnitude entries of `g` (ties:
 // LibTorch's topk order), positions ascending. When `kept` is not null it
 // receives `g` with every other entry zeroed (same shape).

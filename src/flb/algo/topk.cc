@@ -31,7 +31,7 @@ class TopK : public Algorithm {
       torch::Tensor g = local[i] - global[i];
       if (error_feedback_ && residual[i].defined()) g.add_(residual[i]);
       torch::Tensor kept;
-      p.parts.push_back(top_k_part(static_cast<uint32_t>(i), g, keep_count(g.numel()), &kept));
+      p.parts.push_back(top_k_part(static_cast<uint32_t>(i), g, top_k_count(ratio_, g.numel()), &kept));
       if (error_feedback_) residual[i] = g - kept;  // what was not sent waits for the next round
     }
     if (!error_feedback_) residuals_.erase(ctx.client);
@@ -58,9 +58,6 @@ class TopK : public Algorithm {
   }
 
  private:
-  int64_t keep_count(int64_t numel) const {
-    return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(ratio_ * static_cast<double>(numel))));
-  }
   double ratio_;
   bool error_feedback_;
   ClientTensors residuals_;  // this rank's clients
