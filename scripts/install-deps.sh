@@ -12,7 +12,7 @@ PACKAGES=(
   libeigen3-dev libcli11-dev libgtest-dev zlib1g-dev
   dataset-fashion-mnist
   fortunes fortunes-de fortunes-es fortunes-it
-  python3-h5py python3-matplotlib python3-numpy
+  python3-h5py python3-matplotlib python3-numpy python3-torch
   slurm-wlm munge
 )
 

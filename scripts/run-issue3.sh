@@ -16,7 +16,8 @@
 # THREADS (--threads per rank, 1), OUT (results/issue3), SETTINGS ("A B C A3"),
 # ALGS ("fedavg fedloru lbgm-d0.2 lbgm-d0.4 topk topk-lbgm"), EXTRA_A (more
 # algorithms on setting A only: "lbgm-d0.6 lbgm-d0.8 fedloru-a16"), EXTRA_A3
-# ("fedloru-a16"), MPIRUN (mpirun).
+# ("fedloru-a16"), MPIRUN (mpirun), RUN_FLAGS (flags appended to every run, e.g.
+# "--rounds 2": ctest's quick run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLBENCH=${FLBENCH:-build/apps/flbench}
@@ -31,6 +32,7 @@ EXTRA_A=${EXTRA_A-"lbgm-d0.6 lbgm-d0.8 fedloru-a16"}  # setting A only: looser L
 EXTRA_A3=${EXTRA_A3-"fedloru-a16"}                   # FedLoRU at s = 1 (alg-fedloru-a16.toml)
 PY=/usr/bin/python3
 STAGE=${1:-all}
+read -r -a RUN_FLAGS <<<"${RUN_FLAGS:-}"
 
 MPI=("$MPIRUN" -np "$NP" --oversubscribe)
 [ "$(id -u)" = 0 ] && MPI+=(--allow-run-as-root)
@@ -42,7 +44,7 @@ run_one() {
   if [ -e "$h5" ] && $PY scripts/issue3.py completed "$h5"; then
     echo "  $name: done already, skipping"; return 0
   fi
-  local cmd=("${MPI[@]}" "$FLBENCH" --config "$cfg" --threads "$THREADS" "$@" --out "$h5")
+  local cmd=("${MPI[@]}" "$FLBENCH" --config "$cfg" --threads "$THREADS" "$@" "${RUN_FLAGS[@]}" --out "$h5")
   [ -e "$h5" ] && cmd+=(--overwrite)
   echo "  $name: ${cmd[*]}"
   local t0=$SECONDS

@@ -13,29 +13,40 @@
 # Makes the corpora and the pretrained base when missing, skips runs whose
 # HDF5 file is complete, writes results/lm/<preset>/*.h5 and the tables
 # (results/lm/README.md is written by hand around them).
+#
+# Environment: NP, THREADS, FLBENCH (binary; default build/apps/flbench),
+# OUT (default results/lm), CORPORA (default corpora), PRETRAIN_STEPS (1500),
+# RUN_FLAGS (flags appended to every run, e.g. "--rounds 2": ctest's quick run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
+case $what in a | b | c | all) ;; *) echo "usage: $0 [a|b|c|all]" >&2; exit 2 ;; esac
 NP=${NP:-2}
 THREADS=${THREADS:-1}
-FLB=build/apps/flbench
+FLB=${FLBENCH:-build/apps/flbench}
+OUT=${OUT:-results/lm}
+CORPORA=${CORPORA:-corpora}
+PRETRAIN_STEPS=${PRETRAIN_STEPS:-1500}
+read -r -a RUN_FLAGS <<<"${RUN_FLAGS:-}"
 PY=/usr/bin/python3
 [ -x "$FLB" ] || scripts/build.sh
-[ -d corpora/de ] || scripts/make-corpora.sh corpora
+[ -d "$CORPORA/de" ] || scripts/make-corpora.sh "$CORPORA"
 mpi=(--oversubscribe)
 [ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
-if [ ! -f results/lm/base.pt ]; then
-  echo "run-lm: pretraining the base model (results/lm/base.pt)"
-  "$FLB" pretrain --steps 1500 --report-every 250 --threads "$THREADS" --out results/lm/base.pt | tee results/lm/pretrain.log
+mkdir -p "$OUT"
+if [ ! -f "$OUT/base.pt" ]; then
+  echo "run-lm: pretraining the base model ($OUT/base.pt)"
+  "$FLB" pretrain --corpus-dir "$CORPORA" --steps "$PRETRAIN_STEPS" --report-every 250 --threads "$THREADS" \
+    --out "$OUT/base.pt" | tee "$OUT/pretrain.log"
 fi
 
 complete() { "$PY" -c "import h5py,sys; sys.exit(0 if 'completed_rounds' in h5py.File(sys.argv[1],'r').attrs else 1)" "$1" 2>/dev/null; }
 
-# run PRESET NAME FLAGS...: one flbench run into results/lm/PRESET/NAME.h5
+# run PRESET NAME FLAGS...: one flbench run into $OUT/PRESET/NAME.h5
 run() {
   local preset=$1 name=$2
   shift 2
-  local dir=results/lm/$preset out=results/lm/$preset/$name.h5
+  local dir=$OUT/$preset out=$OUT/$preset/$name.h5
   mkdir -p "$dir"
   if [ -f "$out" ] && complete "$out"; then
     echo "run-lm: $out complete, skipped"
@@ -43,7 +54,7 @@ run() {
   fi
   echo "run-lm: $preset/$name: $*"
   mpirun "${mpi[@]}" -np "$NP" "$FLB" --config "configs/lm/$(config_of "$preset").toml" --threads "$THREADS" \
-    "$@" --out "$out" --overwrite >"$dir/$name.log" 2>&1 || { tail -5 "$dir/$name.log"; exit 1; }
+    --corpus-dir "$CORPORA" --base "$OUT/base.pt" "$@" "${RUN_FLAGS[@]}" --out "$out" --overwrite >"$dir/$name.log" 2>&1 || { tail -5 "$dir/$name.log"; exit 1; }
   tail -1 "$dir/$name.log"
 }
 config_of() { case $1 in a | c) echo domains-4 ;; b) echo domains-100 ;; esac; }
@@ -82,6 +93,6 @@ case $what in c | all)
 esac
 
 for p in a b c; do
-  [ -d "results/lm/$p" ] && "$PY" scripts/lm_table.py "results/lm/$p" >"results/lm/$p/table.md" && cat "results/lm/$p/table.md"
+  [ -d "$OUT/$p" ] && "$PY" scripts/lm_table.py "$OUT/$p" >"$OUT/$p/table.md" && cat "$OUT/$p/table.md"
 done
-"$PY" scripts/analyze.py results/lm/a --plots results/lm/plots-a >/dev/null
+if [ -d "$OUT/a" ]; then "$PY" scripts/analyze.py "$OUT/a" --plots "$OUT/plots-a" >/dev/null; fi

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Round cost of flbench vs the same work in a bare PyTorch loop
 # (scripts/bench/bare_pytorch_round.py), both on this machine, one after the other,
-# for 1 and 2 threads. Writes results/bench/round_cost.md.
+# for 1 and 2 threads. Writes results/bench/round_cost.md. Runs from any directory.
 #   scripts/bench/round_cost.sh [ROUNDS]
+# Environment: FLBENCH (binary; default build/apps/flbench), OUT (the table;
+# default results/bench/round_cost.md; ctest's quick run writes elsewhere).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 rounds=${1:-30}
+flbench=${FLBENCH:-build/apps/flbench}
+out=${OUT:-results/bench/round_cost.md}
+[ -x "$flbench" ] || { echo "round_cost: $flbench not found: build first (scripts/build.sh) or set FLBENCH" >&2; exit 1; }
+[ "$rounds" -ge 2 ] 2>/dev/null || { echo "round_cost: ROUNDS must be an integer >= 2 (round 1 is excluded as warm-up)" >&2; exit 2; }
 py=/usr/bin/python3
 $py -c "import torch" 2>/dev/null || { echo "round_cost: needs Debian's python3-torch (apt-get install python3-torch)" >&2; exit 1; }
-mkdir -p results/bench
+mkdir -p "$(dirname "$out")"
 tmp=$(mktemp -d)
-out=results/bench/round_cost.md
+trap 'rm -rf "$tmp"' EXIT
 {
   echo "# Round cost: flbench vs a bare PyTorch loop"
   echo
@@ -22,9 +28,9 @@ out=results/bench/round_cost.md
   echo "|---:|---:|---:|---:|"
   for t in 1 2; do
     bare=$($py scripts/bench/bare_pytorch_round.py --threads "$t" --rounds "$rounds" | sed -E 's/.*mean ([0-9.]+) s.*/\1/')
-    build/apps/flbench --threads "$t" --rounds "$rounds" --eval-every 100000 --out "$tmp/t$t.h5" >/dev/null
+    "$flbench" --threads "$t" --rounds "$rounds" --eval-every 100000 --out "$tmp/t$t.h5" >/dev/null
     flb=$($py -c "import h5py; f=h5py.File('$tmp/t$t.h5'); print('%.4f' % (f['rounds/wall_s'][1:]-f['rounds/eval_s'][1:]).mean())")
     echo "| $t | $bare | $flb | $($py -c "print('%.2f' % ($flb / $bare))") |"
   done
-} | tee "$out"
-rm -rf "$tmp"
+} | tee "$out.tmp"
+mv "$out.tmp" "$out"

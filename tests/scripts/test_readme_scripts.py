@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""Every script the README names runs, as committed, in a quick mode.
+
+    test_readme_scripts.py SOURCE_DIR BUILD_DIR
+
+Each script is started from a directory other than the repository (they
+must run from anywhere) with its outputs redirected into a temporary
+directory, so nothing committed or already written is touched. The README
+is scanned for `scripts/...` and `slurm/...` names; one that no check below
+covers (nor another ctest test, listed in COVERED_ELSEWHERE) fails the test,
+so a new script cannot be documented without being exercised.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+
+SRC, BUILD = (os.path.abspath(p) for p in sys.argv[1:3])
+FLBENCH = os.path.join(BUILD, "apps", "flbench")
+
+# Scripts exercised by other ctest tests (name -> test).
+COVERED_ELSEWHERE = {
+    "scripts/test.sh": "CI itself (.ci/run runs it)",
+    "scripts/install-deps.sh": "scripts/test.sh and scripts/quickstart.sh (below)",
+    "scripts/build.sh": "scripts/test.sh and scripts/quickstart.sh (below)",
+    "scripts/make-corpora.sh": "corpora.make, and run-lm.sh below",
+    "scripts/analyze.py": "scripts.analyze",
+    "scripts/sweep": "scripts.sweep",
+    "scripts/local-slurm.sh": "scripts.slurm",
+    "scripts/lm_table.py": "run-lm.sh below",
+    "scripts/issue3.py": "run-issue3.sh below",
+    "scripts/bench/bare_pytorch_round.py": "round_cost.sh below",
+    "slurm/README.md": "a document",
+}
+for t in ("single", "array", "scaling-strong", "scaling-weak", "gpu"):
+    COVERED_ELSEWHERE[f"slurm/{t}.sbatch"] = "scripts.slurm"
+
+failures = []
+
+
+def run(name, cmd, env=None, timeout=900):
+    """Runs cmd from a scratch directory; returns its output, records a failure."""
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as cwd:
+        proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
+                              text=True, timeout=timeout)
+    took = time.time() - t0
+    ok = proc.returncode == 0
+    print(f"{'ok  ' if ok else 'FAIL'} {name}: exit {proc.returncode} in {took:.0f} s: {' '.join(cmd)}")
+    if not ok:
+        failures.append(name)
+        print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
+    return proc.stdout
+
+
+def expect(name, cond, what):
+    print(f"{'ok  ' if cond else 'FAIL'} {name}: {what}")
+    if not cond:
+        failures.append(name)
+
+
+def complete(path):
+    return os.path.exists(path) and "completed_rounds" in h5py.File(path, "r").attrs
+
+
+def check_round_cost(tmp):
+    out = os.path.join(tmp, "round_cost.md")
+    run("round_cost.sh", [os.path.join(SRC, "scripts/bench/round_cost.sh"), "2"],
+        env={"FLBENCH": FLBENCH, "OUT": out})
+    rows = [l for l in open(out)] if os.path.exists(out) else []
+    expect("round_cost.sh", sum(bool(re.match(r"^\| [12] \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$", l)) for l in rows) == 2,
+           f"{out} has a row for 1 and 2 threads")
+
+
+def check_run_issue3(tmp):
+    out = os.path.join(tmp, "issue3")
+    env = {"FLBENCH": FLBENCH, "OUT": out, "SETTINGS": "A", "ALGS": "fedavg lbgm-d0.2", "EXTRA_A": "",
+           "RUN_FLAGS": "--rounds 2 --eval-every 1"}
+    for stage in ("runs", "report"):
+        run(f"run-issue3.sh {stage}", [os.path.join(SRC, "scripts/run-issue3.sh"), stage], env=env)
+    expect("run-issue3.sh", all(complete(os.path.join(out, "A", a + ".h5")) for a in ("fedavg", "lbgm-d0.2")),
+           "both runs complete")
+
+
+def check_run_lm(tmp):
+    out, corpora = os.path.join(tmp, "lm"), os.path.join(tmp, "corpora")
+    env = {"FLBENCH": FLBENCH, "OUT": out, "CORPORA": corpora, "PRETRAIN_STEPS": "3",
+           "RUN_FLAGS": "--rounds 2 --local-steps 2 --eval-sequences 4"}
+    run("run-lm.sh a", [os.path.join(SRC, "scripts/run-lm.sh"), "a"], env=env, timeout=1200)
+    runs = [f for f in os.listdir(os.path.join(out, "a"))] if os.path.isdir(os.path.join(out, "a")) else []
+    done = [f for f in runs if f.endswith(".h5") and complete(os.path.join(out, "a", f))]
+    expect("run-lm.sh", len(done) >= 10 and os.path.exists(os.path.join(out, "a", "table.md")),
+           f"{len(done)} complete runs (expected 10) and a table")
+
+
+def check_quickstart(tmp):
+    if os.path.realpath(BUILD) != os.path.realpath(os.path.join(SRC, "build")):
+        print(f"skip quickstart.sh: it builds into {SRC}/build, and this test's build is {BUILD}")
+        return
+    out = os.path.join(tmp, "quickstart.h5")
+    run("quickstart.sh", [os.path.join(SRC, "scripts/quickstart.sh"), "--rounds", "2"], env={"OUT": out})
+    expect("quickstart.sh", complete(out), f"{out} complete")
+
+
+def readme_names():
+    text = open(os.path.join(SRC, "README.md")).read()
+    return sorted(set(re.findall(r"\b((?:scripts|slurm)/[\w./-]+\w)", text)))
+
+
+def main():
+    checked = {"scripts/bench/round_cost.sh": check_round_cost, "scripts/run-issue3.sh": check_run_issue3,
+               "scripts/run-lm.sh": check_run_lm, "scripts/quickstart.sh": check_quickstart}
+    unknown = [n for n in readme_names() if n not in checked and n not in COVERED_ELSEWHERE
+               and not os.path.isdir(os.path.join(SRC, n))]
+    expect("README", not unknown, "every script the README names is exercised"
+           + (f"; not covered: {', '.join(unknown)}" if unknown else ""))
+    only = sys.argv[3:]  # optional: names of the checks to run
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, check in checked.items():
+            if not only or any(o in name for o in only):
+                check(tmp)
+    print(f"{len(failures)} failed" + (f": {', '.join(failures)}" if failures else ""))
+    sys.exit(1 if failures else 0)
+
+
+main()
