@@ -48,7 +48,7 @@ bool have_data(const RunConfig& c) { return std::filesystem::exists(c.data.data_
 // Runs config.rounds rounds on `ranks` loopback ranks; returns every rank's
 // setup (rank 0's global state is the result) and rank 0's rows.
 struct Outcome {
-  std::vector<Setup> setups;
+  std::vector<RunSetup> setups;
   MemorySink rows;
   std::vector<uint64_t> gather_sent;  // per rank
 };
@@ -85,7 +85,7 @@ TEST(Round, OneRoundEqualsFedAvgComputedByHand) {
 
   // The reference: train each sampled client from the initial model, then
   // global + sum_k n_k / n (local_k - global).
-  Setup ref = make_setup(config, 0, 1);
+  RunSetup ref = make_setup(config, 0, 1);
   const algo::Tensors start = [&] {
     algo::Tensors t;
     for (const auto& g : ref.global) t.push_back(g.clone());
@@ -177,7 +177,7 @@ TEST(Round, ADivergedClientStopsEveryRankWithRankZerosReason) {
   RunConfig config = small_config();
   config.train.lr = 1e30;  // the loss overflows
   if (!have_data(config)) GTEST_SKIP() << "no Fashion-MNIST in " << config.data.data_dir;
-  std::vector<Setup> setups;
+  std::vector<RunSetup> setups;
   for (int r = 0; r < 2; ++r) setups.push_back(make_setup(config, r, 2));
   std::vector<MemorySink> sinks(2);
   std::vector<std::string> seen(2);

@@ -1,5 +1,6 @@
 #include "flb/sim/experiment.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -31,7 +32,7 @@ struct Run {
   const RunInfo& info;
   comm::Transport& transport;
   MPI_Comm results_comm;
-  Setup setup;
+  RunSetup setup;
   std::string resumable;  // the config a checkpoint must match
   Manifest resumed;       // completed_rounds 0 and zero totals for a fresh run
   bool root() const { return transport.rank() == 0; }
@@ -87,7 +88,7 @@ std::unique_ptr<ResultsWriter> open_results(Run& run) {
     return results;
   }
   collectively(t, [&] { results = ResultsWriter::create(config.out, run.results_comm, config.overwrite); });
-  const Setup& s = run.setup;
+  const RunSetup& s = run.setup;
   results->write_start({run.info.config_toml, run.info.command_line, s.algorithm->name(), t.size(), hosts,
                         t.describe(), s.device.str(), s.threads, static_cast<int64_t>(config.seed), start_time,
                         s.task->eval_domains()});
@@ -153,7 +154,7 @@ RunSummary finish(Run& run, ResultsWriter& results, const Round& round, const Ru
 
 RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Transport& transport,
                           MPI_Comm results_comm) {
-  Run run{config, info, transport, results_comm, Setup{}, resumable_config(info.config_toml), Manifest{}};
+  Run run{config, info, transport, results_comm, RunSetup{}, resumable_config(info.config_toml), Manifest{}};
   collectively(transport, [&] { run.setup = make_setup(config, transport.local_rank(), transport.local_size()); });
   RunSummary summary;
   if (config.resume && resume(run, &summary)) return summary;
@@ -168,7 +169,7 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Tr
   Timer run_clock;
   RunTotals totals = run.resumed.totals;  // as of the rounds completed so far
   for (int64_t r = run.resumed.completed_rounds; r < config.rounds; ++r) {
-    const RoundRow row = round.run(r).row;
+    const RoundRow row = round.run(r);
     totals.bytes_up += row.bytes_gathered;
     totals.bytes_down += row.bytes_down;
     if (run.root()) print_progress(run, row, run_clock);

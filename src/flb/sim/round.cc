@@ -85,7 +85,7 @@ double train_loss(const std::vector<ClientRecord>& records) {
 
 }  // namespace
 
-Round::Round(const RunConfig& config, Setup& setup, comm::Transport& transport, RowSink& sink)
+Round::Round(const RunConfig& config, RunSetup& setup, comm::Transport& transport, RowSink& sink)
     : config_(config), setup_(setup), transport_(transport), sink_(sink), last_test_loss_(kNaN), last_test_accuracy_(kNaN) {
   const auto& samples = setup_.task->client_samples();
   for (int64_t c = 0; c < config_.clients; ++c)
@@ -95,9 +95,8 @@ Round::Round(const RunConfig& config, Setup& setup, comm::Transport& transport, 
 
 int64_t Round::client_state_bytes() const { return hosted_sample_bytes_ + setup_.algorithm->client_state_bytes(); }
 
-RoundResult Round::run(int64_t round) {
-  RoundResult result;
-  RoundRow& row = result.row;
+RoundRow Round::run(int64_t round) {
+  RoundRow row;
   row.round = round;
   round_clock_.reset();
   const std::vector<int64_t> sampled = sample(round);
@@ -107,9 +106,8 @@ RoundResult Round::run(int64_t round) {
   std::vector<uint8_t> download = decode_and_aggregate(round, sampled, at_root, row);
   broadcast_and_apply(round, download, row);
   const std::vector<EvalRow> evals = evaluate(round, row);
-  result.evaluated = !evals.empty();
   write_rows(at_root.records, evals, row);
-  return result;
+  return row;
 }
 
 // 1. The round's clients: the same list on every rank, from (seed, round).

@@ -30,23 +30,19 @@
 
 namespace flb::sim {
 
-// What a round leaves behind besides its rows and the new global state.
-struct RoundResult {
-  RoundRow row;              // complete on rank 0; other ranks: their own share (bytes_down, times)
-  bool evaluated = false;    // rank 0 evaluated the global model this round
-};
-
 class Round {
  public:
   // `setup`, `transport` and `sink` must outlive the Round; `setup` is the
   // rank's own (sim/setup.h).
-  Round(const RunConfig& config, Setup& setup, comm::Transport& transport, RowSink& sink);
+  Round(const RunConfig& config, RunSetup& setup, comm::Transport& transport, RowSink& sink);
 
   // Collective. Runs round `round` (0-based) through every step and writes
   // its rows. Throws flb::CollectiveError on every rank when rank 0 stops
   // the run (a diverged client, a malformed upload under --on-bad-upload
-  // stop, no valid upload); the message is rank 0's.
-  RoundResult run(int64_t round);
+  // stop, no valid upload); the message is rank 0's. Returns the round's
+  // row: complete on rank 0; on other ranks only their own share
+  // (bytes_down, their times).
+  RoundRow run(int64_t round);
 
   // Rank 0: the last evaluation's mean in-domain loss and accuracy (NaN before any).
   double last_test_loss() const { return last_test_loss_; }
@@ -80,7 +76,7 @@ class Round {
                                            int64_t round, RoundRow& row);
 
   const RunConfig& config_;
-  Setup& setup_;
+  RunSetup& setup_;
   comm::Transport& transport_;
   RowSink& sink_;
   int64_t hosted_sample_bytes_ = 0;

@@ -32,7 +32,7 @@ int64_t rss_max_bytes() {
   return static_cast<int64_t>(u.ru_maxrss) * 1024;
 }
 
-void load_global(Setup& setup) {
+void load_global(RunSetup& setup) {
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < setup.params.size(); ++i) setup.params[i].copy_(setup.global[i]);
 }
@@ -54,9 +54,9 @@ compress::WireSchema wire_schema(const algo::Algorithm& algorithm, const algo::T
 
 // The order of these steps is part of the results: the model's initial
 // values come from LibTorch's generator right after manual_seed.
-Setup make_setup(const RunConfig& config, int local_rank, int local_size) {
+RunSetup make_setup(const RunConfig& config, int local_rank, int local_size) {
   validate(config);
-  Setup s;
+  RunSetup s;
   s.device = pick_device(config.device, local_rank);
   s.threads = config.threads > 0 ? config.threads : std::max(1, usable_cpus() / std::max(1, local_size));
   torch::set_num_threads(s.threads);

@@ -7,7 +7,8 @@
 //   -> the global state (copies of the trained tensors) and the local trainer
 //   -> the wire schema uploads and broadcasts are decoded against
 //
-// The engine (sim/experiment.cc) and the round tests share it.
+// The engine (sim/experiment.cc) and the round tests share it. (Named
+// RunSetup, not Setup: inside a GoogleTest body "Setup" is testing::Test's.)
 #pragma once
 
 #include <torch/nn/module.h>
@@ -25,7 +26,7 @@
 
 namespace flb::sim {
 
-struct Setup {
+struct RunSetup {
   torch::Device device = torch::kCPU;
   int threads = 0;                             // intra-op threads of this rank
   std::unique_ptr<Task> task;                  // the model and the clients' data
@@ -43,11 +44,11 @@ struct Setup {
 // on this node) divides the usable CPUs into threads when config.threads
 // is 0. Sets LibTorch's thread count and seed. Throws flb::Error for a bad
 // config, a missing device or bad data.
-Setup make_setup(const RunConfig& config, int local_rank, int local_size);
+RunSetup make_setup(const RunConfig& config, int local_rank, int local_size);
 
 // Copies the global state into the trained tensors (the model then holds
 // the global model).
-void load_global(Setup& setup);
+void load_global(RunSetup& setup);
 
 // "cpu", or "cuda:N" with N = local_rank modulo the visible GPUs ("auto":
 // CUDA when there is one). Throws flb::Error for --device cuda without one.
