@@ -11,7 +11,10 @@ line that is not an flbench result is an error (exit 1); such a file found
 while searching a directory is reported and skipped.
 
 Every number in the table is read from the file: nothing is re-run. The
-schema is results/README.md; this script knows schema_version 1.
+schema is results/README.md; this script reads schema_versions 1 and 2 and
+says which one each file has (the table's "schema" column, the JSON's
+"schema_version"). Version 1 named /rounds/bytes_gathered "bytes_up" (and
+/clients/upload_bytes "bytes_up"); its columns are read under the new names.
 
 Needs h5py, numpy and (for --plots) matplotlib: on Debian, run it with
 /usr/bin/python3 (apt-get install python3-h5py python3-numpy python3-matplotlib).
@@ -40,7 +43,22 @@ try:
 except ImportError:  # pragma: no cover
     tomllib = None
 
-SUPPORTED_SCHEMA_VERSIONS = {1}
+SUPPORTED_SCHEMA_VERSIONS = {1, 2}
+
+# Columns renamed by a schema version: {version: {table: {old name: new name}}}
+# for the files older than it (results/README.md lists the changes).
+RENAMED_BEFORE = {2: {"rounds": {"bytes_up": "bytes_gathered"}, "clients": {"bytes_up": "upload_bytes"}}}
+
+
+def current_names(table, columns, version):
+    """A table's columns ({name: array}) under the newest schema's names."""
+    out = dict(columns)
+    for since, tables in RENAMED_BEFORE.items():
+        if version < since:
+            for old, new in tables.get(table, {}).items():
+                if old in out and new not in out:
+                    out[new] = out.pop(old)
+    return out
 
 # Per-phase columns of /rounds, in the order of a round (DESIGN.md).
 PHASES = ["train_s", "encode_s", "gather_s", "aggregate_s",
@@ -115,7 +133,7 @@ def load_run(path):
         if "rounds" not in f or "wall_s" not in f["rounds"]:
             raise NotAResult(f"{path}: flbench file without /rounds (schema_version {version})")
         attrs = {k: _attr(f, k) for k in f.attrs}
-        rounds = {k: f["rounds"][k][()] for k in f["rounds"]}
+        rounds = current_names("rounds", {k: f["rounds"][k][()] for k in f["rounds"]}, version)
         evals = None
         if "eval" in f and isinstance(f["eval"], h5py.Group):
             g = f["eval"]
@@ -127,7 +145,7 @@ def load_run(path):
                 evals["_domain_names"] = [n.decode() if isinstance(n, bytes) else str(n)
                                           for n in names]
     config = parse_toml(attrs.get("config_toml", "") or "")
-    return {"path": path, "attrs": attrs, "config": config,
+    return {"path": path, "attrs": attrs, "config": config, "schema_version": version,
             "rounds": rounds, "eval": evals}
 
 
@@ -175,9 +193,10 @@ def summarize(run):
         "finished": completed is not None,
         "test_accuracy": last_finite(r.get("test_accuracy", [])),
         "test_loss": last_finite(r.get("test_loss", [])),
-        "mb_up": float(np.sum(r["bytes_up"])) / 1e6 if "bytes_up" in r else math.nan,
+        "mb_up": float(np.sum(r["bytes_gathered"])) / 1e6 if "bytes_gathered" in r else math.nan,
         "mb_down": float(np.sum(r["bytes_down"])) / 1e6 if "bytes_down" in r else math.nan,
         "s_per_round": float(np.mean(r["wall_s"])) if n_rows else math.nan,
+        "schema_version": run["schema_version"],
     }
 
 
@@ -192,6 +211,7 @@ TABLE = [  # (header, key, format)
     ("MB up", "mb_up", "{:.3f}"),
     ("MB down", "mb_down", "{:.3f}"),
     ("s/round", "s_per_round", "{:.4f}"),
+    ("schema", "schema_version", "{}"),
 ]
 
 
@@ -350,7 +370,7 @@ def make_plots(runs, outdir, scaling):
                 if xname == "round":
                     x = np.asarray(r.get("round", np.arange(len(y))), dtype=float) + 1
                 else:
-                    x = np.cumsum(np.asarray(r["bytes_up"], dtype=float)) / 1e6
+                    x = np.cumsum(np.asarray(r["bytes_gathered"], dtype=float)) / 1e6
                 ok = ~np.isnan(y)
                 ax.plot(x[ok], y[ok], marker=".", label=label)
             ax.set_xlabel(xlabel)
@@ -470,6 +490,9 @@ def main(argv=None):
         return 1
 
     summaries = [summarize(r) for r in runs]
+    versions = sorted({s["schema_version"] for s in summaries})
+    print(f"analyze.py: read {len(runs)} file(s) of schema_version "
+          + ", ".join(str(v) for v in versions), file=sys.stderr)
     report = {"runs": summaries}
     if args.scaling:
         report["scaling"] = {

@@ -78,7 +78,8 @@ def report(results, settings):
                 g = f["rounds"]
                 acc = g["test_accuracy"][()]
                 loss = g["test_loss"][()]
-                up = np.cumsum(g["bytes_up"][()]) / 1e6
+                # schema_version 1 named bytes_gathered bytes_up
+                up = np.cumsum(g["bytes_gathered" if "bytes_gathered" in g else "bytes_up"][()]) / 1e6
                 rnd = g["round"][()] + 1
                 parts = int(np.sum(g["parts"][()]))
                 scal = int(np.sum(g["scalar_parts"][()]))

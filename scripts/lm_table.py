@@ -5,7 +5,8 @@
 
 One row per run (file): in-domain and out-of-domain held-out loss and
 next-byte accuracy at the last evaluation (means over the domains of each
-kind, from /eval), upload per client per round, total MB up and down, and
+kind, from /eval), upload per client per round (/clients/upload_bytes), total MB up
+(/rounds/bytes_gathered) and down, and
 the server's mean seconds per round (decode + aggregate + encode).
 """
 import glob
@@ -25,6 +26,9 @@ def summary(path):
         last = ev["round"] == ev["round"].max()
         ind, ood = last & (ev["in_domain"] == 1), last & (ev["in_domain"] == 0)
         r, c = f["rounds"], f["clients"]
+        # schema_version 1 named both byte columns bytes_up (results/README.md)
+        gathered = r["bytes_gathered"] if "bytes_gathered" in r else r["bytes_up"]
+        upload = c["upload_bytes"] if "upload_bytes" in c else c["bytes_up"]
         rounds = len(r["round"])
         return {
             "run": os.path.basename(path)[:-3],
@@ -33,8 +37,8 @@ def summary(path):
             "in_acc": ev["accuracy"][ind].mean(),
             "ood_loss": ev["loss"][ood].mean() if ood.any() else float("nan"),
             "ood_acc": ev["accuracy"][ood].mean() if ood.any() else float("nan"),
-            "kb_client_round": c["bytes_up"][()].mean() / 1e3,
-            "mb_up": r["bytes_up"][()].sum() / 1e6,
+            "kb_client_round": upload[()].mean() / 1e3,
+            "mb_up": gathered[()].sum() / 1e6,
             "mb_down": r["bytes_down"][()].sum() / 1e6,
             "server_s": r["aggregate_s"][()].mean(),
             "wall_s": r["wall_s"][()].sum(),

@@ -14,7 +14,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "flb/comm/mpi_comm.h"
+#include "flb/comm/mpi_transport.h"
 #include "flb/core/build_info.h"
 #include "flb/core/collective_error.h"
 #include "flb/core/stop_signal.h"
@@ -64,7 +64,7 @@ std::string effective_config(const CLI::App& app) {
   return out;
 }
 
-int run(int argc, char** argv, flb::comm::MpiComm& comm) {
+int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
   const bool root = comm.rank() == 0;
   CLI::App app{"flbench: communication-efficient federated training over MPI.\n"
                "Every rank hosts a block of clients; uploads go to rank 0 with MPI_Gatherv,\n"
@@ -134,7 +134,7 @@ int run(int argc, char** argv, flb::comm::MpiComm& comm) {
   // The effective config, every option with its value (see effective_config).
   flb::sim::RunInfo info{joined(argc, argv), effective_config(app)};
   flb::install_stop_signal_handlers();  // SIGTERM, SIGUSR1: checkpoint at the end of the round
-  const flb::sim::RunSummary s = flb::sim::run_experiment(config, info, comm);
+  const flb::sim::RunSummary s = flb::sim::run_experiment(config, info, comm, comm.handle());
   if (s.already_finished) return 0;
   if (s.checkpointed) {
     if (root) std::cout << "flbench: checkpointed after round " << s.rounds << "; resume with --resume" << std::endl;
@@ -156,10 +156,11 @@ int main(int argc, char** argv) {
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   try {
-    flb::comm::MpiComm comm(MPI_COMM_WORLD);
+    flb::comm::MpiTransport comm(MPI_COMM_WORLD);
     code = run(argc, argv, comm);
   } catch (const flb::CollectiveError& e) {
-    // Every rank is here together: finish cleanly, rank 0 says why.
+    // Every rank is here together: finish cleanly, rank 0 says why (its
+    // error carries every failing rank's message; sim/collectively.h).
     if (rank == 0) std::cerr << "flbench: error: " << e.what() << "\n";
     code = 1;
   } catch (const std::exception& e) {

@@ -32,7 +32,7 @@ with h5py.File(out, "r") as f:
         have = set(f.attrs) if group is None else set(f[group])
         c.check(names == have, f"{section}: documented {sorted(names - have)} missing, "
                                f"undocumented {sorted(have - names)}")
-    c.check(int(f.attrs["schema_version"]) == 1, "schema_version is 1")
+    c.check(int(f.attrs["schema_version"]) == 2, "schema_version is 2")
     rounds = f["rounds"]
     c.check(all(len(rounds[k]) == 4 for k in rounds), "every /rounds column has 4 rows")
     c.check(all(len(f["clients"][k]) == 16 for k in f["clients"]), "every /clients column has 16 rows")

@@ -85,7 +85,7 @@ def expected(path):
             "rounds": int(f.attrs["completed_rounds"]),
             "test_accuracy": float(acc[~np.isnan(acc)][-1]),
             "test_loss": float(loss[~np.isnan(loss)][-1]),
-            "mb_up": float(r["bytes_up"][()].sum()) / 1e6,
+            "mb_up": float(r["bytes_gathered"][()].sum()) / 1e6,
             "mb_down": float(r["bytes_down"][()].sum()) / 1e6,
             "s_per_round": float(r["wall_s"][()].mean()),
         }
@@ -122,6 +122,24 @@ def main():
                                (8, "mb_down", 3), (9, "s_per_round", 4)):
             want = f"{exp[key]:.{digits}f}"
             check(row[i] == want, f"{key}: table {row[i]} == file {want}")
+
+        check(len(row) > 10 and row[10] == str(int(h5py.File(a, "r").attrs["schema_version"])) == "2",
+              f"schema column says the file's schema_version (2): {row[10:]}")
+        check("schema_version 2" in r.stderr, f"analyze.py says which schema it read: {r.stderr.strip()}")
+
+        # 1b. A schema_version 1 file (byte columns named bytes_up) reads the same.
+        old = os.path.join(tmp, "schema1.h5")
+        shutil.copy(a, old)
+        with h5py.File(old, "a") as f:
+            f.attrs["schema_version"] = 1
+            f.move("rounds/bytes_gathered", "rounds/bytes_up")
+            f.move("clients/upload_bytes", "clients/bytes_up")
+        r = analyze(old)
+        old_rows = table_rows(r.stdout)
+        check(r.returncode == 0 and len(old_rows) == 1 and old_rows[0][7] == row[7] and old_rows[0][10] == "1",
+              f"schema_version 1 file: MB up {old_rows[0][7] if old_rows else '?'} == {row[7]}, schema column 1 "
+              f"({r.stderr.strip()})")
+        check("schema_version 1" in r.stderr, "analyze.py says it read schema_version 1")
 
         # 2. --json: the exact values.
         r = analyze(a, "--json")

@@ -22,8 +22,6 @@
 
 namespace flb::metrics {
 
-constexpr int64_t kSchemaVersion = 1;
-
 enum class ColumnType { kInt64, kFloat64 };
 
 struct ColumnSpec {

@@ -203,7 +203,7 @@ std::string config_hash(const std::string& resumable) {
   return hex;
 }
 
-void write_checkpoint(comm::MpiComm& comm, const std::string& out, const Manifest& manifest, const std::string& resumable,
+void write_checkpoint(comm::Transport& comm, const std::string& out, const Manifest& manifest, const std::string& resumable,
                       const RunState& state) {
   const std::string dir = out + ".ckpt", tmp = dir + ".tmp", old = dir + ".old";
   const bool root = comm.rank() == 0;
@@ -254,7 +254,7 @@ void write_checkpoint(comm::MpiComm& comm, const std::string& out, const Manifes
   });
 }
 
-bool find_checkpoint(comm::MpiComm& comm, const std::string& out, const std::string& resumable, Manifest* manifest,
+bool find_checkpoint(comm::Transport& comm, const std::string& out, const std::string& resumable, Manifest* manifest,
                      std::string* dir) {
   std::string found, text, saved_config;
   if (comm.rank() == 0) {
@@ -297,7 +297,7 @@ bool find_checkpoint(comm::MpiComm& comm, const std::string& out, const std::str
   return true;
 }
 
-void load_checkpoint(comm::MpiComm& comm, const std::string& dir, torch::Device device, const RunState& state) {
+void load_checkpoint(comm::Transport& comm, const std::string& dir, torch::Device device, const RunState& state) {
   collectively(comm, [&] {
     const std::string model_path = dir + "/model.pt", rank_path = dir + "/" + rank_file(comm.rank());
     require(fs::exists(model_path) && fs::exists(rank_path), "--resume: the checkpoint " + dir + " lacks " +

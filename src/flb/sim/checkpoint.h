@@ -27,14 +27,14 @@
 #include <vector>
 
 #include "flb/algo/algorithm.h"
-#include "flb/comm/mpi_comm.h"
+#include "flb/comm/transport.h"
 
 namespace flb::sim {
 
 // Sums and maxima over all rounds and all attempts of a run, for the
 // summary line and the end-of-run HDF5 attributes (identical on all ranks).
 struct RunTotals {
-  int64_t bytes_up = 0;         // sum of /rounds/bytes_up
+  int64_t bytes_up = 0;         // sum of /rounds/bytes_gathered (manifest key "bytes_up")
   int64_t bytes_down = 0;       // sum of /rounds/bytes_down
   int64_t gather_sent_all = 0;  // bytes all ranks handed to MPI_Gatherv
   int64_t bcast_bytes = 0;      // payload bytes of all broadcasts
@@ -71,16 +71,16 @@ struct RunState {
 
 // Collective. Writes the checkpoint of `out` and swaps it in. Throws
 // flb::CollectiveError on every rank when a rank fails.
-void write_checkpoint(comm::MpiComm& comm, const std::string& out, const Manifest& manifest, const std::string& resumable,
+void write_checkpoint(comm::Transport& comm, const std::string& out, const Manifest& manifest, const std::string& resumable,
                       const RunState& state);
 
 // Collective. Finds the checkpoint of `out` (.ckpt, else .ckpt.old) and
 // checks that it was written with this MPI size and config (`resumable`);
 // false when there is none. Throws flb::CollectiveError on a mismatch.
-bool find_checkpoint(comm::MpiComm& comm, const std::string& out, const std::string& resumable, Manifest* manifest,
+bool find_checkpoint(comm::Transport& comm, const std::string& out, const std::string& resumable, Manifest* manifest,
                      std::string* dir);
 
 // Collective. Loads the checkpoint in `dir` into `state` (tensors on `device`).
-void load_checkpoint(comm::MpiComm& comm, const std::string& dir, torch::Device device, const RunState& state);
+void load_checkpoint(comm::Transport& comm, const std::string& dir, torch::Device device, const RunState& state);
 
 }  // namespace flb::sim

@@ -1,9 +1,17 @@
-// A federated experiment: setup, the round loop, the results file.
+// A federated experiment: setup, resume, the round loop, checkpoints, the
+// results file.
 //
-// run_experiment() is collective over `comm`: every rank calls it with the
-// same config. It throws flb::CollectiveError when all ranks stop together
-// (bad config, missing data, a rejected upload under --on-bad-upload stop)
-// and other exceptions when one rank alone fails.
+// run_experiment() is collective over `transport`: every rank calls it with
+// the same config. It throws flb::CollectiveError when all ranks stop
+// together (bad config, missing data, a rejected upload under
+// --on-bad-upload stop); then rank 0's error carries the message (other
+// ranks' errors are not meant to be printed; sim/collectively.h). Other
+// exceptions mean one rank alone failed.
+//
+// The rounds talk only through `transport` (comm/transport.h). The results
+// file is written with parallel HDF5, which needs an MPI communicator of
+// its own: `results_comm`, over the same ranks in the same order (for
+// comm::MpiTransport, its handle()).
 //
 // With config.resume it continues the run from the checkpoint next to
 // config.out and appends to that file (sim/checkpoint.h). When any rank got
@@ -11,10 +19,12 @@
 // rank finishes the round, checkpoints and returns with `checkpointed` set.
 #pragma once
 
+#include <mpi.h>
+
 #include <cstdint>
 #include <string>
 
-#include "flb/comm/mpi_comm.h"
+#include "flb/comm/transport.h"
 #include "flb/core/config.h"
 
 namespace flb::sim {
@@ -31,10 +41,11 @@ struct RunSummary {
   double test_loss = 0;
   double test_accuracy = 0;
   double seconds = 0;
-  uint64_t bytes_up = 0;    // all rounds, as gathered at rank 0
+  uint64_t bytes_up = 0;    // all rounds: sum of /rounds/bytes_gathered
   uint64_t bytes_down = 0;  // all rounds, one broadcast copy each
 };
 
-RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::MpiComm& comm);
+RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Transport& transport,
+                          MPI_Comm results_comm);
 
 }  // namespace flb::sim

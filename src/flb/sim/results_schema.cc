@@ -18,7 +18,7 @@ std::vector<metrics::ColumnSpec> round_columns() {
       {"apply_s", F, "decode + apply the download (rank 0)"},
       {"eval_s", F, "test-set evaluation (rank 0)"},
       {"io_s", F, "writing the client rows and flushing the previous round (all ranks)"},
-      {"bytes_up", I, "bytes gathered at rank 0: client payloads + 16-byte frames"},
+      {"bytes_gathered", I, "bytes rank 0 gathered: every rank's buffer of uploads (payloads + their 16-byte frames)"},
       {"bytes_down", I, "bytes of the broadcast (what each client downloads)"},
       {"clients", I, "clients sampled this round"},
       {"rejected", I, "uploads rejected as malformed (--on-bad-upload skip)"},
@@ -43,7 +43,7 @@ std::vector<metrics::ColumnSpec> client_columns() {
       {"samples", I, "the client's training samples"},
       {"steps", I, "local optimiser steps"},
       {"loss", F, "mean local training loss"},
-      {"bytes_up", I, "encoded upload size (wire format, without the frame)"},
+      {"upload_bytes", I, "the client's encoded upload (wire format), without the transport's 16-byte frame"},
       {"nonzeros", I, "values sent (dense and sparse parts and scalars)"},
       {"scalar_parts", I, "tensors sent as scalars (e.g. LBGM's look-back path)"},
   };
@@ -74,7 +74,7 @@ metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
   metrics::Rows out(round_columns().size());
   for (const RoundRow& r : rows) {
     const double v[] = {double(r.round), r.wall, r.train, r.encode, r.gather, r.aggregate, r.bcast, r.apply, r.eval, r.io,
-                        double(r.bytes_up), double(r.bytes_down), double(r.clients), double(r.rejected), double(r.parts),
+                        double(r.bytes_gathered), double(r.bytes_down), double(r.clients), double(r.rejected), double(r.parts),
                         double(r.scalar_parts), r.train_loss,
                         r.test_loss, r.test_accuracy, double(r.rss_max_bytes), double(r.client_state_bytes),
                         double(r.server_state_bytes)};
@@ -83,11 +83,11 @@ metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
   return out;
 }
 
-metrics::Rows to_rows(const std::vector<ClientRow>& rows) {
+metrics::Rows to_rows(const std::vector<ClientRecord>& rows) {
   metrics::Rows out(client_columns().size());
-  for (const ClientRow& r : rows) {
+  for (const ClientRecord& r : rows) {
     const double v[] = {double(r.round),  double(r.client),   double(r.rank),     double(r.samples),     double(r.steps),
-                        r.loss,           double(r.bytes_up), double(r.nonzeros), double(r.scalar_parts)};
+                        r.loss,           double(r.upload_bytes), double(r.nonzeros), double(r.scalar_parts)};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
   }
   return out;

@@ -1,4 +1,5 @@
-// The rows flbench writes each round (results/README.md documents them).
+// The rows flbench writes each round (results/README.md documents them),
+// and the sink a round writes them to.
 #pragma once
 
 #include <cstdint>
@@ -8,19 +9,31 @@
 
 namespace flb::sim {
 
+// The root attribute schema_version: changes whenever a name or meaning in
+// results/README.md changes. 2: /rounds/bytes_up became bytes_gathered and
+// /clients/bytes_up became upload_bytes (same values).
+constexpr int64_t kSchemaVersion = 2;
+
 struct RoundRow {
   int64_t round = 0;
   double wall = 0, train = 0, encode = 0, gather = 0, aggregate = 0, bcast = 0, apply = 0, eval = 0, io = 0;
-  int64_t bytes_up = 0, bytes_down = 0;
+  int64_t bytes_gathered = 0;  // rank 0: every byte gatherv delivered (= sum of the ranks' buffers)
+  int64_t bytes_down = 0;      // the broadcast's bytes
   int64_t clients = 0, rejected = 0, parts = 0, scalar_parts = 0;
   double train_loss = 0, test_loss = 0, test_accuracy = 0;
   int64_t rss_max_bytes = 0, client_state_bytes = 0, server_state_bytes = 0;
 };
 
-struct ClientRow {
-  int64_t round = 0, client = 0, rank = 0, samples = 0, steps = 0;
-  double loss = 0;
-  int64_t bytes_up = 0, nonzeros = 0, scalar_parts = 0;
+// One participating client of a round: made by the rank that trains it,
+// carried to rank 0 with the uploads (sim/round.cc) and written there as
+// its /clients row. Plain data (gathered as bytes between ranks of one build).
+struct ClientRecord {
+  int64_t round = 0, client = 0;
+  int64_t rank = 0;          // MPI rank that hosted and trained it
+  int64_t samples = 0, steps = 0;
+  double loss = 0;           // mean local training loss
+  int64_t upload_bytes = 0;  // its encoded upload (wire format), without the transport's framing
+  int64_t nonzeros = 0, scalar_parts = 0;
 };
 
 struct EvalRow {
@@ -34,7 +47,18 @@ std::vector<metrics::ColumnSpec> eval_columns();
 std::vector<metrics::ColumnSpec> client_columns();
 
 metrics::Rows to_rows(const std::vector<RoundRow>& rows);
-metrics::Rows to_rows(const std::vector<ClientRow>& rows);
+metrics::Rows to_rows(const std::vector<ClientRecord>& rows);
 metrics::Rows to_rows(const std::vector<EvalRow>& rows);
+
+// Where a round's rows go: the HDF5 results file (sim/results_writer.h) or,
+// in tests, memory. Both calls are collective.
+class RowSink {
+ public:
+  virtual ~RowSink() = default;
+  // This rank's /clients and /eval rows (rank 0 holds all of them).
+  virtual void write_details(const std::vector<ClientRecord>& clients, const std::vector<EvalRow>& evals) = 0;
+  // The /rounds row (rank 0; null elsewhere); then the round is flushed.
+  virtual void write_round(const RoundRow* row) = 0;
+};
 
 }  // namespace flb::sim

@@ -1,4 +1,4 @@
-#include "flb/comm/mpi_comm.h"
+#include "flb/comm/mpi_transport.h"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@ std::vector<uint8_t> pattern(int r, size_t scale) {
 }
 
 void check_gather(uint64_t max_call_bytes, size_t scale) {
-  MpiComm comm(MPI_COMM_WORLD, max_call_bytes);
+  MpiTransport comm(MPI_COMM_WORLD, max_call_bytes);
   const auto mine = pattern(comm.rank(), scale);
   const Gathered g = comm.gatherv(mine);
   uint64_t total = 0;
@@ -42,12 +42,12 @@ void check_gather(uint64_t max_call_bytes, size_t scale) {
   }
 }
 
-TEST(MpiComm, GathervSingleCall) { check_gather(2147483647ull, 1000); }
-TEST(MpiComm, GathervChunkedWhenOverTheCallLimit) { check_gather(7, 13); }
-TEST(MpiComm, GathervChunkedWithOneByteCalls) { check_gather(1, 3); }
+TEST(MpiTransport, GathervSingleCall) { check_gather(2147483647ull, 1000); }
+TEST(MpiTransport, GathervChunkedWhenOverTheCallLimit) { check_gather(7, 13); }
+TEST(MpiTransport, GathervChunkedWithOneByteCalls) { check_gather(1, 3); }
 
-TEST(MpiComm, BcastChunkedDeliversRootBytesEverywhere) {
-  MpiComm comm(MPI_COMM_WORLD, 5);
+TEST(MpiTransport, BcastChunkedDeliversRootBytesEverywhere) {
+  MpiTransport comm(MPI_COMM_WORLD, 5);
   std::vector<uint8_t> bytes;
   if (comm.rank() == 0)
     for (int i = 0; i < 103; ++i) bytes.push_back(static_cast<uint8_t>(i * 7));
@@ -58,16 +58,16 @@ TEST(MpiComm, BcastChunkedDeliversRootBytesEverywhere) {
   EXPECT_EQ(comm.counters().bcast_calls, 21u);  // ceil(103 / 5)
 }
 
-TEST(MpiComm, EmptyBcastIsDelivered) {
-  MpiComm comm;
+TEST(MpiTransport, EmptyBcastIsDelivered) {
+  MpiTransport comm;
   std::vector<uint8_t> bytes = {1, 2, 3};
   if (comm.rank() == 0) bytes.clear();
   comm.bcast(bytes);
   EXPECT_TRUE(bytes.empty());
 }
 
-TEST(MpiComm, SmallCollectives) {
-  MpiComm comm;
+TEST(MpiTransport, SmallCollectives) {
+  MpiTransport comm;
   EXPECT_EQ(comm.any(comm.rank() == comm.size() - 1), true);
   EXPECT_EQ(comm.any(false), false);
   EXPECT_EQ(comm.max_all(static_cast<uint64_t>(comm.rank()) * 10), static_cast<uint64_t>(comm.size() - 1) * 10);
@@ -84,12 +84,51 @@ TEST(MpiComm, SmallCollectives) {
   EXPECT_EQ(static_cast<int>(comm.hostnames().size()), comm.size());
 }
 
+// reduce_sum: the element-wise sum in rank order, at root only, counted
+// in reduce_bytes; chunked like gatherv when over the call limit.
+TEST(MpiTransport, ReduceSumAddsInRankOrderAtRoot) {
+  for (uint64_t max_call : {2147483647ull, 5ull}) {
+    MpiTransport comm(MPI_COMM_WORLD, max_call);
+    std::vector<double> v = {1.0 + comm.rank(), 0.1 * comm.rank(), -2.0};
+    const std::vector<double> mine = v;
+    comm.reduce_sum(v, 1 % comm.size());
+    if (comm.rank() == 1 % comm.size()) {
+      double a = 0, b = 0, c = 0;
+      for (int r = 0; r < comm.size(); ++r) {
+        a += 1.0 + r;
+        b += 0.1 * r;
+        c += -2.0;
+      }
+      EXPECT_EQ(v[0], a);
+      EXPECT_EQ(v[1], b);  // bitwise: the same order of additions
+      EXPECT_EQ(v[2], c);
+    } else {
+      EXPECT_EQ(v, mine);
+    }
+    EXPECT_EQ(comm.counters().reduce_bytes, 3 * sizeof(double));
+    EXPECT_EQ(comm.counters().gather_sent, 0u);  // not payload gathers
+  }
+}
+
+TEST(MpiTransport, GatherTextKeepsEveryRanksText) {
+  MpiTransport comm;
+  const auto all = comm.gather_text(std::string(static_cast<size_t>(comm.rank()), 'x') + "@" + std::to_string(comm.rank()));
+  if (comm.rank() == 0) {
+    ASSERT_EQ(static_cast<int>(all.size()), comm.size());
+    for (int r = 0; r < comm.size(); ++r) EXPECT_EQ(all[r], std::string(static_cast<size_t>(r), 'x') + "@" + std::to_string(r));
+  } else {
+    EXPECT_TRUE(all.empty());
+  }
+  EXPECT_EQ(comm.counters().gather_sent, 0u);
+  EXPECT_FALSE(comm.describe().empty());
+}
+
 // Over 2 GiB in one gather: the real large-count path (int counts would
 // overflow). Opt-in (FLB_TEST_LARGE_GATHER=1): needs about 5 GiB of memory
 // with 2 ranks.
-TEST(MpiComm, GathervOverTwoGiB) {
+TEST(MpiTransport, GathervOverTwoGiB) {
   if (!std::getenv("FLB_TEST_LARGE_GATHER")) GTEST_SKIP() << "set FLB_TEST_LARGE_GATHER=1 to run";
-  MpiComm comm;
+  MpiTransport comm;
   const size_t each = (size_t{2200} << 20) / static_cast<size_t>(comm.size()) + 1;
   std::vector<uint8_t> mine(each, static_cast<uint8_t>(comm.rank() + 1));
   const Gathered g = comm.gatherv(mine);

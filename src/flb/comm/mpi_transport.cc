@@ -1,4 +1,4 @@
-#include "flb/comm/mpi_comm.h"
+#include "flb/comm/mpi_transport.h"
 
 #include <algorithm>
 #include <cstring>
@@ -19,8 +19,9 @@ void check(int rc, const char* what) {
 
 }  // namespace
 
-MpiComm::MpiComm(MPI_Comm comm, uint64_t max_call_bytes) : comm_(comm), max_call_bytes_(max_call_bytes) {
-  require(max_call_bytes_ >= 1 && max_call_bytes_ <= 2147483647ull, "MpiComm: max_call_bytes must be in [1, INT_MAX]");
+MpiTransport::MpiTransport(MPI_Comm comm, uint64_t max_call_bytes) : comm_(comm), max_call_bytes_(max_call_bytes) {
+  require(max_call_bytes_ >= 1 && max_call_bytes_ <= 2147483647ull,
+          "MpiTransport: max_call_bytes must be in [1, INT_MAX]");
   check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
   check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
   MPI_Comm node;
@@ -30,13 +31,14 @@ MpiComm::MpiComm(MPI_Comm comm, uint64_t max_call_bytes) : comm_(comm), max_call
   MPI_Comm_free(&node);
 }
 
-Gathered MpiComm::gatherv(const std::vector<uint8_t>& mine, int root) {
+std::string MpiTransport::describe() const { return mpi_library_version(); }
+
+uint64_t MpiTransport::gather_chunked(const std::vector<uint8_t>& mine, int root, Gathered* out) {
   const std::vector<uint64_t> sizes = allgather(mine.size());
-  Gathered out;
   if (rank_ == root) {
-    out.offsets.assign(static_cast<size_t>(size_) + 1, 0);
-    for (int r = 0; r < size_; ++r) out.offsets[r + 1] = out.offsets[r] + sizes[r];
-    out.bytes.resize(out.offsets.back());
+    out->offsets.assign(static_cast<size_t>(size_) + 1, 0);
+    for (int r = 0; r < size_; ++r) out->offsets[r + 1] = out->offsets[r] + sizes[r];
+    out->bytes.resize(out->offsets.back());
   }
   // Each call moves at most `cap` bytes per rank, so at most max_call_bytes
   // in total and every displacement fits an int.
@@ -50,37 +52,43 @@ Gathered MpiComm::gatherv(const std::vector<uint8_t>& mine, int root) {
       counts[r] = static_cast<int>(sizes[r]);
       displs[r] = r == 0 ? 0 : displs[r - 1] + counts[r - 1];
     }
-    check(MPI_Gatherv(mine.data(), counts[rank_], MPI_BYTE, rank_ == root ? out.bytes.data() : nullptr, counts.data(),
+    check(MPI_Gatherv(mine.data(), counts[rank_], MPI_BYTE, rank_ == root ? out->bytes.data() : nullptr, counts.data(),
                       displs.data(), MPI_BYTE, root, comm_),
           "MPI_Gatherv");
-    counters_.gather_calls += 1;
-  } else {
-    std::vector<uint8_t> staging;
-    for (uint64_t done = 0; done < largest; done += cap) {
-      int call_total = 0;
-      for (int r = 0; r < size_; ++r) {
-        const uint64_t left = sizes[r] > done ? sizes[r] - done : 0;
-        counts[r] = static_cast<int>(std::min(left, cap));
-        displs[r] = call_total;
-        call_total += counts[r];
-      }
-      if (rank_ == root) staging.resize(static_cast<size_t>(call_total));
-      check(MPI_Gatherv(mine.data() + std::min<uint64_t>(done, mine.size()), counts[rank_], MPI_BYTE,
-                        rank_ == root ? staging.data() : nullptr, counts.data(), displs.data(), MPI_BYTE, root, comm_),
-            "MPI_Gatherv (chunked)");
-      counters_.gather_calls += 1;
-      if (rank_ == root) {
-        for (int r = 0; r < size_; ++r)
-          if (counts[r]) std::memcpy(out.bytes.data() + out.offsets[r] + done, staging.data() + displs[r], counts[r]);
-      }
+    return 1;
+  }
+  uint64_t calls = 0;
+  std::vector<uint8_t> staging;
+  for (uint64_t done = 0; done < largest; done += cap) {
+    int call_total = 0;
+    for (int r = 0; r < size_; ++r) {
+      const uint64_t left = sizes[r] > done ? sizes[r] - done : 0;
+      counts[r] = static_cast<int>(std::min(left, cap));
+      displs[r] = call_total;
+      call_total += counts[r];
+    }
+    if (rank_ == root) staging.resize(static_cast<size_t>(call_total));
+    check(MPI_Gatherv(mine.data() + std::min<uint64_t>(done, mine.size()), counts[rank_], MPI_BYTE,
+                      rank_ == root ? staging.data() : nullptr, counts.data(), displs.data(), MPI_BYTE, root, comm_),
+          "MPI_Gatherv (chunked)");
+    calls += 1;
+    if (rank_ == root) {
+      for (int r = 0; r < size_; ++r)
+        if (counts[r]) std::memcpy(out->bytes.data() + out->offsets[r] + done, staging.data() + displs[r], counts[r]);
     }
   }
+  return calls;
+}
+
+Gathered MpiTransport::gatherv(const std::vector<uint8_t>& mine, int root) {
+  Gathered out;
+  counters_.gather_calls += gather_chunked(mine, root, &out);
   counters_.gather_sent += mine.size();
-  if (rank_ == root) counters_.gather_received += total;
+  if (rank_ == root) counters_.gather_received += out.bytes.size();
   return out;
 }
 
-void MpiComm::bcast(std::vector<uint8_t>& bytes, int root) {
+void MpiTransport::bcast(std::vector<uint8_t>& bytes, int root) {
   uint64_t n = bytes.size();
   check(MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm_), "MPI_Bcast (size)");
   if (rank_ != root) bytes.resize(n);
@@ -92,56 +100,67 @@ void MpiComm::bcast(std::vector<uint8_t>& bytes, int root) {
   counters_.bcast_bytes += n;
 }
 
-std::vector<double> MpiComm::gather_doubles(const std::vector<double>& mine, int root) {
-  const std::vector<uint64_t> sizes = allgather(mine.size());
-  std::vector<int> counts(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
-  int total = 0;
+// Gathered at root and summed there in rank order (MPI_Reduce leaves the
+// order of a floating-point sum to the library).
+void MpiTransport::reduce_sum(std::vector<double>& values, int root) {
+  std::vector<uint8_t> mine(values.size() * sizeof(double));
+  if (!mine.empty()) std::memcpy(mine.data(), values.data(), mine.size());
+  Gathered all;
+  gather_chunked(mine, root, &all);
+  counters_.reduce_bytes += mine.size();
+  if (rank_ != root) return;
+  for (int r = 0; r < size_; ++r)
+    require(all.offsets[r + 1] - all.offsets[r] == mine.size(),
+            "reduce_sum: rank " + std::to_string(r) + " passed another number of values than rank " +
+                std::to_string(root));
+  std::vector<double> sum(values.size(), 0.0), part(values.size());
   for (int r = 0; r < size_; ++r) {
-    counts[r] = static_cast<int>(sizes[r]);
-    displs[r] = total;
-    total += counts[r];
+    if (!mine.empty()) std::memcpy(part.data(), all.bytes.data() + all.offsets[r], mine.size());
+    for (size_t i = 0; i < sum.size(); ++i) sum[i] += part[i];
   }
-  std::vector<double> out(rank_ == root ? static_cast<size_t>(total) : 0);
-  check(MPI_Gatherv(mine.data(), counts[rank_], MPI_DOUBLE, out.data(), counts.data(), displs.data(), MPI_DOUBLE, root,
-                    comm_),
-        "MPI_Gatherv (metrics)");
-  return out;
+  values = std::move(sum);
 }
 
-std::vector<uint64_t> MpiComm::allgather(uint64_t value) {
+std::vector<uint64_t> MpiTransport::allgather(uint64_t value) {
   std::vector<uint64_t> all(static_cast<size_t>(size_));
   check(MPI_Allgather(&value, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, comm_), "MPI_Allgather");
   return all;
 }
 
-double MpiComm::max_to_root(double value, int root) {
+Gathered MpiTransport::gather_small(const std::vector<uint8_t>& mine, int root) {
+  Gathered out;
+  gather_chunked(mine, root, &out);
+  return out;
+}
+
+double MpiTransport::max_to_root(double value, int root) {
   double out = value;
   check(MPI_Reduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, root, comm_), "MPI_Reduce");
   return out;
 }
 
-uint64_t MpiComm::max_all(uint64_t value) {
+uint64_t MpiTransport::max_all(uint64_t value) {
   uint64_t out = value;
   check(MPI_Allreduce(&value, &out, 1, MPI_UINT64_T, MPI_MAX, comm_), "MPI_Allreduce");
   return out;
 }
 
-void MpiComm::bcast_text(std::string& text, int root) {
+void MpiTransport::bcast_text(std::string& text, int root) {
   uint64_t n = text.size();
   check(MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm_), "MPI_Bcast (text size)");
   text.resize(n);
   check(MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, root, comm_), "MPI_Bcast (text)");
 }
 
-bool MpiComm::any(bool flag) {
+bool MpiTransport::any(bool flag) {
   int in = flag ? 1 : 0, out = 0;
   check(MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LOR, comm_), "MPI_Allreduce");
   return out != 0;
 }
 
-void MpiComm::barrier() { check(MPI_Barrier(comm_), "MPI_Barrier"); }
+void MpiTransport::barrier() { check(MPI_Barrier(comm_), "MPI_Barrier"); }
 
-std::vector<std::string> MpiComm::hostnames() {
+std::vector<std::string> MpiTransport::hostnames() {
   char name[MPI_MAX_PROCESSOR_NAME] = {};
   int len = 0;
   MPI_Get_processor_name(name, &len);

@@ -1,0 +1,277 @@
+#include "flb/sim/round.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <iostream>
+#include <limits>
+#include <type_traits>
+
+#include "flb/compress/wire_format.h"
+#include "flb/core/collective_error.h"
+#include "flb/sim/placement.h"
+#include "flb/sim/upload_frames.h"
+
+namespace flb::sim {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+int64_t values_sent(const compress::Payload& p, int64_t* scalar_parts) {
+  int64_t n = 0;
+  for (const auto& part : p.parts) {
+    n += static_cast<int64_t>(part.values.size());
+    if (part.kind == compress::PartKind::kScalar) ++*scalar_parts;
+  }
+  return n;
+}
+
+// ---- the upload framing: the only code that knows how a rank's uploads
+// are laid out in its gathered buffer (sim/upload_frames.h) ---------------
+
+// Appends the client's encoded upload to this rank's buffer; returns the
+// encoded payload's size (its /clients/upload_bytes).
+int64_t append_upload(std::vector<uint8_t>& buffer, int64_t client, const compress::Payload& payload) {
+  return static_cast<int64_t>(append_frame(buffer, static_cast<uint32_t>(client), payload));
+}
+
+// One upload found in rank `rank`'s buffer, not yet decoded.
+struct RawUpload {
+  int64_t client;
+  const uint8_t* data;
+  size_t size;
+};
+
+// Splits every rank's buffer into its uploads. Throws flb::Error when a
+// buffer is not a sequence of whole uploads.
+std::vector<std::pair<int, RawUpload>> split_uploads(const comm::Gathered& g) {
+  std::vector<std::pair<int, RawUpload>> out;
+  for (size_t r = 0; r + 1 < g.offsets.size(); ++r) {
+    const int rank = static_cast<int>(r);
+    for (const Frame& f : split_frames(g.bytes.data() + g.offsets[r], g.offsets[r + 1] - g.offsets[r], rank))
+      out.push_back({rank, RawUpload{int64_t{f.client}, f.data, f.size}});
+  }
+  return out;
+}
+
+// Whether `e` (from decode_uploads) says an upload was malformed.
+bool is_malformed(const Error& e) { return std::string(e.what()).find("malformed") != std::string::npos; }
+
+// ---- records between ranks ----------------------------------------------
+
+static_assert(std::is_trivially_copyable_v<ClientRecord>, "ClientRecord travels as bytes");
+
+std::vector<uint8_t> to_bytes(const std::vector<ClientRecord>& records) {
+  std::vector<uint8_t> b(records.size() * sizeof(ClientRecord));
+  if (!b.empty()) std::memcpy(b.data(), records.data(), b.size());
+  return b;
+}
+
+std::vector<ClientRecord> records_of(const std::vector<uint8_t>& b) {
+  std::vector<ClientRecord> records(b.size() / sizeof(ClientRecord));
+  if (!records.empty()) std::memcpy(records.data(), b.data(), records.size() * sizeof(ClientRecord));
+  return records;
+}
+
+// Sample-weighted mean of the clients' local losses, in client-id order.
+double train_loss(const std::vector<ClientRecord>& records) {
+  double weighted = 0, samples = 0;
+  for (const ClientRecord& r : records) {
+    weighted += double(r.samples) * r.loss;
+    samples += double(r.samples);
+  }
+  return samples > 0 ? weighted / samples : kNaN;
+}
+
+}  // namespace
+
+Round::Round(const RunConfig& config, RunSetup& setup, comm::Transport& transport, RowSink& sink)
+    : config_(config), setup_(setup), transport_(transport), sink_(sink), last_test_loss_(kNaN), last_test_accuracy_(kNaN) {
+  const auto& samples = setup_.task->client_samples();
+  for (int64_t c = 0; c < config_.clients; ++c)
+    if (owner_rank(c, config_.clients, transport_.size()) == transport_.rank())
+      hosted_sample_bytes_ += static_cast<int64_t>(samples[c].size() * sizeof(int64_t));
+}
+
+int64_t Round::client_state_bytes() const { return hosted_sample_bytes_ + setup_.algorithm->client_state_bytes(); }
+
+RoundRow Round::run(int64_t round) {
+  RoundRow row;
+  row.round = round;
+  round_clock_.reset();
+  const std::vector<int64_t> sampled = sample(round);
+  row.clients = static_cast<int64_t>(sampled.size());
+  const LocalUploads mine = train_and_encode(round, sampled, row);
+  const AtRoot at_root = gather(mine, row);
+  std::vector<uint8_t> download = decode_and_aggregate(round, sampled, at_root, row);
+  broadcast_and_apply(round, download, row);
+  const std::vector<EvalRow> evals = evaluate(round, row);
+  write_rows(at_root.records, evals, row);
+  return row;
+}
+
+// 1. The round's clients: the same list on every rank, from (seed, round).
+std::vector<int64_t> Round::sample(int64_t round) const {
+  return sample_clients(config_.seed, round, config_.clients, config_.clients_per_round);
+}
+
+// Loads the global state into the model and trains one client from it.
+LocalResult Round::train_client(const algo::ClientContext& ctx) {
+  load_global(setup_);
+  setup_.algorithm->load_client(ctx, setup_.params);
+  return setup_.trainer->train(setup_.task->client_samples()[ctx.client], config_.seed, ctx.client, ctx.round,
+                               {[&] { return setup_.algorithm->regularizer(setup_.params, setup_.global); },
+                                [&] { setup_.algorithm->after_step(ctx, setup_.params); }});
+}
+
+// 2. Each rank trains its sampled clients and encodes their uploads.
+Round::LocalUploads Round::train_and_encode(int64_t round, const std::vector<int64_t>& sampled, RoundRow& row) {
+  LocalUploads out;
+  const auto& samples = setup_.task->client_samples();
+  const int rank = transport_.rank();
+  double train_s = 0, encode_s = 0;
+  Timer phase;
+  for (int64_t c : sampled) {
+    if (owner_rank(c, config_.clients, transport_.size()) != rank) continue;
+    const algo::ClientContext ctx{c, round, static_cast<int64_t>(samples[c].size())};
+    phase.reset();
+    const LocalResult local = train_client(ctx);
+    train_s += phase.seconds();
+    phase.reset();
+    const compress::Payload payload = setup_.algorithm->encode_upload(ctx, setup_.global, setup_.params);
+    ClientRecord record{round, c, rank, ctx.samples, local.steps, local.mean_loss, 0, 0, 0};
+    record.nonzeros = values_sent(payload, &record.scalar_parts);
+    record.upload_bytes = append_upload(out.bytes, c, payload);
+    encode_s += phase.seconds();
+    out.records.push_back(record);
+  }
+  row.train = transport_.max_to_root(train_s);
+  row.encode = transport_.max_to_root(encode_s);
+  return out;
+}
+
+// 3. Every rank's records and uploads to rank 0 (rank order is client-id
+//    order: ranks host ascending blocks of clients).
+Round::AtRoot Round::gather(const LocalUploads& mine, RoundRow& row) {
+  AtRoot at;
+  at.records = records_of(transport_.gather_small(to_bytes(mine.records)).bytes);
+  Timer phase;
+  at.uploads = transport_.gatherv(mine.bytes);
+  row.gather = phase.seconds();
+  if (transport_.rank() == 0) row.bytes_gathered = static_cast<int64_t>(at.uploads.bytes.size());
+  return at;
+}
+
+// Rank 0: every upload of the gathered buffers that comes from a client its
+// rank hosts and that was sampled, decoded against the wire schema. Under
+// --on-bad-upload skip a bad upload is counted in row.rejected and dropped;
+// under stop its error is rethrown.
+std::vector<algo::Upload> Round::decode_uploads(const comm::Gathered& uploads, const std::vector<int64_t>& sampled,
+                                                int64_t round, RoundRow& row) {
+  const auto& samples = setup_.task->client_samples();
+  std::vector<algo::Upload> accepted;
+  for (const auto& [r, u] : split_uploads(uploads)) {
+    try {
+      require(u.client < config_.clients && owner_rank(u.client, config_.clients, transport_.size()) == r &&
+                  std::binary_search(sampled.begin(), sampled.end(), u.client),
+              "rank " + std::to_string(r) + " sent an upload for client " + std::to_string(u.client) +
+                  ", which it does not host or which was not sampled this round");
+      accepted.push_back({u.client, static_cast<int64_t>(samples[u.client].size()),
+                          compress::decode(u.data, u.size, setup_.schema, static_cast<uint32_t>(u.client))});
+    } catch (const Error& e) {
+      if (config_.on_bad_upload == "stop") throw;
+      std::cerr << "flbench: round " << round + 1 << ": rejected upload: " << e.what() << " (skipped)\n";
+      ++row.rejected;
+    }
+  }
+  return accepted;
+}
+
+// 4. Rank 0 checks the clients' losses, decodes, aggregates in client-id
+//    order and encodes the broadcast. An empty broadcast tells every rank
+//    to stop (stop_reason_ says why).
+std::vector<uint8_t> Round::decode_and_aggregate(int64_t round, const std::vector<int64_t>& sampled, const AtRoot& in,
+                                                 RoundRow& row) {
+  Timer phase;
+  std::vector<uint8_t> download;
+  if (transport_.rank() == 0) {
+    try {
+      for (const ClientRecord& r : in.records)
+        require(std::isfinite(r.loss), "client " + std::to_string(r.client) + " diverged (local loss " +
+                                           std::to_string(r.loss) + "); lower --lr");
+      std::vector<algo::Upload> accepted = decode_uploads(in.uploads, sampled, round, row);
+      std::sort(accepted.begin(), accepted.end(), [](const auto& a, const auto& b) { return a.client < b.client; });
+      for (size_t i = 1; i < accepted.size(); ++i)
+        require(accepted[i].client != accepted[i - 1].client,
+                "client " + std::to_string(accepted[i].client) + " uploaded twice");
+      require(!accepted.empty(), "no valid upload this round");
+      for (const algo::Upload& u : accepted) {
+        row.parts += static_cast<int64_t>(u.payload.parts.size());
+        for (const auto& part : u.payload.parts) row.scalar_parts += part.kind == compress::PartKind::kScalar;
+      }
+      compress::encode(setup_.algorithm->aggregate(round, accepted, setup_.global), download);
+    } catch (const Error& e) {
+      stop_reason_ = std::string("round ") + std::to_string(round + 1) + ": " + e.what() +
+                     (is_malformed(e) ? " (the run stops; --on-bad-upload skip drops malformed uploads instead)" : "");
+      download.clear();
+    }
+  }
+  row.aggregate = phase.seconds();
+  return download;
+}
+
+// 5. The broadcast to every rank; every rank applies it to the global state.
+void Round::broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, RoundRow& row) {
+  Timer phase;
+  transport_.bcast(download);
+  row.bcast = phase.seconds();
+  if (download.empty()) throw CollectiveError(transport_.rank() == 0 ? stop_reason_ : "stopped by rank 0");
+  row.bytes_down = static_cast<int64_t>(download.size());
+  phase.reset();
+  setup_.algorithm->apply_download(
+      round, setup_.global, compress::decode(download.data(), download.size(), setup_.schema, compress::kServerId));
+  row.apply = phase.seconds();
+}
+
+// 6. Rank 0 evaluates the global model every --eval-every rounds and after
+//    the last; test_loss and test_accuracy are the in-domain means.
+std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
+  Timer phase;
+  row.test_loss = row.test_accuracy = kNaN;
+  std::vector<EvalRow> rows;
+  const bool last = round + 1 == config_.rounds;
+  if (transport_.rank() == 0 && ((round + 1) % config_.eval_every == 0 || last)) {
+    load_global(setup_);
+    const std::vector<DomainEval> evals = setup_.task->evaluate();
+    double loss = 0, accuracy = 0, in_domain = 0;
+    for (size_t d = 0; d < evals.size(); ++d) {
+      rows.push_back({round, static_cast<int64_t>(d), evals[d].in_domain, evals[d].loss, evals[d].accuracy});
+      if (!evals[d].in_domain) continue;
+      loss += evals[d].loss;
+      accuracy += evals[d].accuracy;
+      in_domain += 1;
+    }
+    row.test_loss = last_test_loss_ = loss / in_domain;
+    row.test_accuracy = last_test_accuracy_ = accuracy / in_domain;
+  }
+  row.eval = phase.seconds();
+  return rows;
+}
+
+// 7. The rows: /clients and /eval (rank 0 holds them all), the memory
+//    metrics, then rank 0's /rounds row.
+void Round::write_rows(const std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row) {
+  Timer phase;
+  const bool root = transport_.rank() == 0;
+  if (root) row.train_loss = train_loss(records);
+  sink_.write_details(records, evals);
+  row.io = phase.seconds();
+  row.rss_max_bytes = static_cast<int64_t>(transport_.max_to_root(static_cast<double>(rss_max_bytes())));
+  for (uint64_t s : transport_.allgather(static_cast<uint64_t>(client_state_bytes())))
+    row.client_state_bytes += static_cast<int64_t>(s);
+  row.server_state_bytes = root ? setup_.algorithm->server_state_bytes() : 0;
+  row.wall = round_clock_.seconds();
+  sink_.write_round(root ? &row : nullptr);
+}
+
+}  // namespace flb::sim

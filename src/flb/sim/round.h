@@ -1,0 +1,88 @@
+// One federated round, as the protocol of DESIGN.md draws it:
+//
+//   sample          the round's clients, the same list on every rank
+//   train_and_encode  each rank trains its sampled clients from the global
+//                   state and encodes their uploads into one buffer; each
+//                   client's ClientRecord (rank, samples, loss, bytes, ...)
+//   gather          every rank's uploads and records to rank 0
+//   decode_and_aggregate  rank 0: decode (validated), aggregate in
+//                   client-id order, encode the broadcast
+//   broadcast_and_apply   the broadcast to every rank; every rank applies
+//                   it to its global state
+//   evaluate        rank 0, every --eval-every rounds and after the last
+//   write_rows      the /clients, /eval and /rounds rows (rank 0's), through
+//                   the RowSink
+//
+// Collective over the transport: every rank runs every round. Nothing here
+// sees MPI or HDF5: with a comm::LoopbackTransport and an in-memory RowSink
+// whole rounds run in a unit test (tests/unit/round_test.cc).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "flb/comm/transport.h"
+#include "flb/core/config.h"
+#include "flb/core/timer.h"
+#include "flb/sim/results_schema.h"
+#include "flb/sim/setup.h"
+
+namespace flb::sim {
+
+class Round {
+ public:
+  // `setup`, `transport` and `sink` must outlive the Round; `setup` is the
+  // rank's own (sim/setup.h).
+  Round(const RunConfig& config, RunSetup& setup, comm::Transport& transport, RowSink& sink);
+
+  // Collective. Runs round `round` (0-based) through every step and writes
+  // its rows. Throws flb::CollectiveError on every rank when rank 0 stops
+  // the run (a diverged client, a malformed upload under --on-bad-upload
+  // stop, no valid upload); the message is rank 0's. Returns the round's
+  // row: complete on rank 0; on other ranks only their own share
+  // (bytes_down, their times).
+  RoundRow run(int64_t round);
+
+  // Rank 0: the last evaluation's mean in-domain loss and accuracy (NaN before any).
+  double last_test_loss() const { return last_test_loss_; }
+  double last_test_accuracy() const { return last_test_accuracy_; }
+  // Bytes of per-client state this rank holds: its clients' sample lists
+  // and the algorithm's client state.
+  int64_t client_state_bytes() const;
+
+ private:
+  struct LocalUploads {
+    std::vector<uint8_t> bytes;          // this rank's uploads, one after another
+    std::vector<ClientRecord> records;   // one per client trained here, ascending id
+  };
+  struct AtRoot {
+    comm::Gathered uploads;              // every rank's upload buffer
+    std::vector<ClientRecord> records;   // every participating client, ascending id
+  };
+
+  std::vector<int64_t> sample(int64_t round) const;
+  LocalUploads train_and_encode(int64_t round, const std::vector<int64_t>& sampled, RoundRow& row);
+  AtRoot gather(const LocalUploads& mine, RoundRow& row);
+  std::vector<uint8_t> decode_and_aggregate(int64_t round, const std::vector<int64_t>& sampled, const AtRoot& in,
+                                            RoundRow& row);
+  void broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, RoundRow& row);
+  std::vector<EvalRow> evaluate(int64_t round, RoundRow& row);
+  void write_rows(const std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row);
+
+  // Pieces of the steps.
+  LocalResult train_client(const algo::ClientContext& ctx);
+  std::vector<algo::Upload> decode_uploads(const comm::Gathered& uploads, const std::vector<int64_t>& sampled,
+                                           int64_t round, RoundRow& row);
+
+  const RunConfig& config_;
+  RunSetup& setup_;
+  comm::Transport& transport_;
+  RowSink& sink_;
+  int64_t hosted_sample_bytes_ = 0;
+  std::string stop_reason_;  // rank 0: why decode_and_aggregate produced no broadcast
+  double last_test_loss_, last_test_accuracy_;
+  Timer round_clock_;        // since the start of the round (wall_s)
+};
+
+}  // namespace flb::sim

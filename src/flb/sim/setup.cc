@@ -1,0 +1,79 @@
+#include "flb/sim/setup.h"
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <torch/cuda.h>
+#include <torch/utils.h>
+
+#include <algorithm>
+
+#include "flb/algo/registry.h"
+#include "flb/core/error.h"
+
+namespace flb::sim {
+
+torch::Device pick_device(const std::string& want, int local_rank) {
+  const bool have_cuda = torch::cuda::is_available();
+  if (want == "cuda") require(have_cuda, "--device cuda: no CUDA device is visible (or this LibTorch has no CUDA); use --device cpu");
+  if (want == "cpu" || !have_cuda) return torch::kCPU;
+  const int count = static_cast<int>(torch::cuda::device_count());
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % count));
+}
+
+int usable_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  return 1;
+}
+
+int64_t rss_max_bytes() {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<int64_t>(u.ru_maxrss) * 1024;
+}
+
+void load_global(RunSetup& setup) {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < setup.params.size(); ++i) setup.params[i].copy_(setup.global[i]);
+}
+
+void freeze_untrained(torch::nn::Module& model, const algo::Tensors& trained) {
+  for (auto& p : model.parameters()) {
+    bool is_trained = false;
+    for (const auto& q : trained) is_trained = is_trained || p.is_same(q);
+    p.set_requires_grad(is_trained);
+  }
+}
+
+compress::WireSchema wire_schema(const algo::Algorithm& algorithm, const algo::Tensors& params) {
+  compress::WireSchema schema;
+  schema.algorithm = algorithm.wire_id();
+  for (const auto& p : params) schema.tensor_numel.push_back(static_cast<uint64_t>(p.numel()));
+  return schema;
+}
+
+// The order of these steps is part of the results: the model's initial
+// values come from LibTorch's generator right after manual_seed.
+RunSetup make_setup(const RunConfig& config, int local_rank, int local_size) {
+  validate(config);
+  RunSetup s;
+  s.device = pick_device(config.device, local_rank);
+  s.threads = config.threads > 0 ? config.threads : std::max(1, usable_cpus() / std::max(1, local_size));
+  torch::set_num_threads(s.threads);
+  s.algorithm = algo::make_algorithm(config.algo, config.seed);
+  torch::manual_seed(config.seed);  // the same initial model on every rank
+  model::LowRankSpec spec;          // the algorithm's low-rank layers, with the model's LoRA dropout
+  if (s.algorithm->model_spec()) {
+    spec = *s.algorithm->model_spec();
+    spec.dropout = config.model.lora_dropout;
+  }
+  s.task = make_task(config, s.algorithm->model_spec() ? &spec : nullptr, s.device);
+  s.params = s.algorithm->trainable(s.task->model());
+  freeze_untrained(s.task->model(), s.params);
+  for (const auto& p : s.params) s.global.push_back(p.detach().clone());
+  s.trainer = std::make_unique<LocalTrainer>(*s.task, s.params, config.train, s.device);
+  s.schema = wire_schema(*s.algorithm, s.params);
+  return s;
+}
+
+}  // namespace flb::sim
