@@ -26,7 +26,6 @@
 #include "flb/sim/placement.h"
 #include "flb/sim/results_schema.h"
 #include "flb/sim/task.h"
-#include "flb/sim/upload_frames.h"
 
 namespace flb::sim {
 namespace {
@@ -74,7 +73,7 @@ void copy_into(algo::Tensors& dst, const algo::Tensors& src) {
 int64_t values_sent(const compress::Payload& p, int64_t* scalar_parts) {
   int64_t n = 0;
   for (const auto& part : p.parts) {
-    n += static_cast<int64_t>(part.values.size());
+    n += static_cast<int64_t>(part.count());
     if (part.kind == compress::PartKind::kScalar) ++*scalar_parts;
   }
   return n;
@@ -92,7 +91,7 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
   std::unique_ptr<algo::Algorithm> algorithm;
   algo::Tensors params, global;
   std::unique_ptr<LocalTrainer> trainer;
-  compress::WireSchema schema;
+  compress::WireSchema upload_schema, download_schema;
   std::unique_ptr<metrics::ResultsFile> results;
   int threads = 0;
   collectively(comm, [&] {
@@ -116,8 +115,8 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
     }
     for (const auto& p : params) global.push_back(p.detach().clone());
     trainer = std::make_unique<LocalTrainer>(*task, params, config.train, device);
-    schema.algorithm = algorithm->wire_id();
-    for (const auto& p : params) schema.tensor_numel.push_back(static_cast<uint64_t>(p.numel()));
+    upload_schema = algorithm->upload_schema(params);
+    download_schema = algorithm->download_schema(params);
   });
   const std::vector<std::vector<int64_t>>& client_samples = task->client_samples();
   const RunState state{global, task->model(), *algorithm};
@@ -241,7 +240,7 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
     row.clients = static_cast<int64_t>(sampled.size());
 
     // 2. Each rank trains its sampled clients from the global state and
-    //    encodes their uploads into one buffer of frames.
+    //    encodes their uploads into one buffer (payloads back to back).
     std::vector<uint8_t> uploads;
     std::vector<ClientRow> client_rows;
     std::vector<double> client_losses;  // (client, samples, loss) triples for rank 0
@@ -260,7 +259,7 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
       const compress::Payload payload = algorithm->encode_upload(ctx, global, params);
       ClientRow cr{round, c, rank, ctx.samples, local.steps, local.mean_loss, 0, 0, 0};
       cr.nonzeros = values_sent(payload, &cr.scalar_parts);
-      cr.bytes_up = static_cast<int64_t>(append_frame(uploads, static_cast<uint32_t>(c), payload));
+      cr.bytes_up = static_cast<int64_t>(compress::encode(payload, uploads));
       encode_s += phase.seconds();
       client_rows.push_back(cr);
       client_losses.insert(client_losses.end(), {double(c), double(ctx.samples), local.mean_loss});
@@ -288,15 +287,15 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
                                                     " diverged (local loss " + std::to_string(losses[i + 2]) +
                                                     "); lower --lr");
         for (int r = 0; r < comm.size(); ++r) {
-          for (const Frame& f : split_frames(gathered.bytes.data() + gathered.offsets[r],
-                                             gathered.offsets[r + 1] - gathered.offsets[r], r)) {
+          for (const compress::UploadView& f : compress::split_uploads(gathered.bytes.data() + gathered.offsets[r],
+                                                                       gathered.offsets[r + 1] - gathered.offsets[r], r)) {
             try {
               require(f.client < config.clients && owner_rank(f.client, config.clients, comm.size()) == r &&
                           std::binary_search(sampled.begin(), sampled.end(), int64_t{f.client}),
                       "rank " + std::to_string(r) + " sent an upload for client " + std::to_string(f.client) +
                           ", which it does not host or which was not sampled this round");
               accepted.push_back({f.client, static_cast<int64_t>(client_samples[f.client].size()),
-                                  compress::decode(f.data, f.size, schema, f.client)});
+                                  compress::decode(f.data, f.size, upload_schema, f.client)});
             } catch (const Error& e) {
               if (config.on_bad_upload == "stop") throw;
               std::cerr << "flbench: round " << round + 1 << ": rejected upload: " << e.what() << " (skipped)\n";
@@ -314,10 +313,12 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
           for (const auto& part : u.payload.parts) row.scalar_parts += part.kind == compress::PartKind::kScalar;
         }
         compress::encode(algorithm->aggregate(round, accepted, global), download);
-      } catch (const Error& e) {
-        const bool malformed = std::string(e.what()).find("malformed") != std::string::npos;
+      } catch (const MalformedUpload& e) {
         stop_reason = std::string("round ") + std::to_string(round + 1) + ": " + e.what() +
-                      (malformed ? " (the run stops; --on-bad-upload skip drops malformed uploads instead)" : "");
+                      (config.on_bad_upload == "stop" ? " (the run stops; --on-bad-upload skip drops malformed uploads instead)" : "");
+        download.clear();
+      } catch (const Error& e) {
+        stop_reason = std::string("round ") + std::to_string(round + 1) + ": " + e.what();
         download.clear();
       }
     }
@@ -332,7 +333,8 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
 
     // 6. Every rank applies it to the global state.
     phase.reset();
-    algorithm->apply_download(round, global, compress::decode(download.data(), download.size(), schema, compress::kServerId));
+    algorithm->apply_download(round, global,
+                              compress::decode(download.data(), download.size(), download_schema, compress::kServerId));
     row.apply = phase.seconds();
 
     // 7. Rank 0 evaluates the global model every --eval-every rounds.

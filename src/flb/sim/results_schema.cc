@@ -18,7 +18,7 @@ std::vector<metrics::ColumnSpec> round_columns() {
       {"apply_s", F, "decode + apply the download (rank 0)"},
       {"eval_s", F, "test-set evaluation (rank 0)"},
       {"io_s", F, "writing the client rows and flushing the previous round (all ranks)"},
-      {"bytes_up", I, "bytes gathered at rank 0: client payloads + 16-byte frames"},
+      {"bytes_up", I, "bytes gathered at rank 0: the client payloads, back to back"},
       {"bytes_down", I, "bytes of the broadcast (what each client downloads)"},
       {"clients", I, "clients sampled this round"},
       {"rejected", I, "uploads rejected as malformed (--on-bad-upload skip)"},
@@ -43,7 +43,7 @@ std::vector<metrics::ColumnSpec> client_columns() {
       {"samples", I, "the client's training samples"},
       {"steps", I, "local optimiser steps"},
       {"loss", F, "mean local training loss"},
-      {"bytes_up", I, "encoded upload size (wire format, without the frame)"},
+      {"bytes_up", I, "encoded upload size (wire format)"},
       {"nonzeros", I, "values sent (dense and sparse parts and scalars)"},
       {"scalar_parts", I, "tensors sent as scalars (e.g. LBGM's look-back path)"},
   };
