@@ -16,14 +16,14 @@ for n in (1, 3):
         c.check(up == int(f.attrs["mpi_gatherv_bytes_sent_all_ranks"]),
                 f"np{n}: sum of rounds/bytes_gathered ({up}) == bytes all ranks passed to MPI_Gatherv "
                 f"({int(f.attrs['mpi_gatherv_bytes_sent_all_ranks'])})")
-        c.check(up == int(cl["upload_bytes"][:].sum()) + 16 * len(cl["upload_bytes"]),
-                f"np{n}: bytes_gathered == client payloads + 16-byte frames")
+        c.check(up == int(cl["upload_bytes"][:].sum()),
+                f"np{n}: bytes_gathered == the client payloads (wire version 2: no frames)")
         c.check(int(r["bytes_down"][:].sum()) == int(f.attrs["mpi_bcast_bytes"]),
                 f"np{n}: sum of rounds/bytes_down == bytes of MPI_Bcast")
-        # FedAvg: header 16 + per tensor (24-byte part header + 4 bytes per parameter).
+        # FedAvg: header 24 + per tensor (24-byte part header + 4 bytes per parameter).
         model = datasets(f["final_model"])
         params = sum(v.size for v in model.values())
-        expected = 16 + 24 * len(model) + 4 * params
+        expected = 24 + 24 * len(model) + 4 * params
         c.check(np.all(cl["upload_bytes"][:] == expected), f"np{n}: every FedAvg upload is {expected} bytes")
         c.check(np.all(r["bytes_down"][:] == expected), f"np{n}: the broadcast is {expected} bytes")
         c.check(np.all(cl["nonzeros"][:] == params), f"np{n}: nonzeros == parameter count")

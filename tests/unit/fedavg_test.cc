@@ -31,8 +31,9 @@ TEST(FedAvg, ServerStepIsTheSampleWeightedMeanOfDeltas) {
   for (size_t i = 0; i < samples.size(); ++i) {
     Tensors local = {global[0] + torch::randn({4, 3}), global[1] + torch::randn({5, 2})};
     const compress::Payload p = algo.encode_upload({int64_t(i), 0, samples[i]}, global, local);
-    const auto bytes = compress::encode(p);  // through the wire, as in a run
-    uploads.push_back({int64_t(i), samples[i], compress::decode(bytes.data(), bytes.size(), {1, {12, 10}}, uint32_t(i))});
+    const auto bytes = std::make_shared<std::vector<uint8_t>>(compress::encode(p));  // through the wire, as in a run
+    uploads.push_back({int64_t(i), samples[i],
+                       compress::decode(bytes->data(), bytes->size(), algo.upload_schema(global), uint32_t(i), bytes)});
     locals.push_back(local);
   }
   Tensors next = {global[0].clone(), global[1].clone()};
@@ -55,7 +56,7 @@ TEST(FedAvg, UploadIsTheDenseDeltaOfEveryTensor) {
   const compress::Payload p = algo.encode_upload({5, 0, 1}, global, local);
   ASSERT_EQ(p.parts.size(), 1u);
   EXPECT_EQ(p.client, 5u);
-  EXPECT_EQ(p.parts[0].values, std::vector<float>(4, 2.0f));
+  EXPECT_EQ(compress::values_of(p.parts[0]), std::vector<float>(4, 2.0f));
 }
 
 TEST(FedAvg, RejectsAnUploadMissingATensor) {
@@ -63,10 +64,14 @@ TEST(FedAvg, RejectsAnUploadMissingATensor) {
   const Tensors global = {torch::zeros({2}), torch::zeros({3})};
   compress::Payload p = algo.encode_upload({1, 0, 1}, global, global);
   p.parts.pop_back();
+  const auto bytes = compress::encode(p);  // rank 0's decoder checks the upload schema before aggregate runs
   try {
-    algo.aggregate(0, {{1, 1, p}}, global);
+    compress::decode(bytes.data(), bytes.size(), algo.upload_schema(global), 1);
     FAIL();
-  } catch (const Error& e) {
+  } catch (const MalformedUpload& e) {
+    std::printf("%s\n", e.what());
+    EXPECT_EQ(e.client(), 1);
+    EXPECT_EQ(e.field(), "tensor");
     EXPECT_NE(std::string(e.what()).find("client 1"), std::string::npos);
   }
 }

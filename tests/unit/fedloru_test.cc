@@ -125,7 +125,7 @@ TEST(PFedLoRU, PrivatePairIsNeverUploadedAndIsRestoredForItsClient) {
   for (const auto& g : global) local.push_back(g + 1.0);
   const auto p = algo->encode_upload({7, 0, 1}, global, local);
   int64_t sent = 0, private_numel = 0;
-  for (const auto& part : p.parts) sent += static_cast<int64_t>(part.values.size());
+  for (const auto& part : p.parts) sent += static_cast<int64_t>(part.count());
   for (auto* l : model::low_rank_layers(*m)) private_numel += l->up(1).numel() + l->down(1).numel();
   int64_t all = 0;
   for (const auto& g : global) all += g.numel();

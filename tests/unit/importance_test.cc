@@ -128,17 +128,18 @@ TEST(Importance, SparsifyKeepsExactlyTheHighestScoresAndTheL1Norm) {
       ++cases;
       EXPECT_EQ(plain.kind, PartKind::kSparse);
       EXPECT_EQ(plain.numel, v.size());
-      ASSERT_EQ(plain.indices, want) << rows << "x" << cols << " p " << p;
-      ASSERT_EQ(scaled.indices, want);
+      ASSERT_EQ(indices_of(plain), want) << rows << "x" << cols << " p " << p;
+      ASSERT_EQ(indices_of(scaled), want);
+      const std::vector<float> plain_values = values_of(plain), scaled_values = values_of(scaled);
       // Achieved sparsity is the requested one, rounded to whole elements.
-      EXPECT_EQ(static_cast<double>(v.size() - plain.indices.size()), std::floor(p * n + 0.5));
+      EXPECT_EQ(static_cast<double>(v.size() - indices_of(plain).size()), std::floor(p * n + 0.5));
       double l1_all = 0, l1_kept = 0, l1_scaled = 0;
       for (double x : v) l1_all += std::fabs(x);
       for (uint32_t i : want) l1_kept += std::fabs(v[i]);
       for (size_t j = 0; j < want.size(); ++j) {
-        EXPECT_EQ(plain.values[j], static_cast<float>(v[want[j]]));  // unscaled survivors are untouched
-        l1_scaled += std::fabs(scaled.values[j]);
-        EXPECT_NEAR(scaled.values[j], v[want[j]] * l1_all / l1_kept, 1e-6 * std::fabs(v[want[j]] * l1_all / l1_kept));
+        EXPECT_EQ(plain_values[j], static_cast<float>(v[want[j]]));  // unscaled survivors are untouched
+        l1_scaled += std::fabs(scaled_values[j]);
+        EXPECT_NEAR(scaled_values[j], v[want[j]] * l1_all / l1_kept, 1e-6 * std::fabs(v[want[j]] * l1_all / l1_kept));
       }
       if (!want.empty()) worst_l1 = std::max(worst_l1, std::fabs(l1_scaled - l1_all) / l1_all);
     }
@@ -153,14 +154,14 @@ TEST(Importance, SparsifyBreaksTiesByLowerIndexAndRejectsBadInput) {
   const torch::Tensor scores = torch::tensor({1.0f, 2.0f, 2.0f, 2.0f, 0.5f, 2.0f, 3.0f, 2.0f});
   // Drop round(0.5 * 8) = 4: keep 3.0 (index 6), then the 2.0s at indices 1, 2, 3.
   const Part part = sparsify_by_score(values, scores, 0.5, false);
-  EXPECT_EQ(part.indices, (std::vector<uint32_t>{1, 2, 3, 6}));
-  EXPECT_EQ(part.values, (std::vector<float>{2, 3, 4, 7}));
+  EXPECT_EQ(indices_of(part), (std::vector<uint32_t>{1, 2, 3, 6}));
+  EXPECT_EQ(values_of(part), (std::vector<float>{2, 3, 4, 7}));
   EXPECT_THROW(sparsify_by_score(values, scores.reshape({2, 4}), 0.5), Error);
   EXPECT_THROW(sparsify_by_score(values, scores, 1.01), Error);
   EXPECT_THROW(sparsify_by_score(values, torch::full({8}, NAN), 0.5), Error);
   // All kept values zero: no rescale (and no division by zero).
   const Part zero = sparsify_by_score(torch::zeros({4}), torch::ones({4}), 0.5, true);
-  EXPECT_EQ(zero.values, (std::vector<float>{0, 0}));
+  EXPECT_EQ(values_of(zero), (std::vector<float>{0, 0}));
 }
 
 TEST(Importance, RandomDropIsUnbiased) {
@@ -177,10 +178,12 @@ TEST(Importance, RandomDropIsUnbiased) {
   Stream s(5, StreamPurpose::kTest);
   for (int t = 0; t < draws; ++t) {
     const Part part = random_drop(values, q, s);
-    ASSERT_TRUE(std::is_sorted(part.indices.begin(), part.indices.end()));
-    ASSERT_EQ(part.indices.size(), part.values.size());
-    for (size_t j = 0; j < part.indices.size(); ++j) sum[part.indices[j]] += part.values[j];
-    kept += static_cast<double>(part.indices.size());
+    const std::vector<uint32_t> idx = indices_of(part);
+    const std::vector<float> val = values_of(part);
+    ASSERT_TRUE(std::is_sorted(idx.begin(), idx.end()));
+    ASSERT_EQ(idx.size(), val.size());
+    for (size_t j = 0; j < idx.size(); ++j) sum[idx[j]] += val[j];
+    kept += static_cast<double>(idx.size());
   }
   double worst_z = 0;
   for (size_t i = 0; i < v.size(); ++i) {
@@ -196,9 +199,9 @@ TEST(Importance, RandomDropIsUnbiased) {
 
   Stream a(6, StreamPurpose::kServerMask, 1), b(6, StreamPurpose::kServerMask, 1);
   const Part pa = random_drop(values, 0.5, a), pb = random_drop(values, 0.5, b);
-  EXPECT_EQ(pa.indices, pb.indices);
-  EXPECT_EQ(pa.values, pb.values);
-  EXPECT_EQ(random_drop(values, 0.0, a).indices.size(), v.size());
+  EXPECT_EQ(indices_of(pa), indices_of(pb));
+  EXPECT_EQ(values_of(pa), values_of(pb));
+  EXPECT_EQ(indices_of(random_drop(values, 0.0, a)).size(), v.size());
   EXPECT_THROW(random_drop(values, 1.0, a), Error);
 }
 

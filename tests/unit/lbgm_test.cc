@@ -20,12 +20,10 @@ std::unique_ptr<Algorithm> lbgm(double delta) {
   return make_algorithm(c, 1);
 }
 
-// Through the wire, as in a run.
-Upload roundtrip(const compress::Payload& p, int64_t samples, const Tensors& like) {
-  const auto bytes = compress::encode(p);
-  std::vector<uint64_t> numel;
-  for (const auto& t : like) numel.push_back(static_cast<uint64_t>(t.numel()));
-  return {p.client, samples, compress::decode(bytes.data(), bytes.size(), {3, numel}, p.client)};
+// Through the wire, as in a run (the decoded parts view `bytes` and keep it alive).
+Upload roundtrip(const Algorithm& algo, const compress::Payload& p, int64_t samples, const Tensors& like) {
+  const auto bytes = std::make_shared<std::vector<uint8_t>>(compress::encode(p));
+  return {p.client, samples, compress::decode(bytes->data(), bytes->size(), algo.upload_schema(like), p.client, bytes)};
 }
 
 TEST(Lbgm, DeltaOneSendsOneScalarPerTensorAfterTheFirstRoundAndServerRebuildsRhoTimesLbg) {
@@ -36,20 +34,20 @@ TEST(Lbgm, DeltaOneSendsOneScalarPerTensorAfterTheFirstRoundAndServerRebuildsRho
   const Tensors second = {torch::randn({6, 5}), torch::randn({4})};
   const auto p1 = algo->encode_upload({2, 0, 10}, global, first);
   for (const auto& part : p1.parts) EXPECT_EQ(part.kind, compress::PartKind::kDense);
-  algo->aggregate(0, {roundtrip(p1, 10, global)}, global);  // the server records lbg = first
+  algo->aggregate(0, {roundtrip(*algo, p1, 10, global)}, global);  // the server records lbg = first
   const auto p2 = algo->encode_upload({2, 1, 10}, global, second);
   ASSERT_EQ(p2.parts.size(), 2u);
   for (const auto& part : p2.parts) {
     EXPECT_EQ(part.kind, compress::PartKind::kScalar);
-    EXPECT_EQ(compress::encode(p2).size(), 16u + 2 * (24 + 4));
+    EXPECT_EQ(compress::encode(p2).size(), 24u + 2 * (24 + 4));
   }
-  const auto down = algo->aggregate(1, {roundtrip(p2, 10, global)}, global);
+  const auto down = algo->aggregate(1, {roundtrip(*algo, p2, 10, global)}, global);
   for (size_t i = 0; i < 2; ++i) {
     const auto g = second[i].to(torch::kFloat64), l = first[i].to(torch::kFloat64);
     const double rho = (g * l).sum().item<double>() / (l * l).sum().item<double>();
-    EXPECT_NEAR(p2.parts[i].values[0], rho, 1e-6);
+    EXPECT_NEAR(compress::value_at(p2.parts[i], 0), rho, 1e-6);
     // With one client of weight 1 the broadcast is exactly rho * lbg (rho as sent, in float32).
-    const auto want = first[i] * p2.parts[i].values[0];
+    const auto want = first[i] * compress::value_at(p2.parts[i], 0);
     const auto got = part_to_dense(down.parts[i], global[i]);
     const double diff = (got - want).abs().max().item<double>();
     std::printf("tensor %zu: rho %.6f, max |server - rho*lbg| = %.3g\n", i, rho, diff);
@@ -67,7 +65,7 @@ TEST(Lbgm, DecisionFollowsTheSinSquaredThreshold) {
     const auto p = algo->encode_upload({0, 1, 1}, global, second);
     EXPECT_EQ(p.parts[0].kind, delta < 0.2 ? compress::PartKind::kDense : compress::PartKind::kScalar) << delta;
     if (delta > 0.2) {
-      EXPECT_FLOAT_EQ(p.parts[0].values[0], 1.0f);  // <g,lbg>/<lbg,lbg> = 4/4
+      EXPECT_FLOAT_EQ(compress::value_at(p.parts[0], 0), 1.0f);  // <g,lbg>/<lbg,lbg> = 4/4
     }
   }
 }
@@ -88,12 +86,8 @@ TEST(Lbgm, ScalarWithoutALookBackGradientOnRecordIsRejected) {
   compress::Payload p;
   p.algorithm = 3;
   p.client = 9;
-  compress::Part part;
-  part.kind = compress::PartKind::kScalar;
-  part.numel = 3;
-  part.values = {1.0f};
-  p.parts = {part};
-  EXPECT_THROW(algo->aggregate(0, {roundtrip(p, 1, global)}, global), Error);
+  p.parts = {compress::scalar_part(0, 3, {1.0f})};
+  EXPECT_THROW(algo->aggregate(0, {roundtrip(*algo, p, 1, global)}, global), Error);
 }
 
 }  // namespace

@@ -86,23 +86,21 @@ Tensors clone(const Tensors& g) {
   return out;
 }
 
-compress::WireSchema schema(const LoraRig& s) {
-  compress::WireSchema w;
-  w.algorithm = s.algo->wire_id();
-  for (const auto& t : s.global) w.tensor_numel.push_back(static_cast<uint64_t>(t.numel()));
-  return w;
-}
+compress::WireSchema upload_schema(const LoraRig& s) { return s.algo->upload_schema(s.global); }
+compress::WireSchema download_schema(const LoraRig& s) { return s.algo->download_schema(s.global); }
 
-// encode_upload -> bytes -> decode at the server, as in a run.
+// encode_upload -> bytes -> decode at the server, as in a run (the parts view the bytes and keep them alive).
 Upload upload(const LoraRig& s, const Tensors& local, int64_t client, int64_t samples, int64_t round) {
-  const auto bytes = compress::encode(s.algo->encode_upload({client, round, samples}, s.global, local));
-  return {client, samples, compress::decode(bytes.data(), bytes.size(), schema(s), static_cast<uint32_t>(client))};
+  const auto bytes = std::make_shared<std::vector<uint8_t>>(
+      compress::encode(s.algo->encode_upload({client, round, samples}, s.global, local)));
+  return {client, samples,
+          compress::decode(bytes->data(), bytes->size(), upload_schema(s), static_cast<uint32_t>(client), bytes)};
 }
 
 // aggregate -> bytes -> decode as a rank receives it.
 compress::Payload broadcast(const LoraRig& s, int64_t round, const std::vector<Upload>& uploads) {
-  const auto bytes = compress::encode(s.algo->aggregate(round, uploads, s.global));
-  return compress::decode(bytes.data(), bytes.size(), schema(s), compress::kServerId);
+  const auto bytes = std::make_shared<std::vector<uint8_t>>(compress::encode(s.algo->aggregate(round, uploads, s.global)));
+  return compress::decode(bytes->data(), bytes->size(), download_schema(s), compress::kServerId, bytes);
 }
 
 Mat to_eigen(const torch::Tensor& t) {
@@ -272,7 +270,7 @@ TEST(FedDare, ExpectedUpdateEqualsTheDenseOne) {
     const Upload u0 = upload(s, l0, 0, 1, round), u1 = upload(s, l1, 1, 3, round);
     for (const auto& part : u0.payload.parts) {
       EXPECT_EQ(part.kind, compress::PartKind::kSparse);
-      kept += static_cast<int64_t>(part.values.size());
+      kept += static_cast<int64_t>(part.count());
       total += static_cast<int64_t>(part.numel);
     }
     const auto down = broadcast(s, round, {u0, u1});
@@ -292,7 +290,7 @@ TEST(FedDare, ExpectedUpdateEqualsTheDenseOne) {
   EXPECT_NEAR(density, 0.1, 5 * density_sd);
   // Masks are a function of (seed, client, round): the same on any rank.
   const auto again = upload(s, l0, 0, 1, 17).payload, first = upload(s, l0, 0, 1, 17).payload;
-  EXPECT_EQ(again.parts[0].indices, first.parts[0].indices);
+  EXPECT_EQ(compress::indices_of(again.parts[0]), compress::indices_of(first.parts[0]));
 }
 
 TEST(FlexLora, BroadcastMakesBAEqualTheRankRTruncationOfWavg) {
@@ -365,21 +363,21 @@ TEST(FedSrd, UploadSparsityIsExactAndKeepsTheMostImportantElements) {
           p_want = 0.85 + std::min(0.11, 0.1 * std::log(std::max(m4 / (m2 * m2), 1.0)));
         }
         const int64_t keep = n - static_cast<int64_t>(std::floor(p_want * static_cast<double>(n) + 0.5));
-        EXPECT_EQ(static_cast<int64_t>(part.values.size()), keep) << "tensor " << t;
+        EXPECT_EQ(static_cast<int64_t>(part.count()), keep) << "tensor " << t;
         // Every kept score >= every dropped score.
         std::vector<char> kept(static_cast<size_t>(n), 0);
-        for (uint32_t i : part.indices) kept[i] = 1;
+        for (uint32_t i : compress::indices_of(part)) kept[i] = 1;
         double min_kept = INFINITY, max_dropped = 0, l1_sent = 0;
         for (int64_t i = 0; i < n; ++i) {
           const double sc = score(i / d.cols(), i % d.cols());
           if (kept[static_cast<size_t>(i)]) min_kept = std::min(min_kept, sc);
           else max_dropped = std::max(max_dropped, sc);
         }
-        for (float v : part.values) l1_sent += std::abs(v);
+        for (float v : compress::values_of(part)) l1_sent += std::abs(v);
         worst_gap = std::max(worst_gap, max_dropped - min_kept);
         worst_l1 = std::max(worst_l1, std::abs(l1_sent - d.cwiseAbs().sum()) / d.cwiseAbs().sum());
         if (l == 0) std::printf("fedsrd %s: tensor %zu keeps %zu of %lld (drop ratio %.4f)\n", adaptive ? "adaptive" : "fixed",
-                                t, part.values.size(), static_cast<long long>(n), p_want);
+                                t, part.count(), static_cast<long long>(n), p_want);
       }
     }
     std::printf("fedsrd %s: max (max dropped score - min kept score) = %.3g (<= 1e-6 float rounding); "
@@ -496,7 +494,7 @@ TEST(FedSrd, RoundParityAndTheCodesFirstRoundWithZeroB) {
     for (const auto& part : down.parts) {
       const bool is_b = part.tensor == s.lora().b_index(0) || part.tensor == s.lora().b_index(1);
       EXPECT_EQ(is_b, std::string(first) == "b");
-      for (float v : part.values) moved = std::max(moved, std::abs(v));
+      for (float v : compress::values_of(part)) moved = std::max(moved, std::abs(v));
     }
     std::printf("fedsrd first round %s with B_0 = 0: max |update| = %.3g\n", first, moved);
     if (std::string(first) == "a") EXPECT_EQ(moved, 0.0f);  // pinv(0) = 0: the authors' first round does nothing
@@ -517,10 +515,10 @@ TEST(FedSrd, DownloadIsSparseWithDensityOneMinusQAndEveryRankEndsIdentical) {
     for (int64_t k = 0; k < 4; ++k) ups.push_back(upload(s, perturbed(s.global, 0.05), k, 1, 0));
     const auto bytes = compress::encode(s.algo->aggregate(0, ups, s.global));
     int64_t kept = 0, numel = 0;
-    const auto down = compress::decode(bytes.data(), bytes.size(), schema(s), compress::kServerId);
+    const auto down = compress::decode(bytes.data(), bytes.size(), download_schema(s), compress::kServerId);
     for (const auto& part : down.parts) {
       EXPECT_EQ(part.kind, compress::PartKind::kSparse);
-      kept += static_cast<int64_t>(part.values.size());
+      kept += static_cast<int64_t>(part.count());
       numel += static_cast<int64_t>(part.numel);
     }
     const double density = static_cast<double>(kept) / static_cast<double>(numel);
@@ -528,7 +526,7 @@ TEST(FedSrd, DownloadIsSparseWithDensityOneMinusQAndEveryRankEndsIdentical) {
     // Three ranks (rank 0 = the server) apply the same bytes.
     std::vector<Tensors> ranks = {clone(s.global), clone(s.global), clone(s.global)};
     for (auto& r : ranks)
-      s.algo->apply_download(0, r, compress::decode(bytes.data(), bytes.size(), schema(s), compress::kServerId));
+      s.algo->apply_download(0, r, compress::decode(bytes.data(), bytes.size(), download_schema(s), compress::kServerId));
     bool identical = true, a_untouched = true;
     for (size_t i = 0; i < s.global.size(); ++i) {
       identical = identical && ranks[0][i].equal(ranks[1][i]) && ranks[0][i].equal(ranks[2][i]);
@@ -541,7 +539,7 @@ TEST(FedSrd, DownloadIsSparseWithDensityOneMinusQAndEveryRankEndsIdentical) {
     EXPECT_TRUE(identical);
     EXPECT_TRUE(a_untouched);  // a B-round sends only dB
     // Smaller than the dense factor update it stands for.
-    EXPECT_LT(bytes.size(), 16 + 2 * 24 + static_cast<size_t>(numel) * 4 / 2);
+    EXPECT_LT(bytes.size(), 24 + 2 * 24 + static_cast<size_t>(numel) * 4 / 2);
   }
 }
 
@@ -572,16 +570,16 @@ TEST(FedSrd, MalformedSparseUploadIsRejectedByDecodeNamingTheClient) {
     LoraRig s = make_rig(c, 64, 48, 40);
     torch::manual_seed(13);
     auto bytes = compress::encode(s.algo->encode_upload({5, 0, 1}, s.global, perturbed(s.global, 0.1)));
-    // Part 0's header starts after the 16-byte payload header: kind, encoding, tag, pad, tensor u32,
+    // Part 0's header starts after the 24-byte payload header: kind, encoding, tag, pad, tensor u32,
     // numel u64 at +8, count u64 at +16; its positions (or bitmap) at +24.
-    const size_t part0 = 16;
+    const size_t part0 = 24;
     const uint8_t encoding = bytes[part0 + 1];
     uint64_t numel = 0, count = 0;
     std::memcpy(&numel, &bytes[part0 + 8], 8);
     std::memcpy(&count, &bytes[part0 + 16], 8);
     auto expect_rejected = [&](const std::vector<uint8_t>& bad, const char* what) {
       try {
-        compress::decode(bad.data(), bad.size(), schema(s), 5);
+        compress::decode(bad.data(), bad.size(), upload_schema(s), 5);
         ADD_FAILURE() << what << " was accepted";
       } catch (const Error& e) {
         std::printf("p %.2f, %s: %s\n", p, what, e.what());
@@ -606,17 +604,20 @@ TEST(FedSrd, MalformedSparseUploadIsRejectedByDecodeNamingTheClient) {
   }
 }
 
-TEST(FedSrd, UploadMissingATensorIsRejectedByAggregateNamingTheClient) {
+TEST(FedSrd, UploadMissingATensorIsRejectedByTheDecoderNamingTheClient) {
   for (const char* name : {"fedsrd", "fedsrd-e", "flexlora", "fedit"}) {
     LoraRig s = make_rig(config(name, 3));
     torch::manual_seed(14);
     Upload good = upload(s, perturbed(s.global, 0.1), 2, 1, 0);
-    Upload bad = upload(s, perturbed(s.global, 0.1), 9, 1, 0);
-    bad.payload.parts.erase(bad.payload.parts.begin() + 1);
-    try {
-      s.algo->aggregate(0, {good, bad}, s.global);
+    compress::Payload bad = s.algo->encode_upload({9, 0, 1}, s.global, perturbed(s.global, 0.1));
+    bad.parts.erase(bad.parts.begin() + 1);
+    const auto bytes = compress::encode(bad);
+    try {  // rank 0's decoder checks the algorithm's upload schema before aggregate sees anything
+      compress::decode(bytes.data(), bytes.size(), upload_schema(s), 9);
       ADD_FAILURE() << name << ": an upload missing tensor 1 was accepted";
-    } catch (const Error& e) {
+    } catch (const MalformedUpload& e) {
+      EXPECT_EQ(e.client(), 9);
+      EXPECT_EQ(e.part(), MalformedUpload::kNone);
       std::printf("%s: %s\n", name, e.what());
       EXPECT_NE(std::string(e.what()).find("client 9"), std::string::npos);
       EXPECT_NE(std::string(e.what()).find("lacks tensor 1"), std::string::npos);

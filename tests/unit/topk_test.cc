@@ -36,8 +36,8 @@ TEST(TopK, KeepsExactlyKEntriesPerTensor) {
   const Tensors local = {torch::randn({10, 10}), torch::randn({7})};
   const compress::Payload p = algo->encode_upload({0, 0, 1}, global, local);
   ASSERT_EQ(p.parts.size(), 2u);
-  EXPECT_EQ(p.parts[0].values.size(), 10u);  // ceil(0.1 * 100)
-  EXPECT_EQ(p.parts[1].values.size(), 1u);   // ceil(0.7) = 1
+  EXPECT_EQ(p.parts[0].count(), 10u);  // ceil(0.1 * 100)
+  EXPECT_EQ(p.parts[1].count(), 1u);   // ceil(0.7) = 1
   EXPECT_EQ(to_vec(part_to_dense(p.parts[0], global[0])), brute_top_k(to_vec(local[0]), 10));
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "flb/compress/payload.h"
+#include "flb/compress/wire_format.h"
 #include "flb/model/low_rank.h"
 
 namespace torch::serialize {
@@ -34,6 +35,9 @@ namespace flb::algo {
 
 using Tensors = std::vector<torch::Tensor>;
 
+// Each tensor's numel, in list order (the numels an upload schema checks).
+std::vector<uint64_t> numels(const Tensors& tensors);
+
 struct ClientContext {
   int64_t client = 0;   // client id
   int64_t round = 0;    // 0-based
@@ -43,7 +47,7 @@ struct ClientContext {
 struct Upload {
   int64_t client = 0;
   int64_t samples = 0;
-  compress::Payload payload;  // decoded and validated against the schema
+  compress::Payload payload;  // decoded and validated against upload_schema()
 };
 
 class Algorithm {
@@ -74,11 +78,24 @@ class Algorithm {
   // the parameters in the algorithm's feasible set (mFedLoRU's rank cap).
   virtual void after_step(const ClientContext& ctx, Tensors& params) {}
 
-  // Client side, after local training from `global` to `local`.
+  // Client side, after local training from `global` to `local`. The
+  // payload must satisfy upload_schema().
   virtual compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) = 0;
+
+  // What rank 0's decoder checks every upload against before any algorithm
+  // code sees it: per tensor of `tensors` (the list trainable() returned;
+  // valid after trainable()), the allowed part kinds and whether it is sent
+  // exactly once, at most once or never. Default: every tensor exactly
+  // once, dense.
+  virtual compress::WireSchema upload_schema(const Tensors& tensors) const;
+  // The same for the server's broadcast, checked by every rank's decoder.
+  // Default: every tensor at most once, dense or sparse.
+  virtual compress::WireSchema download_schema(const Tensors& tensors) const;
 
   // Rank 0: combine the round's uploads (in ascending client id) into the
   // broadcast payload. `global` holds the values the clients started from.
+  // REQUIRES: every upload passed decode() against upload_schema(), so the
+  // schema's rules (which tensors, which kinds, how often) hold here.
   virtual compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) = 0;
 
   // Every rank: apply the broadcast to the global tensors.

@@ -16,6 +16,7 @@ class FedDare : public FedIT {
   FedDare(const AlgoConfig& c, uint64_t seed) : FedIT(c, seed), p_(c.dare_p) {}
   std::string name() const override { return "fed-dare"; }
   uint16_t wire_id() const override { return 11; }
+  uint8_t upload_kinds() const override { return compress::kSparseOnly; }
 
   compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override {
     torch::NoGradGuard no_grad;

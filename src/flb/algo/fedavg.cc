@@ -14,31 +14,19 @@ std::vector<float> sample_weights(const std::vector<Upload>& uploads) {
   return w;
 }
 
-Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global, const std::vector<bool>& sent) {
-  return weighted_mean_of_parts(uploads, global, sent, sample_weights(uploads));
+Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global) {
+  return weighted_mean_of_parts(uploads, global, sample_weights(uploads));
 }
 
-Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global, const std::vector<bool>& sent,
-                               const std::vector<float>& w) {
+Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global, const std::vector<float>& w) {
   require(w.size() == uploads.size(), "weighted_mean_of_parts: one weight per upload");
-  auto expected = [&](size_t i) { return sent.empty() || sent[i]; };
   Tensors mean(global.size());
-  for (size_t i = 0; i < global.size(); ++i)
-    if (expected(i)) mean[i] = torch::zeros_like(global[i], torch::kFloat32);
-  std::vector<char> seen(global.size());
   for (size_t k = 0; k < uploads.size(); ++k) {
-    const Upload& u = uploads[k];
-    const std::string who = "client " + std::to_string(u.client) + ": ";
-    std::fill(seen.begin(), seen.end(), 0);
-    for (const compress::Part& part : u.payload.parts) {
-      require(part.kind != compress::PartKind::kScalar, who + "unexpected scalar part for tensor " + std::to_string(part.tensor));
-      require(expected(part.tensor), who + "sent tensor " + std::to_string(part.tensor) + ", which is never uploaded");
-      require(!seen[part.tensor], who + "tensor " + std::to_string(part.tensor) + " sent twice");
-      seen[part.tensor] = 1;
-      add_part(mean[part.tensor], part, w[k]);
+    for (const compress::Part& part : uploads[k].payload.parts) {
+      torch::Tensor& m = mean.at(part.tensor);
+      if (!m.defined()) m = torch::zeros_like(global[part.tensor], torch::kFloat32);
+      add_part(m, part, w[k]);
     }
-    for (size_t i = 0; i < seen.size(); ++i)
-      require(seen[i] || !expected(i), who + "upload lacks tensor " + std::to_string(i));
   }
   return mean;
 }

@@ -18,15 +18,13 @@ class FedAvg : public Algorithm {
 
 // Shared by the algorithms whose server step is FedAvg's: the weighted
 // mean (weights samples / total) of each tensor's dense or sparse parts
-// over the uploads, as dense tensors shaped like `global`. `sent[i]` says
-// whether every upload carries tensor i (empty: all do); a tensor not sent
-// gets an undefined mean. Throws flb::Error naming the client when an
-// upload lacks a tensor, repeats one, or sends one it should not.
-Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global,
-                               const std::vector<bool>& sent = {});
+// over the uploads, as dense tensors shaped like `global`; a tensor no
+// upload sends gets an undefined mean. REQUIRES: the uploads passed
+// decode() against the algorithm's upload schema (no scalar part, no
+// tensor twice; a tensor the schema requires is in every upload).
+Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global);
 // The same with explicit weights, one per upload (they need not sum to 1).
-Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global, const std::vector<bool>& sent,
-                               const std::vector<float>& weights);
+Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors& global, const std::vector<float>& weights);
 
 // Sample weights n_i / sum n of the uploads, in their order.
 std::vector<float> sample_weights(const std::vector<Upload>& uploads);

@@ -13,7 +13,7 @@ compress::Payload FedIT::encode_upload(const ClientContext& ctx, const Tensors& 
 }
 
 compress::Payload FedIT::aggregate(int64_t, const std::vector<Upload>& uploads, const Tensors& global) {
-  return dense_broadcast(wire_id(), weighted_mean_of_parts(uploads, global, {}, weights(uploads)));
+  return dense_broadcast(wire_id(), weighted_mean_of_parts(uploads, global, weights(uploads)));
 }
 
 void FedIT::apply_download(int64_t, Tensors& global, const compress::Payload& download) {

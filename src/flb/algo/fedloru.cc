@@ -52,8 +52,15 @@ compress::Payload FedLoRU::encode_upload(const ClientContext& ctx, const Tensors
   return p;
 }
 
+compress::WireSchema FedLoRU::upload_schema(const Tensors& tensors) const {
+  compress::WireSchema s = compress::WireSchema::uniform(wire_id(), numels(tensors), compress::kDenseOnly);
+  for (size_t i = 0; i < s.tensors.size(); ++i)
+    if (!uploaded_.at(i)) s.tensors[i].presence = compress::Presence::kNever;
+  return s;
+}
+
 compress::Payload FedLoRU::aggregate(int64_t, const std::vector<Upload>& uploads, const Tensors& global) {
-  return dense_broadcast(wire_id(), weighted_mean_of_parts(uploads, global, uploaded_));
+  return dense_broadcast(wire_id(), weighted_mean_of_parts(uploads, global));  // private factors: undefined, not sent
 }
 
 bool FedLoRU::merges_after(int64_t round) const {

@@ -26,6 +26,8 @@ class FedLoRU : public Algorithm {
   const model::LowRankSpec* model_spec() const override { return &spec_; }
   Tensors trainable(torch::nn::Module& model) override;
   compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override;
+  // Every uploaded tensor exactly once, dense; private factors never.
+  compress::WireSchema upload_schema(const Tensors& tensors) const override;
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override;
   void apply_download(int64_t round, Tensors& global, const compress::Payload& download) override;
 

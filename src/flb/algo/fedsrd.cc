@@ -87,6 +87,11 @@ class FedSrd : public LoraAlgorithm {
   }
   std::string name() const override { return truncate_ ? "fedsrd" : "fedsrd-e"; }
   uint16_t wire_id() const override { return truncate_ ? 12 : 13; }
+  uint8_t upload_kinds() const override { return compress::kSparseOnly; }
+  // The sparse factor update(s) of each layer.
+  compress::WireSchema download_schema(const Tensors& tensors) const override {
+    return compress::WireSchema::uniform(wire_id(), numels(tensors), compress::kSparseOnly, compress::Presence::kAtMostOnce);
+  }
 
   compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override {
     torch::NoGradGuard no_grad;
@@ -170,7 +175,7 @@ class FedSrd : public LoraAlgorithm {
   // every layer through the random download sparsification (one mask
   // stream per layer, A drawn first).
   compress::Payload average_and_sparsify(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) const {
-    const Tensors mean = weighted_mean_of_parts(uploads, global, {}, weights(uploads));
+    const Tensors mean = weighted_mean_of_parts(uploads, global, weights(uploads));
     compress::Payload out = broadcast();
     for (size_t l = 0; l < slots().size(); ++l) {
       Stream mask(seed_, StreamPurpose::kServerMask, static_cast<uint64_t>(round), l);

@@ -29,6 +29,10 @@ class FlexLora : public FedIT {
   FlexLora(const AlgoConfig& c, uint64_t seed) : FedIT(c, seed) {}
   std::string name() const override { return "flexlora"; }
   uint16_t wire_id() const override { return 10; }
+  // New A and B of every layer, dense, replacing the old.
+  compress::WireSchema download_schema(const Tensors& tensors) const override {
+    return compress::WireSchema::uniform(wire_id(), numels(tensors), compress::kDenseOnly);
+  }
 
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override {
     torch::NoGradGuard no_grad;

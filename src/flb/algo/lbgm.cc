@@ -34,6 +34,15 @@ class Lbgm : public Algorithm {
   uint16_t wire_id() const override { return 3; }
   Tensors trainable(torch::nn::Module& model) override { return model.parameters(); }
 
+  // Each tensor exactly once: in full (dense, or sparse under top-k) or as
+  // one scalar rho.
+  compress::WireSchema upload_schema(const Tensors& tensors) const override {
+    compress::WireSchema s = compress::WireSchema::uniform(
+        wire_id(), numels(tensors), (topk_ ? compress::kSparseOnly : compress::kDenseOnly) | compress::kScalarOnly);
+    for (auto& rule : s.tensors) rule.scalar_values = 1;
+    return s;
+  }
+
   compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override {
     torch::NoGradGuard no_grad;
     compress::Payload p;
@@ -61,13 +70,7 @@ class Lbgm : public Algorithm {
         const double err = 1.0 - cos2;  // sin^2 of the angle between g and lbg
         if (ll > 0 && err <= delta_) {
           const float rho = static_cast<float>(dot / ll);
-          compress::Part scalar;
-          scalar.kind = compress::PartKind::kScalar;
-          scalar.tag = kTagLookBack;
-          scalar.tensor = tensor;
-          scalar.numel = static_cast<uint64_t>(g.numel());
-          scalar.values = {rho};
-          p.parts.push_back(std::move(scalar));
+          p.parts.push_back(compress::scalar_part(tensor, static_cast<uint64_t>(g.numel()), {rho}, kTagLookBack));
           if (error_feedback_) mem.residual[i] = g_in - rho * lbg;
           continue;
         }
@@ -87,24 +90,19 @@ class Lbgm : public Algorithm {
     for (const auto& g : global) mean.push_back(torch::zeros_like(g, torch::kFloat32));
     for (size_t k = 0; k < uploads.size(); ++k) {
       const Upload& u = uploads[k];
-      const std::string who = "client " + std::to_string(u.client) + ": ";
       Tensors& lbg = server_lbg_[u.client];
       lbg.resize(global.size());
-      std::vector<char> seen(global.size());
-      for (const compress::Part& part : u.payload.parts) {
+      for (const compress::Part& part : u.payload.parts) {  // the schema: each tensor once, full or one scalar
         const size_t i = part.tensor;
-        require(!seen[i], who + "tensor " + std::to_string(i) + " sent twice");
-        seen[i] = 1;
         if (part.kind == compress::PartKind::kScalar) {
-          require(lbg[i].defined(), who + "scalar for tensor " + std::to_string(i) + " but no look-back gradient on record");
-          require(part.values.size() == 1, who + "look-back part must hold exactly one scalar");
-          mean[i].add_(lbg[i], part.values[0] * w[k]);  // rebuild rho * lbg, weighted
+          require(lbg[i].defined(), "client " + std::to_string(u.client) + ": scalar for tensor " + std::to_string(i) +
+                                        " but no look-back gradient on record");
+          mean[i].add_(lbg[i], compress::value_at(part, 0) * w[k]);  // rebuild rho * lbg, weighted
         } else {
           lbg[i] = part_to_dense(part, global[i]).to(global[i].device());
           add_part(mean[i], part, w[k]);
         }
       }
-      for (size_t i = 0; i < seen.size(); ++i) require(seen[i], who + "upload lacks tensor " + std::to_string(i));
     }
     return dense_broadcast(wire_id(), mean);
   }

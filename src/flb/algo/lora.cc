@@ -20,15 +20,13 @@ torch::Tensor as_matrix(const torch::Tensor& t) { return t.reshape({t.size(0), -
 
 void apply_lora_download(Tensors& global, const compress::Payload& download) {
   torch::NoGradGuard no_grad;
-  for (const compress::Part& part : download.parts) {
-    require(part.tensor < global.size(), "download: part names tensor " + std::to_string(part.tensor) + " of " +
-                                             std::to_string(global.size()));
+  for (const compress::Part& part : download.parts) {  // decoded against the download schema
+    torch::Tensor& target = global.at(part.tensor);
     if (part.tag == kReplaceTag) {
-      require(part.kind == compress::PartKind::kDense && part.numel == static_cast<uint64_t>(global[part.tensor].numel()),
-              "download: a replacing part must be dense and whole");
-      global[part.tensor].copy_(part_to_dense(part, global[part.tensor]));
+      require(part.kind == compress::PartKind::kDense, "download: a replacing part must be dense");
+      target.copy_(part_to_dense(part, target));
     } else {
-      add_part(global[part.tensor], part);
+      add_part(target, part);
     }
   }
 }
@@ -37,16 +35,11 @@ std::vector<Tensors> upload_deltas(const std::vector<Upload>& uploads, const Ten
   std::vector<Tensors> deltas;
   deltas.reserve(uploads.size());
   for (const Upload& u : uploads) {
-    const std::string who = "client " + std::to_string(u.client) + ": ";
     Tensors d(global.size());
     for (const compress::Part& part : u.payload.parts) {
-      require(part.kind != compress::PartKind::kScalar, who + "unexpected scalar part for tensor " + std::to_string(part.tensor));
-      require(part.tensor < global.size(), who + "part names tensor " + std::to_string(part.tensor) + " of " +
-                                               std::to_string(global.size()));
-      require(!d[part.tensor].defined(), who + "tensor " + std::to_string(part.tensor) + " sent twice");
-      d[part.tensor] = part_to_dense(part, global[part.tensor]).to(global[part.tensor].device());
+      const torch::Tensor& g = global.at(part.tensor);
+      d[part.tensor] = part_to_dense(part, g).to(g.device());
     }
-    for (size_t i = 0; i < d.size(); ++i) require(d[i].defined(), who + "upload lacks tensor " + std::to_string(i));
     deltas.push_back(std::move(d));
   }
   return deltas;
@@ -77,6 +70,10 @@ Tensors LoraAlgorithm::trainable(torch::nn::Module& model) {
   }
   tensors_ = params.size();
   return params;
+}
+
+compress::WireSchema LoraAlgorithm::upload_schema(const Tensors& tensors) const {
+  return compress::WireSchema::uniform(wire_id(), numels(tensors), upload_kinds());
 }
 
 std::vector<float> LoraAlgorithm::weights(const std::vector<Upload>& uploads) const {

@@ -46,8 +46,9 @@ constexpr uint8_t kReplaceTag = 1;
 void apply_lora_download(Tensors& global, const compress::Payload& download);
 
 // Each upload's dense deltas, deltas[k][i] shaped and placed like
-// global[i]. Throws flb::Error naming the client when an upload lacks a
-// tensor, sends one twice, or sends a scalar part.
+// global[i]. REQUIRES: the uploads passed decode() against an upload schema
+// that has every tensor exactly once, dense or sparse (the family's
+// default); a tensor an upload lacks stays undefined.
 std::vector<Tensors> upload_deltas(const std::vector<Upload>& uploads, const Tensors& global);
 
 // The base of every LoRA algorithm: the spec, trainable(), the slots and
@@ -64,6 +65,10 @@ class LoraAlgorithm : public Algorithm {
   size_t a_index(size_t layer) const { return static_cast<size_t>(slots_.at(layer).a); }
   size_t b_index(size_t layer) const { return static_cast<size_t>(slots_.at(layer).b); }
 
+  // Every tensor exactly once, dense (FedIT, FedProx, FFA-LoRA, FlexLoRA)
+  // or sparse (Fed-DARE, FedSRD): upload_kinds().
+  compress::WireSchema upload_schema(const Tensors& tensors) const override;
+
   // w_i of each upload: n_i / n under "samples", 1 / m under "uniform".
   std::vector<float> weights(const std::vector<Upload>& uploads) const;
   bool uniform_weights() const { return uniform_; }
@@ -71,6 +76,9 @@ class LoraAlgorithm : public Algorithm {
  protected:
   // `default_weights`: what --aggregation-weights auto means here.
   LoraAlgorithm(const AlgoConfig& c, uint64_t seed, bool train_a, const char* default_weights);
+
+  // The part kind every upload part has (a KindSet).
+  virtual uint8_t upload_kinds() const { return compress::kDenseOnly; }
 
   // An upload with no parts yet, from ctx's client.
   compress::Payload empty_upload(const ClientContext& ctx) const;

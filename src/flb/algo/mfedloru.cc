@@ -27,6 +27,14 @@ class MFedLoRU : public FedLoRU {
 
   void load_client(const ClientContext& ctx, Tensors& params) override { after_step(ctx, params); }
 
+  // The factors U_0, D_0 as sparse parts (the client's leading components),
+  // every other tensor dense; each exactly once.
+  compress::WireSchema upload_schema(const Tensors& tensors) const override {
+    compress::WireSchema s = compress::WireSchema::uniform(wire_id(), numels(tensors), compress::kDenseOnly);
+    for (const Slots& slot : slots_) s.tensors.at(slot.up[0]).kinds = s.tensors.at(slot.down[0]).kinds = compress::kSparseOnly;
+    return s;
+  }
+
   // Components past the client's rank stay zero: U[:, r_c:] = 0.
   void after_step(const ClientContext& ctx, Tensors& params) override {
     const int64_t rc = rank_of(ctx.client);
@@ -65,18 +73,12 @@ class MFedLoRU : public FedLoRU {
       weight.push_back(torch::zeros_like(g, torch::kFloat32));
     }
     for (size_t k = 0; k < uploads.size(); ++k) {
-      std::vector<char> seen(global.size());
-      for (const compress::Part& part : uploads[k].payload.parts) {
-        require(part.kind != compress::PartKind::kScalar && !seen[part.tensor],
-                "client " + std::to_string(uploads[k].client) + ": bad part for tensor " + std::to_string(part.tensor));
-        seen[part.tensor] = 1;
-        add_part(sum[part.tensor], part, w[k]);
+      for (const compress::Part& part : uploads[k].payload.parts) {  // the schema: each tensor once, dense or sparse
+        add_part(sum.at(part.tensor), part, w[k]);
         compress::Part ones = part;
-        std::fill(ones.values.begin(), ones.values.end(), 1.0f);
+        ones.values = torch::ones_like(part.values);
         add_part(weight[part.tensor], ones, w[k]);
       }
-      for (size_t i = 0; i < seen.size(); ++i)
-        require(seen[i], "client " + std::to_string(uploads[k].client) + ": upload lacks tensor " + std::to_string(i));
     }
     for (size_t i = 0; i < sum.size(); ++i) sum[i] = torch::where(weight[i] > 0, sum[i] / weight[i], torch::zeros_like(sum[i]));
     return dense_broadcast(wire_id(), sum);

@@ -1,34 +1,28 @@
 #include "flb/algo/tensor_parts.h"
 
 #include <cmath>
-#include <cstring>
+#include <limits>
 
 #include "flb/core/error.h"
 
 namespace flb::algo {
 
 compress::Part dense_part(uint32_t tensor, const torch::Tensor& t) {
-  const torch::Tensor host = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   compress::Part part;
   part.kind = compress::PartKind::kDense;
   part.tensor = tensor;
-  part.numel = static_cast<uint64_t>(host.numel());
-  part.values.resize(part.numel);
-  std::memcpy(part.values.data(), host.data_ptr<float>(), part.numel * sizeof(float));
+  part.values = t.detach().to(torch::kFloat32).contiguous().reshape({-1});
+  part.numel = static_cast<uint64_t>(part.values.numel());
   return part;
 }
 
 compress::Part sparse_part(uint32_t tensor, uint64_t numel, const torch::Tensor& indices, const torch::Tensor& values) {
-  const auto idx = indices.to(torch::kCPU, torch::kInt32).contiguous();
-  const auto val = values.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   compress::Part part;
   part.kind = compress::PartKind::kSparse;
   part.tensor = tensor;
   part.numel = numel;
-  part.indices.resize(static_cast<size_t>(idx.numel()));
-  part.values.resize(static_cast<size_t>(val.numel()));
-  std::memcpy(part.indices.data(), idx.data_ptr<int32_t>(), part.indices.size() * sizeof(uint32_t));
-  std::memcpy(part.values.data(), val.data_ptr<float>(), part.values.size() * sizeof(float));
+  part.indices = indices.to(torch::kInt32).contiguous().reshape({-1});
+  part.values = values.detach().to(torch::kFloat32).contiguous().reshape({-1});
   return part;
 }
 
@@ -54,18 +48,16 @@ compress::Part top_k_part(uint32_t tensor, const torch::Tensor& g, int64_t k, to
 void add_part(torch::Tensor& target, const compress::Part& part, float scale) {
   require(static_cast<uint64_t>(target.numel()) == part.numel, "add_part: part does not match the tensor's size");
   torch::NoGradGuard no_grad;
-  const auto values = torch::from_blob(const_cast<float*>(part.values.data()),
-                                       {static_cast<int64_t>(part.values.size())}, torch::kFloat32);
   auto flat = target.view({-1});
   switch (part.kind) {
     case compress::PartKind::kDense:
-      flat.add_(values.to(target.device()), scale);
+      flat.add_(part.values.to(target.device()), scale);
       break;
     case compress::PartKind::kSparse: {
-      const auto idx = torch::from_blob(const_cast<uint32_t*>(part.indices.data()),
-                                        {static_cast<int64_t>(part.indices.size())}, torch::kInt32)
-                           .to(target.device(), torch::kLong);
-      flat.index_add_(0, idx, values.to(target.device()), scale);
+      auto idx = part.indices.to(target.device(), torch::kLong);
+      // Positions are uint32 bits in int32: past 2^31 they read negative.
+      if (part.numel > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) idx.bitwise_and_(static_cast<int64_t>(0xffffffff));
+      flat.index_add_(0, idx, part.values.to(target.device()), scale);
       break;
     }
     case compress::PartKind::kScalar:

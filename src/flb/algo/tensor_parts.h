@@ -1,4 +1,6 @@
-// Conversions between tensors and payload parts (host float32 on the wire).
+// Conversions between tensors and payload parts (compress/payload.h).
+// Parts stay on the tensors' device, float32 (int32 positions); the wire
+// format copies them once, straight from their storage.
 #pragma once
 
 #include <torch/types.h>
@@ -7,7 +9,8 @@
 
 namespace flb::algo {
 
-// A dense part holding `t`'s values.
+// A dense part holding `t`'s values (flat; shares t's storage when t is
+// contiguous float32, else a converted copy).
 compress::Part dense_part(uint32_t tensor, const torch::Tensor& t);
 
 // How many entries top-k keeps of a tensor of `numel`: ceil(ratio * numel),
@@ -19,10 +22,12 @@ int64_t top_k_count(double ratio, int64_t numel);
 // receives `g` with every other entry zeroed (same shape).
 compress::Part top_k_part(uint32_t tensor, const torch::Tensor& g, int64_t k, torch::Tensor* kept = nullptr);
 
-// A sparse part of `values` at `indices` (ascending) of a tensor of `numel`.
+// A sparse part of `values` at `indices` (ascending, any integer dtype) of a
+// tensor of `numel`, on their device.
 compress::Part sparse_part(uint32_t tensor, uint64_t numel, const torch::Tensor& indices, const torch::Tensor& values);
 
-// target += scale * part, for a dense or sparse part.
+// target += scale * part, for a dense or sparse part (the part's tensors are
+// moved to target's device when they are elsewhere).
 // REQUIRES: part.numel == target.numel(); target is contiguous float32.
 void add_part(torch::Tensor& target, const compress::Part& part, float scale = 1.0f);
 

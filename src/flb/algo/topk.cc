@@ -19,6 +19,9 @@ class TopK : public Algorithm {
   std::string name() const override { return "topk"; }
   uint16_t wire_id() const override { return 2; }
   Tensors trainable(torch::nn::Module& model) override { return model.parameters(); }
+  compress::WireSchema upload_schema(const Tensors& tensors) const override {
+    return compress::WireSchema::uniform(wire_id(), numels(tensors), compress::kSparseOnly);
+  }
 
   compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override {
     torch::NoGradGuard no_grad;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -27,6 +28,18 @@ torch::Tensor host(const torch::Tensor& t, torch::ScalarType dtype) {
 void require_indexable(const torch::Tensor& t, const char* what) {
   require(t.numel() <= static_cast<int64_t>(std::numeric_limits<uint32_t>::max()),
           std::string(what) + ": " + std::to_string(t.numel()) + " elements; sparse parts index with uint32 (< 2^32)");
+}
+
+// A sparse host part of `numel` from its positions and values.
+Part host_sparse_part(uint64_t numel, const std::vector<uint32_t>& indices, const std::vector<float>& values) {
+  Part part;
+  part.kind = PartKind::kSparse;
+  part.numel = numel;
+  part.indices = torch::empty({static_cast<int64_t>(indices.size())}, torch::kInt32);
+  part.values = torch::empty({static_cast<int64_t>(values.size())}, torch::kFloat32);
+  if (!indices.empty()) std::memcpy(part.indices.data_ptr<int32_t>(), indices.data(), indices.size() * sizeof(uint32_t));
+  if (!values.empty()) std::memcpy(part.values.data_ptr<float>(), values.data(), values.size() * sizeof(float));
+  return part;
 }
 
 }  // namespace
@@ -96,13 +109,10 @@ Part sparsify_by_score(const torch::Tensor& values, const torch::Tensor& scores,
   for (uint32_t i : order) l1_kept += std::fabs(static_cast<double>(vp[i]));
   const double scale = (l1_rescale && l1_kept > 0) ? l1_all / l1_kept : 1.0;
 
-  Part part;
-  part.kind = PartKind::kSparse;
-  part.numel = static_cast<uint64_t>(n);
-  part.values.reserve(order.size());
-  for (uint32_t i : order) part.values.push_back(static_cast<float>(scale * static_cast<double>(vp[i])));
-  part.indices = std::move(order);
-  return part;
+  std::vector<float> kept;
+  kept.reserve(order.size());
+  for (uint32_t i : order) kept.push_back(static_cast<float>(scale * static_cast<double>(vp[i])));
+  return host_sparse_part(static_cast<uint64_t>(n), order, kept);
 }
 
 Part random_drop(const torch::Tensor& values, double q, Stream& stream) {
@@ -112,15 +122,14 @@ Part random_drop(const torch::Tensor& values, double q, Stream& stream) {
   const float* vp = v.data_ptr<float>();
   const int64_t n = v.numel();
   const double scale = 1.0 / (1.0 - q);
-  Part part;
-  part.kind = PartKind::kSparse;
-  part.numel = static_cast<uint64_t>(n);
+  std::vector<uint32_t> indices;
+  std::vector<float> kept;
   for (int64_t i = 0; i < n; ++i) {
     if (stream.uniform() < q) continue;
-    part.indices.push_back(static_cast<uint32_t>(i));
-    part.values.push_back(static_cast<float>(scale * static_cast<double>(vp[i])));
+    indices.push_back(static_cast<uint32_t>(i));
+    kept.push_back(static_cast<float>(scale * static_cast<double>(vp[i])));
   }
-  return part;
+  return host_sparse_part(static_cast<uint64_t>(n), indices, kept);
 }
 
 }  // namespace flb::compress

@@ -44,7 +44,7 @@ double adaptive_drop_ratio(double kurtosis, const AdaptiveRatio& r = {});
 // With l1_rescale, survivors are scaled by sum|values| / sum|kept| (in
 // float64; no scaling when the kept values sum to 0) so the matrix keeps
 // its L1 norm, as the authors' code does.
-// Returns a sparse Part (numel, ascending uint32 indices, float32 values);
+// Returns a sparse host Part (numel, ascending int32 indices, float32 values);
 // the caller sets `tensor` and `tag`.
 // REQUIRES: scores.sizes() == values.sizes(), 0 <= p <= 1, no NaN score,
 // numel < 2^32.

@@ -18,7 +18,7 @@ std::vector<metrics::ColumnSpec> round_columns() {
       {"apply_s", F, "decode + apply the download (rank 0)"},
       {"eval_s", F, "test-set evaluation (rank 0)"},
       {"io_s", F, "writing the client rows and flushing the previous round (all ranks)"},
-      {"bytes_gathered", I, "bytes rank 0 gathered: every rank's buffer of uploads (payloads + their 16-byte frames)"},
+      {"bytes_gathered", I, "bytes rank 0 gathered: the client payloads, back to back (the sum of /clients/upload_bytes)"},
       {"bytes_down", I, "bytes of the broadcast (what each client downloads)"},
       {"clients", I, "clients sampled this round"},
       {"rejected", I, "uploads rejected as malformed (--on-bad-upload skip)"},
@@ -43,7 +43,7 @@ std::vector<metrics::ColumnSpec> client_columns() {
       {"samples", I, "the client's training samples"},
       {"steps", I, "local optimiser steps"},
       {"loss", F, "mean local training loss"},
-      {"upload_bytes", I, "the client's encoded upload (wire format), without the transport's 16-byte frame"},
+      {"upload_bytes", I, "the client's encoded upload (wire format, header included)"},
       {"nonzeros", I, "values sent (dense and sparse parts and scalars)"},
       {"scalar_parts", I, "tensors sent as scalars (e.g. LBGM's look-back path)"},
   };

@@ -10,7 +10,7 @@
 #include "flb/compress/wire_format.h"
 #include "flb/core/collective_error.h"
 #include "flb/sim/placement.h"
-#include "flb/sim/upload_frames.h"
+#include "flb/compress/malformed_upload.h"
 
 namespace flb::sim {
 namespace {
@@ -20,42 +20,33 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 int64_t values_sent(const compress::Payload& p, int64_t* scalar_parts) {
   int64_t n = 0;
   for (const auto& part : p.parts) {
-    n += static_cast<int64_t>(part.values.size());
+    n += static_cast<int64_t>(part.count());
     if (part.kind == compress::PartKind::kScalar) ++*scalar_parts;
   }
   return n;
 }
 
-// ---- the upload framing: the only code that knows how a rank's uploads
-// are laid out in its gathered buffer (sim/upload_frames.h) ---------------
+// ---- uploads in the gathered buffers: each rank's payloads back to back,
+// each header carrying its client id and length (compress/wire_format.h) ---
 
-// Appends the client's encoded upload to this rank's buffer; returns the
-// encoded payload's size (its /clients/upload_bytes).
-int64_t append_upload(std::vector<uint8_t>& buffer, int64_t client, const compress::Payload& payload) {
-  return static_cast<int64_t>(append_frame(buffer, static_cast<uint32_t>(client), payload));
+// Appends the client's encoded upload to this rank's buffer; returns its
+// size (its /clients/upload_bytes).
+int64_t append_upload(std::vector<uint8_t>& buffer, const compress::Payload& payload) {
+  return static_cast<int64_t>(compress::encode(payload, buffer));
 }
 
-// One upload found in rank `rank`'s buffer, not yet decoded.
-struct RawUpload {
-  int64_t client;
-  const uint8_t* data;
-  size_t size;
-};
-
-// Splits every rank's buffer into its uploads. Throws flb::Error when a
-// buffer is not a sequence of whole uploads.
-std::vector<std::pair<int, RawUpload>> split_uploads(const comm::Gathered& g) {
-  std::vector<std::pair<int, RawUpload>> out;
+// Every rank's buffer split into its uploads, with the sending rank.
+// Throws MalformedUpload when a buffer is not a sequence of whole uploads.
+std::vector<std::pair<int, compress::UploadView>> split_uploads(const comm::Gathered& g) {
+  std::vector<std::pair<int, compress::UploadView>> out;
   for (size_t r = 0; r + 1 < g.offsets.size(); ++r) {
     const int rank = static_cast<int>(r);
-    for (const Frame& f : split_frames(g.bytes.data() + g.offsets[r], g.offsets[r + 1] - g.offsets[r], rank))
-      out.push_back({rank, RawUpload{int64_t{f.client}, f.data, f.size}});
+    for (const compress::UploadView& u :
+         compress::split_uploads(g.bytes.data() + g.offsets[r], g.offsets[r + 1] - g.offsets[r], rank))
+      out.push_back({rank, u});
   }
   return out;
 }
-
-// Whether `e` (from decode_uploads) says an upload was malformed.
-bool is_malformed(const Error& e) { return std::string(e.what()).find("malformed") != std::string::npos; }
 
 // ---- records between ranks ----------------------------------------------
 
@@ -141,7 +132,7 @@ Round::LocalUploads Round::train_and_encode(int64_t round, const std::vector<int
     const compress::Payload payload = setup_.algorithm->encode_upload(ctx, setup_.global, setup_.params);
     ClientRecord record{round, c, rank, ctx.samples, local.steps, local.mean_loss, 0, 0, 0};
     record.nonzeros = values_sent(payload, &record.scalar_parts);
-    record.upload_bytes = append_upload(out.bytes, c, payload);
+    record.upload_bytes = append_upload(out.bytes, payload);
     encode_s += phase.seconds();
     out.records.push_back(record);
   }
@@ -172,13 +163,16 @@ std::vector<algo::Upload> Round::decode_uploads(const comm::Gathered& uploads, c
   std::vector<algo::Upload> accepted;
   for (const auto& [r, u] : split_uploads(uploads)) {
     try {
-      require(u.client < config_.clients && owner_rank(u.client, config_.clients, transport_.size()) == r &&
-                  std::binary_search(sampled.begin(), sampled.end(), u.client),
-              "rank " + std::to_string(r) + " sent an upload for client " + std::to_string(u.client) +
-                  ", which it does not host or which was not sampled this round");
-      accepted.push_back({u.client, static_cast<int64_t>(samples[u.client].size()),
-                          compress::decode(u.data, u.size, setup_.schema, static_cast<uint32_t>(u.client))});
-    } catch (const Error& e) {
+      const int64_t client = u.client;
+      if (client >= config_.clients || owner_rank(client, config_.clients, transport_.size()) != r ||
+          !std::binary_search(sampled.begin(), sampled.end(), client))
+        throw MalformedUpload("rank " + std::to_string(r), client, MalformedUpload::kNone, "client",
+                              "an upload for client " + std::to_string(client) +
+                                  ", which this rank does not host or which was not sampled this round");
+      // The decoded tensors view `uploads`, which outlives the aggregation.
+      accepted.push_back({client, static_cast<int64_t>(samples[client].size()),
+                          compress::decode(u.data, u.size, setup_.upload_schema, u.client)});
+    } catch (const MalformedUpload& e) {
       if (config_.on_bad_upload == "stop") throw;
       std::cerr << "flbench: round " << round + 1 << ": rejected upload: " << e.what() << " (skipped)\n";
       ++row.rejected;
@@ -202,17 +196,21 @@ std::vector<uint8_t> Round::decode_and_aggregate(int64_t round, const std::vecto
       std::vector<algo::Upload> accepted = decode_uploads(in.uploads, sampled, round, row);
       std::sort(accepted.begin(), accepted.end(), [](const auto& a, const auto& b) { return a.client < b.client; });
       for (size_t i = 1; i < accepted.size(); ++i)
-        require(accepted[i].client != accepted[i - 1].client,
-                "client " + std::to_string(accepted[i].client) + " uploaded twice");
+        if (accepted[i].client == accepted[i - 1].client)
+          throw MalformedUpload("client " + std::to_string(accepted[i].client), accepted[i].client,
+                                MalformedUpload::kNone, "client", "uploaded twice");
       require(!accepted.empty(), "no valid upload this round");
       for (const algo::Upload& u : accepted) {
         row.parts += static_cast<int64_t>(u.payload.parts.size());
         for (const auto& part : u.payload.parts) row.scalar_parts += part.kind == compress::PartKind::kScalar;
       }
       compress::encode(setup_.algorithm->aggregate(round, accepted, setup_.global), download);
-    } catch (const Error& e) {
+    } catch (const MalformedUpload& e) {
       stop_reason_ = std::string("round ") + std::to_string(round + 1) + ": " + e.what() +
-                     (is_malformed(e) ? " (the run stops; --on-bad-upload skip drops malformed uploads instead)" : "");
+                     " (the run stops; --on-bad-upload skip drops malformed uploads instead)";
+      download.clear();
+    } catch (const Error& e) {
+      stop_reason_ = std::string("round ") + std::to_string(round + 1) + ": " + e.what();
       download.clear();
     }
   }
@@ -229,7 +227,7 @@ void Round::broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, R
   row.bytes_down = static_cast<int64_t>(download.size());
   phase.reset();
   setup_.algorithm->apply_download(
-      round, setup_.global, compress::decode(download.data(), download.size(), setup_.schema, compress::kServerId));
+      round, setup_.global, compress::decode(download.data(), download.size(), setup_.download_schema, compress::kServerId));
   row.apply = phase.seconds();
 }
 

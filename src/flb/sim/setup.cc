@@ -45,13 +45,6 @@ void freeze_untrained(torch::nn::Module& model, const algo::Tensors& trained) {
   }
 }
 
-compress::WireSchema wire_schema(const algo::Algorithm& algorithm, const algo::Tensors& params) {
-  compress::WireSchema schema;
-  schema.algorithm = algorithm.wire_id();
-  for (const auto& p : params) schema.tensor_numel.push_back(static_cast<uint64_t>(p.numel()));
-  return schema;
-}
-
 // The order of these steps is part of the results: the model's initial
 // values come from LibTorch's generator right after manual_seed.
 RunSetup make_setup(const RunConfig& config, int local_rank, int local_size) {
@@ -72,7 +65,8 @@ RunSetup make_setup(const RunConfig& config, int local_rank, int local_size) {
   freeze_untrained(s.task->model(), s.params);
   for (const auto& p : s.params) s.global.push_back(p.detach().clone());
   s.trainer = std::make_unique<LocalTrainer>(*s.task, s.params, config.train, s.device);
-  s.schema = wire_schema(*s.algorithm, s.params);
+  s.upload_schema = s.algorithm->upload_schema(s.params);
+  s.download_schema = s.algorithm->download_schema(s.params);
   return s;
 }
 

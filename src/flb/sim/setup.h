@@ -34,7 +34,8 @@ struct RunSetup {
   algo::Tensors params;                        // the trained tensors: the model's own parameters
   algo::Tensors global;                        // the global state: detached copies of params
   std::unique_ptr<LocalTrainer> trainer;       // trains params on one client at a time
-  compress::WireSchema schema;                 // what uploads and broadcasts must match
+  compress::WireSchema upload_schema;          // what every upload must match (the algorithm's)
+  compress::WireSchema download_schema;        // what the broadcast must match
 
   torch::nn::Module& model() const { return task->model(); }
 };
@@ -57,9 +58,6 @@ torch::Device pick_device(const std::string& want, int local_rank);
 // Sets requires_grad on every parameter of `model`: true exactly for those
 // in `trained` (the same tensors, not copies).
 void freeze_untrained(torch::nn::Module& model, const algo::Tensors& trained);
-
-// The schema of the algorithm's payloads over its tensor list.
-compress::WireSchema wire_schema(const algo::Algorithm& algorithm, const algo::Tensors& params);
 
 // CPUs this process may run on (Slurm's cgroup/affinity, not the node's).
 int usable_cpus();
