@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "flb/algo/factories.h"
 #include "flb/algo/fedit.h"
 #include "flb/algo/tensor_parts.h"
 #include "flb/core/rng.h"
@@ -26,9 +25,7 @@ namespace {
 
 class FlexLora : public FedIT {
  public:
-  FlexLora(const AlgoConfig& c, uint64_t seed) : FedIT(c, seed) {}
-  std::string name() const override { return "flexlora"; }
-  uint16_t wire_id() const override { return 10; }
+  FlexLora(const LoraOptions& c, uint64_t seed) : FedIT(c, seed) {}
 
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override {
     torch::NoGradGuard no_grad;
@@ -72,6 +69,8 @@ class FlexLora : public FedIT {
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_flexlora(const AlgoConfig& c, uint64_t seed) { return std::make_unique<FlexLora>(c, seed); }
+std::unique_ptr<Algorithm> make_flexlora(const Options& o, uint64_t seed) {
+  return std::make_unique<FlexLora>(o.get<LoraOptions>(), seed);
+}
 
 }  // namespace flb::algo

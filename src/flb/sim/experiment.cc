@@ -100,7 +100,7 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Mp
     device = pick_device(config.device, comm.local_rank());
     threads = config.threads > 0 ? config.threads : std::max(1, usable_cpus() / comm.local_size());
     torch::set_num_threads(threads);
-    algorithm = algo::make_algorithm(config.algo, config.seed);
+    algorithm = algo::make_algorithm(config);  // validates the algorithm options
     torch::manual_seed(config.seed);  // the same initial model on every rank
     model::LowRankSpec spec;  // the algorithm's low-rank layers, with the model's LoRA dropout
     if (algorithm->model_spec()) {
