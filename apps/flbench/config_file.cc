@@ -182,7 +182,15 @@ class StrictToml : public CLI::ConfigBase {
         item.inputs.push_back(text);
       }
     } else if (scalar_text(v, kind, &text)) {
-      item.inputs.push_back(text);
+      if (list && kind == Kind::kText) {
+        // A list as one string: CLI11 writes a list's default as "de es it" (and
+        // splits on ','), so words separated by blanks are its elements.
+        std::istringstream words(text);
+        for (std::string w; words >> w;) item.inputs.push_back(w);
+        if (item.inputs.empty()) item.inputs.push_back(text);
+      } else {
+        item.inputs.push_back(text);
+      }
     } else if (kind == Kind::kUint && v.is_integer()) {
       fail(path, line, key, "must not be negative");
     } else {
