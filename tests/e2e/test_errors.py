@@ -60,6 +60,18 @@ open(cfg, "w").write('clients = "many"\n')
 expect_error(1, ["--config", cfg], "clients", 2, "bad value in config")
 expect_error(1, ["--config", f"{args.workdir}/missing.toml"], "missing.toml", 2, "missing config file")
 
+def flbench_lines(stderr):
+    """stderr's non-blank lines without mpirun's own notices (the blocks it
+    prints between lines of dashes when a rank exits non-zero)."""
+    out, in_block = [], False
+    for line in stderr.splitlines():
+        if line.startswith("-----"):
+            in_block = not in_block
+        elif not in_block and line.strip():
+            out.append(line)
+    return out
+
+
 # A strict config: exit 2, ONE line naming file:line and the key, from rank 0
 # only (2 ranks), and nothing written.
 def bad_config(name, text, needles, what):
@@ -67,7 +79,7 @@ def bad_config(name, text, needles, what):
     out = f"{args.workdir}/{name}.h5"
     open(path, "w").write(text)
     p = expect_error(2, ["--config", path, "--out", out], needles[0], 2, what)
-    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    lines = flbench_lines(p.stderr)
     c.check(len(lines) == 1, f"{what}: one line on stderr, got {len(lines)}: {lines}")
     line = lines[0] if lines else ""
     print(f"  {what}: {line}")
@@ -105,5 +117,5 @@ c.check(p.returncode == 0 and "round 1/1" in p.stdout, f"'_' keys accepted, --ro
 # The renamed options on the command line.
 for old, new in (("--rank", "--lora-rank"), ("--client-ranks", "--client-lora-ranks")):
     p = expect_error(2, small + [old, 4], f"{old} was renamed {new}", 2, f"{old} on the command line")
-    c.check(len([l for l in p.stderr.splitlines() if l.strip()]) == 1, f"{old}: one line: {p.stderr}")
+    c.check(len(flbench_lines(p.stderr)) == 1, f"{old}: one line: {p.stderr}")
 c.done()
