@@ -9,7 +9,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
-  libeigen3-dev libcli11-dev libgtest-dev zlib1g-dev
+  libeigen3-dev libcli11-dev libtomlplusplus-dev libgtest-dev zlib1g-dev
   dataset-fashion-mnist
   fortunes fortunes-de fortunes-es fortunes-it
   python3-h5py python3-matplotlib python3-numpy python3-torch

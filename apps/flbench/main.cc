@@ -14,6 +14,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "config_file.h"
+#include "flb/algo/registry.h"
 #include "flb/comm/mpi_transport.h"
 #include "flb/core/build_info.h"
 #include "flb/core/collective_error.h"
@@ -57,7 +59,7 @@ std::string effective_config(const CLI::App& app) {
   for (std::string line; std::getline(in, line);) {
     // --resume is left out so that the config reproduces the run from its start.
     if (line.rfind("version=", 0) == 0 || line.rfind("resume=", 0) == 0 || line.rfind("pretrain", 0) == 0) continue;
-    if (line == "accumulate-rounds=\"\"" || line == "client-ranks=\"\"") continue;
+    if (line == "accumulate-rounds=\"\"" || line == "client-lora-ranks=\"\"") continue;
     if (line == "ood-domains=\"\"") line = "ood-domains=\"none\"";
     out += line + "\n";
   }
@@ -74,9 +76,12 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
              "(continue it with the same options plus --resume).");
   app.get_formatter()->column_width(42);
   flb::RunConfig config;
-  bool version = false;
+  bool version = false, list_algorithms = false;
   app.add_flag("--version", version, "Print the versions flbench was built with and whether a GPU is visible");
+  app.add_flag("--list-algorithms", list_algorithms, "Print every algorithm's name and wire id, one per line")
+      ->configurable(false);
   flbench::add_run_options(app, config);
+  flbench::use_strict_config(app);
 
   // flbench pretrain: the base language model for --dataset text.
   CLI::App* pre = app.add_subcommand("pretrain", "Train the base GPT centrally on --domains (one process) and save it");
@@ -101,7 +106,12 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
   pre->add_option("--out", pre_out, "Where to write the model");
   pre->add_flag("--overwrite", pre_overwrite, "Replace --out if it exists");
   try {
+    flbench::reject_renamed_options(argc, argv);
     app.parse(argc, argv);
+  } catch (const flbench::ConfigFileError& e) {
+    // One line, from rank 0 only: "flbench: error: FILE:LINE: KEY: what is wrong".
+    if (root) std::cerr << "flbench: error: " << e.what() << "\n";
+    return 2;
   } catch (const CLI::ParseError& e) {
     if (!root) return e.get_exit_code() == 0 ? 0 : 2;
     const int code = app.exit(e);  // prints help, or the error naming the option
@@ -109,6 +119,11 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
   }
   if (version) {
     if (root) std::cout << version_text();
+    return 0;
+  }
+  if (list_algorithms) {
+    if (root)
+      for (const flb::algo::RegistryEntry& e : flb::algo::registry()) std::cout << e.name << " " << e.wire_id << "\n";
     return 0;
   }
   if (pre->parsed()) {
@@ -127,6 +142,7 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
   }
   try {
     flb::validate(config);
+    flb::algo::validate(config);
   } catch (const flb::Error& e) {
     if (root) std::cerr << "flbench: error: " << e.what() << "\n";
     return 2;

@@ -1,17 +1,9 @@
 #include "options.h"
 
+#include "flb/algo/options.h"
 #include "flb/algo/registry.h"
 
 namespace flbench {
-
-namespace {
-
-// A flag's default as CLI11 writes it into config_toml: without it, an
-// unset flag is written "false", so a flag that defaults to true (and the
-// run it describes) would not be reproduced by the written config.
-std::string on_off(bool v) { return v ? "true" : "false"; }
-
-}  // namespace
 
 void add_text_options(CLI::App& app, flb::RunConfig& c) {
   const char* T = "Text and language model (--dataset text)";
@@ -44,7 +36,7 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
   const auto& algos = flb::algo::algorithm_names();
 
   // Federation
-  app.add_option("--algorithm", c.algo.name, "Algorithm")->check(CLI::IsMember(algos))->group("Federation");
+  app.add_option("--algorithm", c.algorithm, "Algorithm")->check(CLI::IsMember(algos))->group("Federation");
   app.add_option("--clients", c.clients, "Number of clients (N)")->check(CLI::Range(int64_t{1}, int64_t{100000000}))->group("Federation");
   app.add_option("--clients-per-round", c.clients_per_round, "Clients sampled per round (m <= N)")->check(CLI::Range(int64_t{1}, int64_t{100000000}))->group("Federation");
   app.add_option("--rounds", c.rounds, "Communication rounds")->check(CLI::Range(int64_t{1}, int64_t{10000000}))->group("Federation");
@@ -52,63 +44,11 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--on-bad-upload", c.on_bad_upload, "What rank 0 does with a malformed upload: stop the run, or skip the upload")
       ->check(CLI::IsMember({"stop", "skip"}))->group("Federation");
 
-  // Algorithms' own options (each algorithm reads only its own)
-  const char* A = "Algorithm options";
-  app.add_option("--topk-ratio", c.algo.topk_ratio, "topk, lbgm --base-compressor topk: fraction of each tensor's entries kept")
-      ->check(CLI::Range(1e-9, 1.0))->group(A);
-  app.add_flag("--error-feedback,!--no-error-feedback", c.algo.error_feedback,
-               "topk, lbgm: carry what was not sent into the next round (residual)")->group(A);
-  app.add_option("--lbgm-delta", c.algo.lbgm_delta, "lbgm: send a scalar when sin^2(update, look-back gradient) <= delta")
-      ->check(CLI::Range(0.0, 1.0))->group(A);
-  app.add_option("--base-compressor", c.algo.base_compressor, "lbgm: compressor whose output LBGM recycles")
-      ->check(CLI::IsMember({"none", "topk"}))->group(A);
-  app.add_option("--rank", c.algo.rank, "fedloru, pfedloru, mfedloru, LoRA: rank r of the low-rank updates")
-      ->check(CLI::Range(int64_t{1}, int64_t{65536}))->group(A);
-  app.add_option("--alpha", c.algo.alpha, "low-rank scale s = alpha / r")->check(positive)->group(A);
-  app.add_option("--accumulate-every", c.algo.accumulate_every, "fedloru family: merge s*U*D into W every T rounds (0: never)")
-      ->check(CLI::Range(int64_t{0}, int64_t{10000000}))->group(A);
-  app.add_option("--accumulate-rounds", c.algo.accumulate_rounds, "fedloru family: merge after these 1-based rounds (list)")
-      ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(A);
-  app.add_option("--client-ranks", c.algo.client_ranks,
-                 "mfedloru: nested ranks by capacity; client c trains rank list[c % len] (default r/4,r/2,r)")
-      ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(A);
-  app.add_option("--aggregation-weights", c.algo.aggregation_weights,
-                 "LoRA family: client weights w_i: samples (n_i / n), uniform (1 / m), or auto (fedsrd, fedsrd-e: "
-                 "uniform, as the paper; the others: samples)")
-      ->check(CLI::IsMember({"auto", "samples", "uniform"}))->group(A);
-  app.add_option("--prox-mu", c.algo.prox_mu, "fedprox: weight mu of the proximal term mu/2 ||theta - theta_global||^2")
-      ->check(CLI::Range(0.0, 1e6))->group(A);
-  app.add_option("--dare-p", c.algo.dare_p, "fed-dare: probability of dropping each element of dA, dB (survivors / (1 - p))")
-      ->check(CLI::Range(0.0, 0.999999))->group(A);
-  app.add_option("--upload-sparsity", c.algo.upload_sparsity,
-                 "fedsrd, fedsrd-e: fraction p of each dA, dB a client drops (fixed; see --adaptive-sparsity)")
-      ->check(CLI::Range(0.0, 0.999999))->group(A);
-  app.add_flag("--adaptive-sparsity,!--no-adaptive-sparsity", c.algo.adaptive_sparsity,
-               "fedsrd, fedsrd-e: drop ratio per matrix p = base + min(upper, coeff * ln(kurtosis of its scores))")->group(A);
-  app.add_option("--adaptive-base", c.algo.adaptive_base, "fedsrd, fedsrd-e: base of the adaptive drop ratio")
-      ->check(CLI::Range(0.0, 0.999999))->group(A);
-  app.add_option("--adaptive-coeff", c.algo.adaptive_coeff, "fedsrd, fedsrd-e: coefficient of ln(kurtosis) in the adaptive drop ratio")
-      ->check(CLI::Range(0.0, 1.0))->group(A);
-  app.add_option("--adaptive-upper", c.algo.adaptive_upper, "fedsrd, fedsrd-e: cap on the kurtosis term of the adaptive drop ratio")
-      ->check(CLI::Range(0.0, 0.999999))->group(A);
-  app.add_option("--sparsifier", c.algo.sparsifier,
-                 "fedsrd, fedsrd-e: which elements a client keeps: importance (|d| x norm of the other factor), "
-                 "magnitude (|d|), random (ablations)")
-      ->check(CLI::IsMember({"importance", "magnitude", "random"}))->group(A);
-  app.add_flag("--l1-rescale,!--no-l1-rescale", c.algo.l1_rescale,
-               "fedsrd, fedsrd-e: rescale a sparsified matrix's survivors to keep its L1 norm (the authors' code)")
-      ->default_str(on_off(c.algo.l1_rescale))->group(A);
-  app.add_option("--download-sparsity", c.algo.download_sparsity,
-                 "fedsrd, fedsrd-e: probability of dropping each element of the broadcast factor update (survivors / (1 - q))")
-      ->check(CLI::Range(0.0, 0.999999))->group(A);
-  app.add_option("--fedsrd-first-round", c.algo.fedsrd_first_round,
-                 "fedsrd, fedsrd-e: factor solved in round 1, then alternating: b (the paper) or a (the authors' code; "
-                 "with B = 0 its first round changes nothing)")
-      ->check(CLI::IsMember({"a", "b"}))->group(A);
-  app.add_flag("--reconstruction,!--no-reconstruction", c.algo.reconstruction,
-               "fedsrd: reconstruct-and-decompose on the server; --no-reconstruction averages A and B of the sparse "
-               "uploads instead (the paper's ablation)")
-      ->default_str(on_off(c.algo.reconstruction))->group(A);
+  // Algorithms' own options: each algorithm file registers its option group
+  // (algo/options.h); every group is listed under "Algorithm options".
+  auto algorithm_options = std::make_shared<flb::algo::Options>();
+  algorithm_options->add_options(app);
+  c.algorithm_options = algorithm_options;
 
   // Data
   app.add_option("--data-dir", c.data.data_dir, "Directory holding the Fashion-MNIST IDX files (.gz or plain)")->group("Data");

@@ -8,6 +8,28 @@ import sys
 import h5py
 import numpy as np
 
+# Every algorithm flbench registers, with the flags the e2e runs give it
+# (test_determinism.py runs them all), and its wire id (in every payload
+# header: never renumbered). test_algorithms.py checks both against
+# `flbench --list-algorithms` and `flbench --help`.
+ALGORITHMS = {
+    "fedavg": [],
+    "topk": ["--topk-ratio", 0.05, "--error-feedback"],
+    "lbgm": ["--lbgm-delta", 0.9, "--base-compressor", "topk", "--topk-ratio", 0.1, "--error-feedback"],
+    "fedloru": ["--lora-rank", 4, "--alpha", 4, "--accumulate-every", 2],
+    "pfedloru": ["--lora-rank", 4, "--alpha", 4, "--accumulate-every", 2],
+    "mfedloru": ["--lora-rank", 4, "--alpha", 4, "--client-lora-ranks", "1,2,4"],
+    "fedit": ["--lora-rank", 4, "--alpha", 4],
+    "fedprox": ["--lora-rank", 4, "--alpha", 4, "--prox-mu", 0.1],
+    "ffa-lora": ["--lora-rank", 4, "--alpha", 4],
+    "flexlora": ["--lora-rank", 4, "--alpha", 4],
+    "fed-dare": ["--lora-rank", 4, "--alpha", 4, "--dare-p", 0.5],
+    "fedsrd": ["--lora-rank", 4, "--alpha", 4, "--adaptive-sparsity"],
+    "fedsrd-e": ["--lora-rank", 4, "--alpha", 4, "--sparsifier", "random"],
+}
+WIRE_IDS = {"fedavg": 1, "topk": 2, "lbgm": 3, "fedloru": 4, "pfedloru": 5, "mfedloru": 6, "fedit": 7, "fedprox": 8,
+            "ffa-lora": 9, "flexlora": 10, "fed-dare": 11, "fedsrd": 12, "fedsrd-e": 13}
+
 
 def parse_args():
     p = argparse.ArgumentParser()

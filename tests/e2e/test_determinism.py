@@ -5,27 +5,12 @@ with delta = 0 sends everything in full, so it equals FedAvg bitwise."""
 import h5py
 import numpy as np
 
-from common import Checker, datasets, mpirun, parse_args
+from common import ALGORITHMS, Checker, datasets, mpirun, parse_args
 
 args = parse_args()
 c = Checker()
 base_flags = ["--clients", 12, "--clients-per-round", 6, "--rounds", 3, "--partition", "shards",
               "--local-steps", 3, "--batch-size", 16, "--seed", 11, "--lr", 0.02]
-ALGORITHMS = {
-    "fedavg": [],
-    "topk": ["--topk-ratio", 0.05, "--error-feedback"],
-    "lbgm": ["--lbgm-delta", 0.9, "--base-compressor", "topk", "--topk-ratio", 0.1, "--error-feedback"],
-    "fedloru": ["--rank", 4, "--alpha", 4, "--accumulate-every", 2],
-    "pfedloru": ["--rank", 4, "--alpha", 4, "--accumulate-every", 2],
-    "mfedloru": ["--rank", 4, "--alpha", 4, "--client-ranks", "1,2,4"],
-    "fedit": ["--rank", 4, "--alpha", 4],
-    "fedprox": ["--rank", 4, "--alpha", 4, "--prox-mu", 0.1],
-    "ffa-lora": ["--rank", 4, "--alpha", 4],
-    "flexlora": ["--rank", 4, "--alpha", 4],
-    "fed-dare": ["--rank", 4, "--alpha", 4, "--dare-p", 0.5],
-    "fedsrd": ["--rank", 4, "--alpha", 4, "--adaptive-sparsity"],
-    "fedsrd-e": ["--rank", 4, "--alpha", 4, "--sparsifier", "random"],
-}
 TIMING = {"wall_s", "train_s", "encode_s", "gather_s", "aggregate_s", "bcast_s", "apply_s", "eval_s", "io_s",
           "rss_max_bytes", "rank", "client_state_bytes"}
 

@@ -59,4 +59,63 @@ c.check(p.returncode == 0 and "round 1/1" in p.stdout, "--config runs")
 open(cfg, "w").write('clients = "many"\n')
 expect_error(1, ["--config", cfg], "clients", 2, "bad value in config")
 expect_error(1, ["--config", f"{args.workdir}/missing.toml"], "missing.toml", 2, "missing config file")
+
+def flbench_lines(stderr):
+    """stderr's non-blank lines without mpirun's own notices (the blocks it
+    prints between lines of dashes when a rank exits non-zero)."""
+    out, in_block = [], False
+    for line in stderr.splitlines():
+        if line.startswith("-----"):
+            in_block = not in_block
+        elif not in_block and line.strip():
+            out.append(line)
+    return out
+
+
+# A strict config: exit 2, ONE line naming file:line and the key, from rank 0
+# only (2 ranks), and nothing written.
+def bad_config(name, text, needles, what):
+    path = f"{args.workdir}/{name}.toml"
+    out = f"{args.workdir}/{name}.h5"
+    open(path, "w").write(text)
+    p = expect_error(2, ["--config", path, "--out", out], needles[0], 2, what)
+    lines = flbench_lines(p.stderr)
+    c.check(len(lines) == 1, f"{what}: one line on stderr, got {len(lines)}: {lines}")
+    line = lines[0] if lines else ""
+    print(f"  {what}: {line}")
+    for n in needles:
+        c.check(n in line, f"{what}: '{n}' in '{line}'")
+    c.check(not os.path.exists(out), f"{what}: nothing written")
+
+
+small_toml = 'clients = 6\nclients-per-round = 2\nrounds = 1\nlocal-steps = 1\n'
+bad_config("syntax", "seed = \n[[bad\n", ["syntax.toml:1: seed: TOML syntax error"], "TOML syntax error")
+bad_config("typo", small_toml + "rouns = 9\n", ["typo.toml:5: rouns: unknown option", "did you mean rounds?"],
+           "unknown key")
+bad_config("twice", small_toml + "local_steps = 2\n", ["twice.toml:5: local_steps: given twice",
+                                                        "also as local-steps on line 4"], "a-b and a_b")
+bad_config("twice-same", small_toml + "rounds = 2\n", ["twice-same.toml:5: rounds: given twice (also on line 3)"],
+           "the same key twice")
+bad_config("range", small_toml + "batch-size = 0\n", ["range.toml:5: batch-size:", "not in range"], "out of range")
+bad_config("type", small_toml + "lr = \"fast\"\n", ["type.toml:5: lr: expected a number, got a string"],
+           "wrong type")
+bad_config("list-type", small_toml + "accumulate-rounds = [1, \"x\"]\n",
+           ["list-type.toml:5: accumulate-rounds: expected a list of integers"], "wrong type in a list")
+bad_config("flag-type", small_toml + "overwrite = 1\n", ["flag-type.toml:5: overwrite: expected true or false"],
+           "a flag given a number")
+bad_config("renamed", small_toml + "rank = 4\n", ["renamed.toml:5: rank: was renamed lora-rank"], "renamed key")
+bad_config("renamed2", small_toml + "client_ranks = [1, 2]\n",
+           ["renamed2.toml:5: client_ranks: was renamed client-lora-ranks"], "renamed list key")
+bad_config("table", small_toml + "[pretrain]\nsteps = 3\n", ["table.toml:", "pretrain", "no tables"], "a table")
+
+# Keys with '_' work, and a command-line flag overrides the file.
+cfg = f"{args.workdir}/underscore.toml"
+open(cfg, "w").write('clients = 6\nclients_per_round = 2\nrounds = 3\nlocal_steps = 1\nlora_rank = 4\n')
+p = mpirun(args, 1, ["--config", cfg, "--rounds", 1, "--out", f"{args.workdir}/underscore.h5"], check=False)
+c.check(p.returncode == 0 and "round 1/1" in p.stdout, f"'_' keys accepted, --rounds overrides: {p.stdout[-300:]}{p.stderr}")
+
+# The renamed options on the command line.
+for old, new in (("--rank", "--lora-rank"), ("--client-ranks", "--client-lora-ranks")):
+    p = expect_error(2, small + [old, 4], f"{old} was renamed {new}", 2, f"{old} on the command line")
+    c.check(len(flbench_lines(p.stderr)) == 1, f"{old}: one line: {p.stderr}")
 c.done()

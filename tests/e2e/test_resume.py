@@ -26,7 +26,7 @@ base = ["--clients", 12, "--clients-per-round", 6, "--partition", "shards", "--l
 ALGORITHMS = {
     "fedavg": [],
     "lbgm": ["--lbgm-delta", 0.9, "--base-compressor", "topk", "--topk-ratio", 0.1, "--error-feedback"],
-    "pfedloru": ["--rank", 4, "--alpha", 4, "--accumulate-every", 2, "--lr", 0.005],  # 0.02 diverges
+    "pfedloru": ["--lora-rank", 4, "--alpha", 4, "--accumulate-every", 2, "--lr", 0.005],  # 0.02 diverges
 }
 TIMING = {"wall_s", "train_s", "encode_s", "gather_s", "aggregate_s", "bcast_s", "apply_s", "eval_s", "io_s",
           "rss_max_bytes"}

@@ -45,7 +45,7 @@ with h5py.File(out, "r") as f:
 
 # config_toml reproduces the run: feed it back with --config (an algorithm with list options unset).
 first = f"{args.workdir}/fedloru.h5"
-mpirun(args, 1, ["--algorithm", "fedloru", "--rank", 4, "--alpha", 4, "--lr", 0.02, "--clients", 10,
+mpirun(args, 1, ["--algorithm", "fedloru", "--lora-rank", 4, "--alpha", 4, "--lr", 0.02, "--clients", 10,
                  "--clients-per-round", 3, "--rounds", 2, "--local-steps", 2, "--out", first])
 with h5py.File(first, "r") as f:
     open(f"{args.workdir}/again.toml", "w").write(f.attrs["config_toml"])

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "algo_args.h"
 #include "flb/algo/registry.h"
 #include "flb/algo/tensor_parts.h"
 #include "flb/core/rng.h"
@@ -65,9 +66,9 @@ Tensors apply(Algorithm& algo, const Tensors& global, const std::vector<Tensors>
 }
 
 TEST(FedLoRU, ServerAveragesEachFactorSeparatelyAndTrainsNoBase) {
-  AlgoConfig c;
+  AlgoArgs c;
   c.name = "fedloru";
-  c.rank = 4;
+  c.set("--lora-rank", 4);
   auto algo = make_algorithm(c, 1);
   torch::manual_seed(3);
   auto m = model::make_image_model("mlp", 10, algo->model_spec());
@@ -89,10 +90,10 @@ TEST(FedLoRU, ServerAveragesEachFactorSeparatelyAndTrainsNoBase) {
 }
 
 TEST(FedLoRU, AccumulationRoundsMergeIntoTheBase) {
-  AlgoConfig c;
+  AlgoArgs c;
   c.name = "fedloru";
-  c.rank = 2;
-  c.accumulate_rounds = {2};
+  c.set("--lora-rank", 2);
+  c.set("--accumulate-rounds", "2");
   auto algo = make_algorithm(c, 1);
   torch::manual_seed(4);
   auto m = model::make_image_model("mlp", 10, algo->model_spec());
@@ -112,9 +113,9 @@ TEST(FedLoRU, AccumulationRoundsMergeIntoTheBase) {
 }
 
 TEST(PFedLoRU, PrivatePairIsNeverUploadedAndIsRestoredForItsClient) {
-  AlgoConfig c;
+  AlgoArgs c;
   c.name = "pfedloru";
-  c.rank = 2;
+  c.set("--lora-rank", 2);
   auto algo = make_algorithm(c, 1);
   torch::manual_seed(5);
   auto m = model::make_image_model("mlp", 10, algo->model_spec());

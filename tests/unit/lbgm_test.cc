@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "algo_args.h"
 #include "flb/algo/registry.h"
 #include "flb/algo/tensor_parts.h"
 #include "flb/compress/wire_format.h"
@@ -14,9 +15,9 @@ namespace flb::algo {
 namespace {
 
 std::unique_ptr<Algorithm> lbgm(double delta) {
-  AlgoConfig c;
+  AlgoArgs c;
   c.name = "lbgm";
-  c.lbgm_delta = delta;
+  c.set("--lbgm-delta", delta);
   return make_algorithm(c, 1);
 }
 

@@ -15,6 +15,7 @@
 
 #include "flb/algo/fedsrd.h"
 #include "flb/algo/lora.h"
+#include "algo_args.h"
 #include "flb/algo/registry.h"
 #include "flb/algo/tensor_parts.h"
 #include "flb/compress/importance.h"
@@ -45,17 +46,17 @@ struct LoraRig {
   LoraAlgorithm& lora() const { return dynamic_cast<LoraAlgorithm&>(*algo); }
 };
 
-AlgoConfig config(const std::string& name, int64_t rank = 3) {
-  AlgoConfig c;
+AlgoArgs config(const std::string& name, int64_t rank = 3) {
+  AlgoArgs c;
   c.name = name;
-  c.rank = rank;
-  c.alpha = 2.0 * static_cast<double>(rank);
+  c.set("--lora-rank", rank);
+  c.set("--alpha", 2.0 * static_cast<double>(rank));
   return c;
 }
 
 // As the engine does: build with model_spec(), take trainable(), freeze the
 // rest. random_b: give B a non-zero value (as after some rounds).
-LoraRig make_rig(const AlgoConfig& c, int64_t d_in = 12, int64_t d_hidden = 10, int64_t d_out = 6, bool random_b = true) {
+LoraRig make_rig(const AlgoArgs& c, int64_t d_in = 12, int64_t d_hidden = 10, int64_t d_out = 6, bool random_b = true) {
   LoraRig s;
   s.algo = make_algorithm(c, 7);
   torch::manual_seed(11);
@@ -159,8 +160,8 @@ TEST(Lora, TrainableIsAThenBOfEveryLayerAndNothingElse) {
 
 TEST(FedIT, AveragesAAndBSeparatelyWithSampleOrUniformWeights) {
   for (const char* weights : {"auto", "uniform"}) {
-    AlgoConfig c = config("fedit");
-    c.aggregation_weights = weights;
+    AlgoArgs c = config("fedit");
+    c.set("--aggregation-weights", weights);
     LoraRig s = make_rig(c);
     torch::manual_seed(1);
     const Tensors l0 = perturbed(s.global, 0.1), l1 = perturbed(s.global, 0.1);
@@ -179,8 +180,8 @@ TEST(FedIT, AveragesAAndBSeparatelyWithSampleOrUniformWeights) {
 }
 
 TEST(FedProx, RegularizerValueAndGradientMatchTheClosedForm) {
-  AlgoConfig c = config("fedprox");
-  c.prox_mu = 0.3;
+  AlgoArgs c = config("fedprox");
+  c.set("--prox-mu", 0.3);
   LoraRig s = make_rig(c);
   torch::manual_seed(2);
   Tensors local = perturbed(s.global, 0.7);
@@ -242,10 +243,10 @@ TEST(FfaLora, AIsBitwiseUnchangedAndOnlyDbIsUploaded) {
 }
 
 TEST(FedDare, ExpectedUpdateEqualsTheDenseOne) {
-  AlgoConfig c = config("fed-dare");
-  c.dare_p = 0.9;
+  AlgoArgs c = config("fed-dare");
+  c.set("--dare-p", 0.9);
   LoraRig s = make_rig(c);
-  AlgoConfig d = config("fedit");
+  AlgoArgs d = config("fedit");
   LoraRig dense = make_rig(d);
   torch::manual_seed(4);
   const Tensors l0 = perturbed(s.global, 0.1), l1 = perturbed(s.global, 0.1);
@@ -332,9 +333,9 @@ TEST(FlexLora, BroadcastMakesBAEqualTheRankRTruncationOfWavg) {
 
 TEST(FedSrd, UploadSparsityIsExactAndKeepsTheMostImportantElements) {
   for (bool adaptive : {false, true}) {
-    AlgoConfig c = config("fedsrd", 8);
-    c.upload_sparsity = 0.9;
-    c.adaptive_sparsity = adaptive;
+    AlgoArgs c = config("fedsrd", 8);
+    c.set("--upload-sparsity", 0.9);
+    c.set("--adaptive-sparsity", adaptive);
     LoraRig s = make_rig(c, 64, 48, 40);
     torch::manual_seed(6);
     const Tensors local = perturbed(s.global, 0.05);
@@ -389,9 +390,9 @@ TEST(FedSrd, UploadSparsityIsExactAndKeepsTheMostImportantElements) {
 
 TEST(FedSrd, ServerReconstructsFromSparseUploadsAndSolvesAsTheBruteForceReference) {
   for (const char* first : {"b", "a"}) {
-    AlgoConfig c = config("fedsrd", 3);
-    c.download_sparsity = 0.0;  // the solved factor update itself
-    c.fedsrd_first_round = first;
+    AlgoArgs c = config("fedsrd", 3);
+    c.set("--download-sparsity", 0.0);  // the solved factor update itself
+    c.set("--fedsrd-first-round", first);
     LoraRig s = make_rig(c);
     torch::manual_seed(7);
     std::vector<Upload> ups;
@@ -433,9 +434,9 @@ TEST(FedSrd, FedSrdAndFedSrdEAgreeWhenWavgHasRankAtMostR) {
     for (int64_t round : {0, 1}) {
       std::vector<torch::Tensor> solved;
       for (const char* name : {"fedsrd", "fedsrd-e"}) {
-        AlgoConfig c = config(name, 3);
-        c.download_sparsity = 0.0;
-        c.upload_sparsity = 0.5;
+        AlgoArgs c = config(name, 3);
+        c.set("--download-sparsity", 0.0);
+        c.set("--upload-sparsity", 0.5);
         LoraRig s = make_rig(c);
         torch::manual_seed(8);
         std::vector<Upload> ups;
@@ -462,10 +463,10 @@ TEST(FedSrd, FedSrdAndFedSrdEAgreeWhenWavgHasRankAtMostR) {
 TEST(FedSrd, PinvProjectionRecoversDaWhenDwIsBTimesDa) {
   // dB = 0 and B of full column rank: dW = B dA, so pinv(B) dW = dA.
   for (const char* name : {"fedsrd", "fedsrd-e"}) {
-    AlgoConfig c = config(name, 3);
-    c.download_sparsity = 0.0;
-    c.upload_sparsity = 0.0;
-    c.fedsrd_first_round = "a";
+    AlgoArgs c = config(name, 3);
+    c.set("--download-sparsity", 0.0);
+    c.set("--upload-sparsity", 0.0);
+    c.set("--fedsrd-first-round", "a");
     LoraRig s = make_rig(c);
     torch::manual_seed(9);
     Tensors local = perturbed(s.global, 0.3);
@@ -485,8 +486,8 @@ TEST(FedSrd, PinvProjectionRecoversDaWhenDwIsBTimesDa) {
 
 TEST(FedSrd, RoundParityAndTheCodesFirstRoundWithZeroB) {
   for (const char* first : {"b", "a"}) {
-    AlgoConfig c = config("fedsrd", 3);
-    c.fedsrd_first_round = first;
+    AlgoArgs c = config("fedsrd", 3);
+    c.set("--fedsrd-first-round", first);
     LoraRig s = make_rig(c, 12, 10, 6, /*random_b=*/false);  // B_0 = 0, as at the start of a run
     torch::manual_seed(10);
     const auto down = broadcast(s, 0, {upload(s, perturbed(s.global, 0.2), 0, 1, 0)});
@@ -507,8 +508,8 @@ TEST(FedSrd, RoundParityAndTheCodesFirstRoundWithZeroB) {
 
 TEST(FedSrd, DownloadIsSparseWithDensityOneMinusQAndEveryRankEndsIdentical) {
   for (const char* name : {"fedsrd", "fedsrd-e"}) {
-    AlgoConfig c = config(name, 8);
-    c.download_sparsity = 0.8;
+    AlgoArgs c = config(name, 8);
+    c.set("--download-sparsity", 0.8);
     LoraRig s = make_rig(c, 64, 48, 40);
     torch::manual_seed(11);
     std::vector<Upload> ups;
@@ -544,9 +545,9 @@ TEST(FedSrd, DownloadIsSparseWithDensityOneMinusQAndEveryRankEndsIdentical) {
 }
 
 TEST(FedSrd, NoReconstructionAveragesTheSparseUploadsFactorByFactor) {
-  AlgoConfig c = config("fedsrd", 3);
-  c.reconstruction = false;
-  c.download_sparsity = 0.0;
+  AlgoArgs c = config("fedsrd", 3);
+  c.set("--reconstruction", false);
+  c.set("--download-sparsity", 0.0);
   LoraRig s = make_rig(c);
   torch::manual_seed(12);
   std::vector<Upload> ups;
@@ -565,8 +566,8 @@ TEST(FedSrd, NoReconstructionAveragesTheSparseUploadsFactorByFactor) {
 
 TEST(FedSrd, MalformedSparseUploadIsRejectedByDecodeNamingTheClient) {
   for (double p : {0.99, 0.9}) {  // 0.99: index-list encoding; 0.9: bitmap
-    AlgoConfig c = config("fedsrd", 8);
-    c.upload_sparsity = p;
+    AlgoArgs c = config("fedsrd", 8);
+    c.set("--upload-sparsity", p);
     LoraRig s = make_rig(c, 64, 48, 40);
     torch::manual_seed(13);
     auto bytes = compress::encode(s.algo->encode_upload({5, 0, 1}, s.global, perturbed(s.global, 0.1)));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "algo_args.h"
 #include "flb/algo/registry.h"
 #include "flb/algo/tensor_parts.h"
 
@@ -27,9 +28,9 @@ std::vector<float> to_vec(const torch::Tensor& t) {
 }
 
 TEST(TopK, KeepsExactlyKEntriesPerTensor) {
-  AlgoConfig c;
+  AlgoArgs c;
   c.name = "topk";
-  c.topk_ratio = 0.1;
+  c.set("--topk-ratio", 0.1);
   auto algo = make_algorithm(c, 1);
   torch::manual_seed(3);
   const Tensors global = {torch::zeros({10, 10}), torch::zeros({7})};
@@ -42,10 +43,10 @@ TEST(TopK, KeepsExactlyKEntriesPerTensor) {
 }
 
 TEST(TopK, ErrorFeedbackSendsTopKOfUpdatePlusResidualAndConservesTheRest) {
-  AlgoConfig c;
+  AlgoArgs c;
   c.name = "topk";
-  c.topk_ratio = 0.25;
-  c.error_feedback = true;
+  c.set("--topk-ratio", 0.25);
+  c.set("--error-feedback", true);
   auto algo = make_algorithm(c, 1);
   torch::manual_seed(4);
   const Tensors global = {torch::zeros({16})};

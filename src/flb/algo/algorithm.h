@@ -54,9 +54,13 @@ class Algorithm {
  public:
   virtual ~Algorithm() = default;
 
-  virtual std::string name() const = 0;
-  // Wire id: written in every payload header, checked on decode.
-  virtual uint16_t wire_id() const = 0;
+  // The algorithm's registered name (registry.cc); an algorithm may say
+  // more (LBGM with a top-k base: "lbgm+topk"). Written as the results'
+  // "algorithm" attribute.
+  virtual std::string name() const { return registered_name_; }
+  // Wire id, from the algorithm's registry entry: written in every payload
+  // header, checked on decode. Valid once make_algorithm returned.
+  uint16_t wire_id() const { return wire_id_; }
 
   // The low-rank layers the model must have (FedLoRU, LoRA), or null for a
   // dense model. Called once, before the model is built.
@@ -115,6 +119,11 @@ class Algorithm {
   // keeps the defaults. Implementations include <torch/serialize/archive.h>.
   virtual void save_state(torch::serialize::OutputArchive& archive) const {}
   virtual void load_state(torch::serialize::InputArchive& archive) {}
+
+ private:
+  friend class Registry;  // registry.cc: sets the identity of a new algorithm
+  std::string registered_name_;
+  uint16_t wire_id_ = 0;
 };
 
 }  // namespace flb::algo

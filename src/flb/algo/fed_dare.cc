@@ -4,18 +4,25 @@
 // sparse result. The server averages as FedIT and broadcasts the dense
 // average. The masks come from Stream(seed, kClientMask, client, round),
 // drawn tensor after tensor in list order: independent of the ranks.
-#include "flb/algo/factories.h"
 #include "flb/algo/fedit.h"
+#include "flb/algo/option_choice.h"
 #include "flb/compress/importance.h"
 
 namespace flb::algo {
 namespace {
 
+struct DareOptions : OptionGroup {
+  double p = 0.9;  // --dare-p: drop probability of each element of dA, dB
+  void add_options(CLI::App& app) override {
+    app.add_option("--dare-p", p, "fed-dare: probability of dropping each element of dA, dB (survivors / (1 - p))")
+        ->check(CLI::Range(0.0, 0.999999))->group(kOptionsHelpGroup);
+  }
+  void validate(const Options&) const override { require(p >= 0 && p < 1, "--dare-p: must be in [0, 1)"); }
+};
+
 class FedDare : public FedIT {
  public:
-  FedDare(const AlgoConfig& c, uint64_t seed) : FedIT(c, seed), p_(c.dare_p) {}
-  std::string name() const override { return "fed-dare"; }
-  uint16_t wire_id() const override { return 11; }
+  FedDare(const LoraOptions& c, const DareOptions& dare, uint64_t seed) : FedIT(c, seed), p_(dare.p) {}
   uint8_t upload_kinds() const override { return compress::kSparseOnly; }
 
   compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override {
@@ -36,6 +43,10 @@ class FedDare : public FedIT {
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_fed_dare(const AlgoConfig& c, uint64_t seed) { return std::make_unique<FedDare>(c, seed); }
+std::unique_ptr<OptionGroup> fed_dare_options() { return std::make_unique<DareOptions>(); }
+
+std::unique_ptr<Algorithm> make_fed_dare(const Options& o, uint64_t seed) {
+  return std::make_unique<FedDare>(o.get<LoraOptions>(), o.get<DareOptions>(), seed);
+}
 
 }  // namespace flb::algo

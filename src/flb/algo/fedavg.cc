@@ -1,5 +1,6 @@
 #include "flb/algo/fedavg.h"
 
+#include "flb/algo/options.h"
 #include "flb/algo/tensor_parts.h"
 #include "flb/core/error.h"
 
@@ -61,5 +62,7 @@ compress::Payload FedAvg::aggregate(int64_t, const std::vector<Upload>& uploads,
 void FedAvg::apply_download(int64_t, Tensors& global, const compress::Payload& download) {
   add_download(global, download);
 }
+
+std::unique_ptr<Algorithm> make_fedavg(const Options&, uint64_t) { return std::make_unique<FedAvg>(); }
 
 }  // namespace flb::algo

@@ -8,8 +8,6 @@ namespace flb::algo {
 
 class FedAvg : public Algorithm {
  public:
-  std::string name() const override { return "fedavg"; }
-  uint16_t wire_id() const override { return 1; }
   Tensors trainable(torch::nn::Module& model) override;
   compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override;
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override;

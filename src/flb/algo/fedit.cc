@@ -1,6 +1,5 @@
 #include "flb/algo/fedit.h"
 
-#include "flb/algo/factories.h"
 #include "flb/algo/fedavg.h"
 #include "flb/algo/tensor_parts.h"
 
@@ -20,6 +19,8 @@ void FedIT::apply_download(int64_t, Tensors& global, const compress::Payload& do
   add_download(global, download);
 }
 
-std::unique_ptr<Algorithm> make_fedit(const AlgoConfig& c, uint64_t seed) { return std::make_unique<FedIT>(c, seed); }
+std::unique_ptr<Algorithm> make_fedit(const Options& o, uint64_t seed) {
+  return std::make_unique<FedIT>(o.get<LoraOptions>(), seed);
+}
 
 }  // namespace flb::algo

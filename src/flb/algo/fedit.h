@@ -13,9 +13,8 @@ namespace flb::algo {
 
 class FedIT : public LoraAlgorithm {
  public:
-  FedIT(const AlgoConfig& c, uint64_t seed, bool train_a = true) : LoraAlgorithm(c, seed, train_a, "samples") {}
-  std::string name() const override { return "fedit"; }
-  uint16_t wire_id() const override { return 7; }
+  FedIT(const LoraOptions& c, uint64_t seed, bool train_a = true)
+      : LoraAlgorithm(c, seed, train_a, AggregationWeights::kSamples) {}
   // Dense dA, dB of every layer (dB only when A is frozen).
   compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override;
   // Dense weighted mean of each tensor's (dense or sparse) parts.

@@ -2,17 +2,33 @@
 
 #include <algorithm>
 
-#include "flb/algo/factories.h"
 #include "flb/algo/fedavg.h"
+#include "flb/algo/option_choice.h"
 #include "flb/algo/tensor_parts.h"
 #include "flb/core/error.h"
 #include "flb/core/rng.h"
 
 namespace flb::algo {
 
-FedLoRU::FedLoRU(const AlgoConfig& config, uint64_t seed, int pairs) : config_(config), seed_(seed) {
-  spec_.rank = config.rank;
-  spec_.alpha = config.alpha;
+void FedLoruOptions::add_options(CLI::App& app) {
+  app.add_option("--accumulate-every", accumulate_every, "fedloru family: merge s*U*D into W every T rounds (0: never)")
+      ->check(CLI::Range(int64_t{0}, int64_t{10000000}))->group(kOptionsHelpGroup);
+  app.add_option("--accumulate-rounds", accumulate_rounds, "fedloru family: merge after these 1-based rounds (list)")
+      ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(kOptionsHelpGroup);
+}
+
+void FedLoruOptions::validate(const Options&) const {
+  for (int64_t r : accumulate_rounds) require(r >= 1, "--accumulate-rounds: rounds are counted from 1");
+}
+
+std::unique_ptr<OptionGroup> fedloru_options() { return std::make_unique<FedLoruOptions>(); }
+
+FedLoRU::FedLoRU(const LoraOptions& low_rank, const FedLoruOptions& accumulation, uint64_t seed, int pairs)
+    : seed_(seed) {
+  accumulation_.accumulate_every = accumulation.accumulate_every;
+  accumulation_.accumulate_rounds = accumulation.accumulate_rounds;
+  spec_.rank = low_rank.rank;
+  spec_.alpha = low_rank.alpha;
   spec_.pairs = pairs;
   spec_.zero_base = true;  // the authors train from W = 0 with both factors Kaiming-uniform
   spec_.zero_up = false;
@@ -65,8 +81,9 @@ compress::Payload FedLoRU::aggregate(int64_t, const std::vector<Upload>& uploads
 
 bool FedLoRU::merges_after(int64_t round) const {
   const int64_t r1 = round + 1;  // 1-based, as users count rounds
-  if (config_.accumulate_every > 0 && r1 % config_.accumulate_every == 0) return true;
-  return std::find(config_.accumulate_rounds.begin(), config_.accumulate_rounds.end(), r1) != config_.accumulate_rounds.end();
+  const FedLoruOptions& a = accumulation_;
+  if (a.accumulate_every > 0 && r1 % a.accumulate_every == 0) return true;
+  return std::find(a.accumulate_rounds.begin(), a.accumulate_rounds.end(), r1) != a.accumulate_rounds.end();
 }
 
 void FedLoRU::apply_download(int64_t round, Tensors& global, const compress::Payload& download) {
@@ -87,6 +104,8 @@ void FedLoRU::merge(int64_t round, Tensors& global) {
   }
 }
 
-std::unique_ptr<Algorithm> make_fedloru(const AlgoConfig& c, uint64_t seed) { return std::make_unique<FedLoRU>(c, seed); }
+std::unique_ptr<Algorithm> make_fedloru(const Options& o, uint64_t seed) {
+  return std::make_unique<FedLoRU>(o.get<LoraOptions>(), o.get<FedLoruOptions>(), seed);
+}
 
 }  // namespace flb::algo

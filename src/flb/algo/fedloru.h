@@ -14,15 +14,23 @@
 #include <vector>
 
 #include "flb/algo/algorithm.h"
-#include "flb/core/config.h"
+#include "flb/algo/lora.h"
+#include "flb/algo/options.h"
 
 namespace flb::algo {
 
+// The FedLoRU family's accumulation options (fedloru.cc owns them).
+struct FedLoruOptions : OptionGroup {
+  int64_t accumulate_every = 0;            // --accumulate-every: merge s U D into W every T rounds (0: never)
+  std::vector<int64_t> accumulate_rounds;  // --accumulate-rounds: merge after these 1-based rounds
+  void add_options(CLI::App& app) override;
+  void validate(const Options& all) const override;
+};
+
 class FedLoRU : public Algorithm {
  public:
-  FedLoRU(const AlgoConfig& config, uint64_t seed, int pairs = 1);
-  std::string name() const override { return "fedloru"; }
-  uint16_t wire_id() const override { return 4; }
+  // Reads rank and alpha of `low_rank` (not its aggregation weights: FedLoRU weighs by samples).
+  FedLoRU(const LoraOptions& low_rank, const FedLoruOptions& accumulation, uint64_t seed, int pairs = 1);
   const model::LowRankSpec* model_spec() const override { return &spec_; }
   Tensors trainable(torch::nn::Module& model) override;
   compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override;
@@ -44,7 +52,7 @@ class FedLoRU : public Algorithm {
   void merge(int64_t round, Tensors& global);
 
   model::LowRankSpec spec_;
-  AlgoConfig config_;
+  FedLoruOptions accumulation_;
   uint64_t seed_;
   std::vector<Slots> slots_;
   std::vector<bool> uploaded_;  // tensors a client sends (all but private factors)

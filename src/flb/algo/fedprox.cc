@@ -1,17 +1,24 @@
 // FedProx (Li et al. 2020) on LoRA: FedIT plus the proximal term
 // mu/2 ||theta - theta_global||^2 over the trained tensors (A and B of
 // every layer) in each client's loss; its gradient is mu (theta - theta_global).
-#include "flb/algo/factories.h"
 #include "flb/algo/fedit.h"
+#include "flb/algo/option_choice.h"
 
 namespace flb::algo {
 namespace {
 
+struct ProxOptions : OptionGroup {
+  double mu = 0.01;  // --prox-mu
+  void add_options(CLI::App& app) override {
+    app.add_option("--prox-mu", mu, "fedprox: weight mu of the proximal term mu/2 ||theta - theta_global||^2")
+        ->check(CLI::Range(0.0, 1e6))->group(kOptionsHelpGroup);
+  }
+  void validate(const Options&) const override { require(mu >= 0, "--prox-mu: must be non-negative"); }
+};
+
 class FedProx : public FedIT {
  public:
-  FedProx(const AlgoConfig& c, uint64_t seed) : FedIT(c, seed), mu_(c.prox_mu) {}
-  std::string name() const override { return "fedprox"; }
-  uint16_t wire_id() const override { return 8; }
+  FedProx(const LoraOptions& c, const ProxOptions& prox, uint64_t seed) : FedIT(c, seed), mu_(prox.mu) {}
 
   torch::Tensor regularizer(const Tensors& params, const Tensors& global) override {
     if (mu_ == 0 || params.empty()) return {};
@@ -26,6 +33,10 @@ class FedProx : public FedIT {
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_fedprox(const AlgoConfig& c, uint64_t seed) { return std::make_unique<FedProx>(c, seed); }
+std::unique_ptr<OptionGroup> fedprox_options() { return std::make_unique<ProxOptions>(); }
+
+std::unique_ptr<Algorithm> make_fedprox(const Options& o, uint64_t seed) {
+  return std::make_unique<FedProx>(o.get<LoraOptions>(), o.get<ProxOptions>(), seed);
+}
 
 }  // namespace flb::algo

@@ -27,9 +27,9 @@
 
 #include <algorithm>
 
-#include "flb/algo/factories.h"
 #include "flb/algo/fedavg.h"
 #include "flb/algo/lora.h"
+#include "flb/algo/option_choice.h"
 #include "flb/compress/importance.h"
 #include "flb/core/error.h"
 #include "flb/core/rng.h"
@@ -76,17 +76,75 @@ torch::Tensor solve(const linalg::LowRankSum& w_avg, const torch::Tensor& A, con
 
 namespace {
 
+// --sparsifier: which elements a client keeps.
+enum class Sparsifier { kImportance, kMagnitude, kRandom };
+
+struct FedSrdOptions : OptionGroup {
+  double upload_sparsity = 0.9;     // fraction of each matrix's elements a client drops
+  bool adaptive_sparsity = false;   // drop ratio per matrix from the kurtosis of its scores
+  double adaptive_base = 0.85;      //   p = base + min(upper, coeff * ln(max(k, 1)))
+  double adaptive_coeff = 0.1;
+  double adaptive_upper = 0.11;
+  Sparsifier sparsifier = Sparsifier::kImportance;  // magnitude, random: ablations
+  bool l1_rescale = true;           // survivors keep each matrix's L1 norm (authors' code)
+  double download_sparsity = 0.8;   // drop probability of each element of the broadcast factor
+  fedsrd::Factor first_round = fedsrd::Factor::kB;  // b (paper) | a (authors' code)
+  bool reconstruction = true;       // fedsrd: false = naive A/B averaging of the sparse uploads (ablation)
+
+  void add_options(CLI::App& app) override;
+  void validate(const Options&) const override;
+};
+
+void FedSrdOptions::add_options(CLI::App& app) {
+  const char* A = kOptionsHelpGroup;
+  app.add_option("--upload-sparsity", upload_sparsity,
+                 "fedsrd, fedsrd-e: fraction p of each dA, dB a client drops (fixed; see --adaptive-sparsity)")
+      ->check(CLI::Range(0.0, 0.999999))->group(A);
+  app.add_flag("--adaptive-sparsity,!--no-adaptive-sparsity", adaptive_sparsity,
+               "fedsrd, fedsrd-e: drop ratio per matrix p = base + min(upper, coeff * ln(kurtosis of its scores))")->group(A);
+  app.add_option("--adaptive-base", adaptive_base, "fedsrd, fedsrd-e: base of the adaptive drop ratio")
+      ->check(CLI::Range(0.0, 0.999999))->group(A);
+  app.add_option("--adaptive-coeff", adaptive_coeff, "fedsrd, fedsrd-e: coefficient of ln(kurtosis) in the adaptive drop ratio")
+      ->check(CLI::Range(0.0, 1.0))->group(A);
+  app.add_option("--adaptive-upper", adaptive_upper, "fedsrd, fedsrd-e: cap on the kurtosis term of the adaptive drop ratio")
+      ->check(CLI::Range(0.0, 0.999999))->group(A);
+  add_choice(app, "--sparsifier", sparsifier,
+             {{"importance", Sparsifier::kImportance}, {"magnitude", Sparsifier::kMagnitude}, {"random", Sparsifier::kRandom}},
+             "fedsrd, fedsrd-e: which elements a client keeps: importance (|d| x norm of the other factor), "
+             "magnitude (|d|), random (ablations)")
+      ->group(A);
+  app.add_flag("--l1-rescale,!--no-l1-rescale", l1_rescale,
+               "fedsrd, fedsrd-e: rescale a sparsified matrix's survivors to keep its L1 norm (the authors' code)")
+      ->default_str(on_off(l1_rescale))->group(A);
+  app.add_option("--download-sparsity", download_sparsity,
+                 "fedsrd, fedsrd-e: probability of dropping each element of the broadcast factor update (survivors / (1 - q))")
+      ->check(CLI::Range(0.0, 0.999999))->group(A);
+  add_choice(app, "--fedsrd-first-round", first_round, {{"a", fedsrd::Factor::kA}, {"b", fedsrd::Factor::kB}},
+             "fedsrd, fedsrd-e: factor solved in round 1, then alternating: b (the paper) or a (the authors' code; "
+             "with B = 0 its first round changes nothing)")
+      ->group(A);
+  app.add_flag("--reconstruction,!--no-reconstruction", reconstruction,
+               "fedsrd: reconstruct-and-decompose on the server; --no-reconstruction averages A and B of the sparse "
+               "uploads instead (the paper's ablation)")
+      ->default_str(on_off(reconstruction))->group(A);
+}
+
+void FedSrdOptions::validate(const Options&) const {
+  require(upload_sparsity >= 0 && upload_sparsity < 1, "--upload-sparsity: must be in [0, 1)");
+  require(adaptive_base >= 0 && adaptive_coeff >= 0 && adaptive_upper >= 0 && adaptive_base + adaptive_upper < 1,
+          "--adaptive-base/--adaptive-coeff/--adaptive-upper: must be non-negative with base + upper < 1");
+  require(download_sparsity >= 0 && download_sparsity < 1, "--download-sparsity: must be in [0, 1)");
+}
+
 class FedSrd : public LoraAlgorithm {
  public:
-  FedSrd(const AlgoConfig& c, uint64_t seed, bool truncate)
-      : LoraAlgorithm(c, seed, /*train_a=*/true, "uniform"), truncate_(truncate) {
-    require(truncate || c.reconstruction, "--no-reconstruction: only for fedsrd (fedsrd-e always reconstructs)");
-    ratio_.base = c.adaptive_base;
-    ratio_.coeff = c.adaptive_coeff;
-    ratio_.upper = c.adaptive_upper;
+  FedSrd(const LoraOptions& c, const FedSrdOptions& o, uint64_t seed, bool truncate)
+      : LoraAlgorithm(c, seed, /*train_a=*/true, AggregationWeights::kUniform), options_(o), truncate_(truncate) {
+    require(truncate || o.reconstruction, "--no-reconstruction: only for fedsrd (fedsrd-e always reconstructs)");
+    ratio_.base = o.adaptive_base;
+    ratio_.coeff = o.adaptive_coeff;
+    ratio_.upper = o.adaptive_upper;
   }
-  std::string name() const override { return truncate_ ? "fedsrd" : "fedsrd-e"; }
-  uint16_t wire_id() const override { return truncate_ ? 12 : 13; }
   uint8_t upload_kinds() const override { return compress::kSparseOnly; }
   // The sparse factor update(s) of each layer.
   compress::WireSchema download_schema(const Tensors& tensors) const override {
@@ -113,10 +171,10 @@ class FedSrd : public LoraAlgorithm {
 
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override {
     torch::NoGradGuard no_grad;
-    if (!config_.reconstruction) return average_and_sparsify(round, uploads, global);
+    if (!options_.reconstruction) return average_and_sparsify(round, uploads, global);
     const std::vector<Tensors> deltas = upload_deltas(uploads, global);
     const std::vector<float> w = weights(uploads);
-    const fedsrd::Factor factor = fedsrd::factor_of_round(round, config_.fedsrd_first_round == "b");
+    const fedsrd::Factor factor = fedsrd::factor_of_round(round, options_.first_round == fedsrd::Factor::kB);
     compress::Payload out = broadcast();
     for (size_t l = 0; l < slots().size(); ++l) {
       const size_t ia = a_index(l), ib = b_index(l);
@@ -142,24 +200,24 @@ class FedSrd : public LoraAlgorithm {
  private:
   // One matrix's sparse upload part.
   compress::Part sparsify(size_t tensor, const torch::Tensor& values, const torch::Tensor& importance, Stream& random_scores) {
-    const double p = config_.adaptive_sparsity
+    const double p = options_.adaptive_sparsity
                          ? compress::adaptive_drop_ratio(compress::pearson_kurtosis(importance), ratio_)
-                         : config_.upload_sparsity;
+                         : options_.upload_sparsity;
     torch::Tensor scores = importance;
-    if (config_.sparsifier == "magnitude") {
+    if (options_.sparsifier == Sparsifier::kMagnitude) {
       scores = values.abs();
-    } else if (config_.sparsifier == "random") {
+    } else if (options_.sparsifier == Sparsifier::kRandom) {
       scores = torch::empty(values.sizes(), torch::kFloat64);
       double* s = scores.data_ptr<double>();
       for (int64_t i = 0; i < scores.numel(); ++i) s[i] = random_scores.uniform();
     }
-    compress::Part part = compress::sparsify_by_score(values, scores, std::min(p, 1.0), config_.l1_rescale);
+    compress::Part part = compress::sparsify_by_score(values, scores, std::min(p, 1.0), options_.l1_rescale);
     part.tensor = static_cast<uint32_t>(tensor);
     return part;
   }
 
   compress::Part download_part(size_t tensor, const torch::Tensor& update, Stream& mask) const {
-    compress::Part part = compress::random_drop(update, config_.download_sparsity, mask);
+    compress::Part part = compress::random_drop(update, options_.download_sparsity, mask);
     part.tensor = static_cast<uint32_t>(tensor);
     return part;
   }
@@ -185,17 +243,20 @@ class FedSrd : public LoraAlgorithm {
     return out;
   }
 
+  FedSrdOptions options_;  // a copy: the values, not their CLI bindings
   bool truncate_;
   compress::AdaptiveRatio ratio_;
 };
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_fedsrd(const AlgoConfig& c, uint64_t seed) {
-  return std::make_unique<FedSrd>(c, seed, /*truncate=*/true);
+std::unique_ptr<OptionGroup> fedsrd_options() { return std::make_unique<FedSrdOptions>(); }
+
+std::unique_ptr<Algorithm> make_fedsrd(const Options& o, uint64_t seed) {
+  return std::make_unique<FedSrd>(o.get<LoraOptions>(), o.get<FedSrdOptions>(), seed, /*truncate=*/true);
 }
-std::unique_ptr<Algorithm> make_fedsrd_e(const AlgoConfig& c, uint64_t seed) {
-  return std::make_unique<FedSrd>(c, seed, /*truncate=*/false);
+std::unique_ptr<Algorithm> make_fedsrd_e(const Options& o, uint64_t seed) {
+  return std::make_unique<FedSrd>(o.get<LoraOptions>(), o.get<FedSrdOptions>(), seed, /*truncate=*/false);
 }
 
 }  // namespace flb::algo

@@ -2,7 +2,6 @@
 // initial value on every client; only B is trained, uploaded (dense dB) and
 // averaged. B A is then linear in B, so averaging B is exact: no
 // aggregation error.
-#include "flb/algo/factories.h"
 #include "flb/algo/fedit.h"
 
 namespace flb::algo {
@@ -10,13 +9,13 @@ namespace {
 
 class FfaLora : public FedIT {
  public:
-  FfaLora(const AlgoConfig& c, uint64_t seed) : FedIT(c, seed, /*train_a=*/false) {}
-  std::string name() const override { return "ffa-lora"; }
-  uint16_t wire_id() const override { return 9; }
+  FfaLora(const LoraOptions& c, uint64_t seed) : FedIT(c, seed, /*train_a=*/false) {}
 };
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_ffa_lora(const AlgoConfig& c, uint64_t seed) { return std::make_unique<FfaLora>(c, seed); }
+std::unique_ptr<Algorithm> make_ffa_lora(const Options& o, uint64_t seed) {
+  return std::make_unique<FfaLora>(o.get<LoraOptions>(), seed);
+}
 
 }  // namespace flb::algo

@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "flb/algo/factories.h"
 #include "flb/algo/fedit.h"
 #include "flb/algo/tensor_parts.h"
 #include "flb/core/rng.h"
@@ -26,9 +25,7 @@ namespace {
 
 class FlexLora : public FedIT {
  public:
-  FlexLora(const AlgoConfig& c, uint64_t seed) : FedIT(c, seed) {}
-  std::string name() const override { return "flexlora"; }
-  uint16_t wire_id() const override { return 10; }
+  FlexLora(const LoraOptions& c, uint64_t seed) : FedIT(c, seed) {}
   // New A and B of every layer, dense, replacing the old.
   compress::WireSchema download_schema(const Tensors& tensors) const override {
     return compress::WireSchema::uniform(wire_id(), numels(tensors), compress::kDenseOnly);
@@ -76,6 +73,8 @@ class FlexLora : public FedIT {
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_flexlora(const AlgoConfig& c, uint64_t seed) { return std::make_unique<FlexLora>(c, seed); }
+std::unique_ptr<Algorithm> make_flexlora(const Options& o, uint64_t seed) {
+  return std::make_unique<FlexLora>(o.get<LoraOptions>(), seed);
+}
 
 }  // namespace flb::algo

@@ -15,10 +15,11 @@
 #include <cmath>
 #include <map>
 
-#include "flb/algo/factories.h"
 #include "flb/algo/fedavg.h"
+#include "flb/algo/option_choice.h"
 #include "flb/algo/state_archive.h"
 #include "flb/algo/tensor_parts.h"
+#include "flb/algo/topk.h"
 #include "flb/core/error.h"
 
 namespace flb::algo {
@@ -26,12 +27,29 @@ namespace {
 
 constexpr uint8_t kTagFull = 0, kTagLookBack = 1;
 
+enum class BaseCompressor { kNone, kTopK };
+
+struct LbgmOptions : OptionGroup {
+  double delta = 0.2;                               // --lbgm-delta: largest sin^2(g, lbg) sent as a scalar
+  BaseCompressor base_compressor = BaseCompressor::kNone;  // --base-compressor
+
+  void add_options(CLI::App& app) override {
+    app.add_option("--lbgm-delta", delta, "lbgm: send a scalar when sin^2(update, look-back gradient) <= delta")
+        ->check(CLI::Range(0.0, 1.0))->group(kOptionsHelpGroup);
+    add_choice(app, "--base-compressor", base_compressor, {{"none", BaseCompressor::kNone}, {"topk", BaseCompressor::kTopK}},
+               "lbgm: compressor whose output LBGM recycles")->group(kOptionsHelpGroup);
+  }
+  void validate(const Options&) const override {
+    require(delta >= 0 && delta <= 1, "--lbgm-delta: must be in [0, 1]");
+  }
+};
+
 class Lbgm : public Algorithm {
  public:
-  explicit Lbgm(const AlgoConfig& c)
-      : delta_(c.lbgm_delta), error_feedback_(c.error_feedback), topk_(c.base_compressor == "topk"), ratio_(c.topk_ratio) {}
+  Lbgm(const LbgmOptions& lbgm, const TopkOptions& topk)
+      : delta_(lbgm.delta), error_feedback_(topk.error_feedback), topk_(lbgm.base_compressor == BaseCompressor::kTopK),
+        ratio_(topk.ratio) {}
   std::string name() const override { return topk_ ? "lbgm+topk" : "lbgm"; }
-  uint16_t wire_id() const override { return 3; }
   Tensors trainable(torch::nn::Module& model) override { return model.parameters(); }
 
   // Each tensor exactly once: in full (dense, or sparse under top-k) or as
@@ -152,6 +170,10 @@ class Lbgm : public Algorithm {
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_lbgm(const AlgoConfig& c, uint64_t) { return std::make_unique<Lbgm>(c); }
+std::unique_ptr<OptionGroup> lbgm_options() { return std::make_unique<LbgmOptions>(); }
+
+std::unique_ptr<Algorithm> make_lbgm(const Options& o, uint64_t) {
+  return std::make_unique<Lbgm>(o.get<LbgmOptions>(), o.get<TopkOptions>());
+}
 
 }  // namespace flb::algo

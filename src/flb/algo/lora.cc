@@ -1,12 +1,29 @@
 #include "flb/algo/lora.h"
 
 #include "flb/algo/fedavg.h"
+#include "flb/algo/option_choice.h"
 #include "flb/algo/tensor_parts.h"
 #include "flb/core/error.h"
 
 namespace flb::algo {
 
-model::LowRankSpec lora_spec(const AlgoConfig& c) {
+void LoraOptions::add_options(CLI::App& app) {
+  app.add_option("--lora-rank", rank, "fedloru, pfedloru, mfedloru, LoRA: rank r of the low-rank updates")
+      ->check(CLI::Range(int64_t{1}, int64_t{65536}))->group(kOptionsHelpGroup);
+  app.add_option("--alpha", alpha, "low-rank scale s = alpha / r")->check(CLI::PositiveNumber)->group(kOptionsHelpGroup);
+  add_choice(app, "--aggregation-weights", weights,
+             {{"auto", AggregationWeights::kAuto}, {"samples", AggregationWeights::kSamples},
+              {"uniform", AggregationWeights::kUniform}},
+             "LoRA family: client weights w_i: samples (n_i / n), uniform (1 / m), or auto (fedsrd, fedsrd-e: "
+             "uniform, as the paper; the others: samples)")
+      ->group(kOptionsHelpGroup);
+}
+
+void LoraOptions::validate(const Options&) const { require(rank >= 1, "--lora-rank: must be at least 1"); }
+
+std::unique_ptr<OptionGroup> lora_options() { return std::make_unique<LoraOptions>(); }
+
+model::LowRankSpec lora_spec(const LoraOptions& c) {
   model::LowRankSpec spec;
   spec.rank = c.rank;
   spec.alpha = c.alpha;
@@ -45,11 +62,11 @@ std::vector<Tensors> upload_deltas(const std::vector<Upload>& uploads, const Ten
   return deltas;
 }
 
-LoraAlgorithm::LoraAlgorithm(const AlgoConfig& c, uint64_t seed, bool train_a, const char* default_weights)
-    : config_(c), seed_(seed), spec_(lora_spec(c)), train_a_(train_a) {
-  const std::string w = c.aggregation_weights == "auto" ? default_weights : c.aggregation_weights;
-  require(w == "samples" || w == "uniform", "--aggregation-weights: choose auto, samples or uniform");
-  uniform_ = w == "uniform";
+LoraAlgorithm::LoraAlgorithm(const LoraOptions& c, uint64_t seed, bool train_a, AggregationWeights default_weights)
+    : seed_(seed), spec_(lora_spec(c)), train_a_(train_a) {
+  const AggregationWeights w = c.weights == AggregationWeights::kAuto ? default_weights : c.weights;
+  require(w != AggregationWeights::kAuto, "LoraAlgorithm: the default weights must be samples or uniform");
+  uniform_ = w == AggregationWeights::kUniform;
 }
 
 Tensors LoraAlgorithm::trainable(torch::nn::Module& model) {

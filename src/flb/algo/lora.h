@@ -21,12 +21,29 @@
 #include <vector>
 
 #include "flb/algo/algorithm.h"
-#include "flb/core/config.h"
+#include "flb/algo/options.h"
 
 namespace flb::algo {
 
+// --aggregation-weights: the clients' weights w_i in the server's average.
+enum class AggregationWeights {
+  kAuto,     // the algorithm's own (fedsrd, fedsrd-e: uniform, as the paper; the others: samples)
+  kSamples,  // n_i / n
+  kUniform,  // 1 / m
+};
+
+// The low-rank options every LoRA and FedLoRU algorithm reads (lora.cc
+// owns them): --lora-rank, --alpha, --aggregation-weights.
+struct LoraOptions : OptionGroup {
+  int64_t rank = 8;      // rank r of the low-rank updates
+  double alpha = 16.0;   // scale s = alpha / r
+  AggregationWeights weights = AggregationWeights::kAuto;  // LoRA family
+  void add_options(CLI::App& app) override;
+  void validate(const Options& all) const override;
+};
+
 // The LoRA spec of `c`: rank, alpha, one pair, W0 kept, B = 0 at the start.
-model::LowRankSpec lora_spec(const AlgoConfig& c);
+model::LowRankSpec lora_spec(const LoraOptions& c);
 
 // Where one LoRA layer's factors sit in the tensor list.
 struct LoraSlot {
@@ -69,13 +86,13 @@ class LoraAlgorithm : public Algorithm {
   // or sparse (Fed-DARE, FedSRD): upload_kinds().
   compress::WireSchema upload_schema(const Tensors& tensors) const override;
 
-  // w_i of each upload: n_i / n under "samples", 1 / m under "uniform".
+  // w_i of each upload: n_i / n (samples), or 1 / m (uniform).
   std::vector<float> weights(const std::vector<Upload>& uploads) const;
   bool uniform_weights() const { return uniform_; }
 
  protected:
-  // `default_weights`: what --aggregation-weights auto means here.
-  LoraAlgorithm(const AlgoConfig& c, uint64_t seed, bool train_a, const char* default_weights);
+  // `default_weights` (kSamples or kUniform): what --aggregation-weights auto means here.
+  LoraAlgorithm(const LoraOptions& c, uint64_t seed, bool train_a, AggregationWeights default_weights);
 
   // The part kind every upload part has (a KindSet).
   virtual uint8_t upload_kinds() const { return compress::kDenseOnly; }
@@ -83,7 +100,6 @@ class LoraAlgorithm : public Algorithm {
   // An upload with no parts yet, from ctx's client.
   compress::Payload empty_upload(const ClientContext& ctx) const;
 
-  AlgoConfig config_;
   uint64_t seed_;
   model::LowRankSpec spec_;
   std::vector<LoraSlot> slots_;

@@ -1,27 +1,41 @@
 // mFedLoRU: clients of different capacity train nested low-rank updates.
-// Client c has rank r_c = client_ranks[c % size] <= r: it uses and trains
+// Client c has rank r_c = client_lora_ranks[c % size] <= r (--client-lora-ranks): it uses and trains
 // only the leading r_c components (columns of U, rows of D); the rest of U
 // is held at zero during its local steps. It uploads the leading part of U
 // and D (sparse parts) and its other parameters in full; the server
 // averages each element over the clients that sent it (sample weights
 // renormalised per element), so the leading components, which every
 // client trains, get the most data: a hierarchical low-rank model.
-#include "flb/algo/factories.h"
 #include "flb/algo/fedavg.h"
 #include "flb/algo/fedloru.h"
+#include "flb/algo/option_choice.h"
 #include "flb/algo/tensor_parts.h"
 #include "flb/core/error.h"
 
 namespace flb::algo {
 namespace {
 
+struct MFedLoruOptions : OptionGroup {
+  std::vector<int64_t> client_lora_ranks;  // --client-lora-ranks: client c trains client_lora_ranks[c % size]
+
+  void add_options(CLI::App& app) override {
+    app.add_option("--client-lora-ranks", client_lora_ranks,
+                   "mfedloru: nested LoRA ranks by capacity; client c trains rank list[c % len] (default r/4,r/2,r)")
+        ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(kOptionsHelpGroup);
+  }
+  void validate(const Options& all) const override {
+    const int64_t r = all.get<LoraOptions>().rank;
+    for (int64_t rc : client_lora_ranks)
+      require(rc >= 1 && rc <= r, "--client-lora-ranks: every rank must be in [1, --lora-rank]");
+  }
+};
+
 class MFedLoRU : public FedLoRU {
  public:
-  MFedLoRU(const AlgoConfig& c, uint64_t seed) : FedLoRU(c, seed), ranks_(c.client_ranks) {
+  MFedLoRU(const LoraOptions& c, const FedLoruOptions& a, const MFedLoruOptions& m, uint64_t seed)
+      : FedLoRU(c, a, seed), ranks_(m.client_lora_ranks) {
     if (ranks_.empty()) ranks_ = {std::max<int64_t>(1, c.rank / 4), std::max<int64_t>(1, c.rank / 2), c.rank};
   }
-  std::string name() const override { return "mfedloru"; }
-  uint16_t wire_id() const override { return 6; }
 
   int64_t rank_of(int64_t client) const { return ranks_[static_cast<size_t>(client) % ranks_.size()]; }
 
@@ -106,6 +120,10 @@ class MFedLoRU : public FedLoRU {
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_mfedloru(const AlgoConfig& c, uint64_t seed) { return std::make_unique<MFedLoRU>(c, seed); }
+std::unique_ptr<OptionGroup> mfedloru_options() { return std::make_unique<MFedLoruOptions>(); }
+
+std::unique_ptr<Algorithm> make_mfedloru(const Options& o, uint64_t seed) {
+  return std::make_unique<MFedLoRU>(o.get<LoraOptions>(), o.get<FedLoruOptions>(), o.get<MFedLoruOptions>(), seed);
+}
 
 }  // namespace flb::algo

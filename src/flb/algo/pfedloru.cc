@@ -6,7 +6,6 @@
 // the global pair only. The evaluated global model has U_1 = 0.
 #include <map>
 
-#include "flb/algo/factories.h"
 #include "flb/algo/fedloru.h"
 #include "flb/algo/state_archive.h"
 
@@ -15,9 +14,7 @@ namespace {
 
 class PFedLoRU : public FedLoRU {
  public:
-  PFedLoRU(const AlgoConfig& c, uint64_t seed) : FedLoRU(c, seed, /*pairs=*/2) {}
-  std::string name() const override { return "pfedloru"; }
-  uint16_t wire_id() const override { return 5; }
+  PFedLoRU(const LoraOptions& c, const FedLoruOptions& a, uint64_t seed) : FedLoRU(c, a, seed, /*pairs=*/2) {}
 
   Tensors trainable(torch::nn::Module& model) override {
     Tensors params = FedLoRU::trainable(model);
@@ -67,6 +64,8 @@ class PFedLoRU : public FedLoRU {
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_pfedloru(const AlgoConfig& c, uint64_t seed) { return std::make_unique<PFedLoRU>(c, seed); }
+std::unique_ptr<Algorithm> make_pfedloru(const Options& o, uint64_t seed) {
+  return std::make_unique<PFedLoRU>(o.get<LoraOptions>(), o.get<FedLoruOptions>(), seed);
+}
 
 }  // namespace flb::algo

@@ -2,8 +2,10 @@
 // the k = ceil(ratio * numel) largest-magnitude entries of each tensor's
 // update (plus the residual it carried); with error feedback the rest
 // becomes the next round's residual. The server averages as FedAvg.
-#include "flb/algo/factories.h"
+#include "flb/algo/topk.h"
+
 #include "flb/algo/fedavg.h"
+#include "flb/algo/option_choice.h"
 #include "flb/algo/state_archive.h"
 #include "flb/algo/tensor_parts.h"
 
@@ -16,8 +18,6 @@ namespace {
 class TopK : public Algorithm {
  public:
   TopK(double ratio, bool error_feedback) : ratio_(ratio), error_feedback_(error_feedback) {}
-  std::string name() const override { return "topk"; }
-  uint16_t wire_id() const override { return 2; }
   Tensors trainable(torch::nn::Module& model) override { return model.parameters(); }
   compress::WireSchema upload_schema(const Tensors& tensors) const override {
     return compress::WireSchema::uniform(wire_id(), numels(tensors), compress::kSparseOnly);
@@ -68,8 +68,22 @@ class TopK : public Algorithm {
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_topk(const AlgoConfig& c, uint64_t) {
-  return std::make_unique<TopK>(c.topk_ratio, c.error_feedback);
+void TopkOptions::add_options(CLI::App& app) {
+  app.add_option("--topk-ratio", ratio, "topk, lbgm --base-compressor topk: fraction of each tensor's entries kept")
+      ->check(CLI::Range(1e-9, 1.0))->group(kOptionsHelpGroup);
+  app.add_flag("--error-feedback,!--no-error-feedback", error_feedback,
+               "topk, lbgm: carry what was not sent into the next round (residual)")->group(kOptionsHelpGroup);
+}
+
+void TopkOptions::validate(const Options&) const {
+  require(ratio > 0 && ratio <= 1, "--topk-ratio: must be in (0, 1]");
+}
+
+std::unique_ptr<OptionGroup> topk_options() { return std::make_unique<TopkOptions>(); }
+
+std::unique_ptr<Algorithm> make_topk(const Options& o, uint64_t) {
+  const TopkOptions& t = o.get<TopkOptions>();
+  return std::make_unique<TopK>(t.ratio, t.error_feedback);
 }
 
 }  // namespace flb::algo

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,39 +45,19 @@ struct TrainConfig {
   double weight_decay = 0.0;
 };
 
-// Options of the algorithms; each algorithm reads only its own.
-struct AlgoConfig {
-  std::string name = "fedavg";
-  double prox_mu = 0.01;                 // fedprox
-  double topk_ratio = 0.01;              // topk, lbgm+topk: fraction of entries kept per tensor
-  bool error_feedback = false;           // topk, lbgm
-  double lbgm_delta = 0.2;               // lbgm: largest sin^2(g, lbg) sent as a scalar
-  std::string base_compressor = "none";  // lbgm: none | topk
-  int64_t rank = 8;                      // fedloru family, LoRA: rank r of the updates
-  double alpha = 16.0;                   // scale s = alpha / r
-  int64_t accumulate_every = 0;          // fedloru: merge s U D into W every T rounds (0: see accumulate_rounds)
-  std::vector<int64_t> accumulate_rounds;  // fedloru: merge after these 1-based rounds
-  std::vector<int64_t> client_ranks;     // mfedloru: nested ranks; client c trains client_ranks[c % size]
-  // LoRA family (fedit, fedprox, ffa-lora, flexlora, fed-dare, fedsrd, fedsrd-e)
-  std::string aggregation_weights = "auto";  // auto (the algorithm's own) | samples (n_i / n) | uniform (1 / m)
-  double dare_p = 0.9;                   // fed-dare: drop probability of each element of dA, dB
-  double upload_sparsity = 0.9;          // fedsrd*: fraction of each matrix's elements a client drops
-  bool adaptive_sparsity = false;        // fedsrd*: drop ratio per matrix from the kurtosis of its scores
-  double adaptive_base = 0.85;           //   p = base + min(upper, coeff * ln(max(k, 1)))
-  double adaptive_coeff = 0.1;
-  double adaptive_upper = 0.11;
-  std::string sparsifier = "importance";  // fedsrd*: importance | magnitude | random (ablation)
-  bool l1_rescale = true;                // fedsrd*: survivors keep each matrix's L1 norm (authors' code)
-  double download_sparsity = 0.8;        // fedsrd*: drop probability of each element of the broadcast factor
-  std::string fedsrd_first_round = "b";  // fedsrd*: which factor round 1 solves: b (paper) | a (authors' code)
-  bool reconstruction = true;            // fedsrd: false = naive A/B averaging of the sparse uploads (ablation)
+// Options a plug-in parsed for itself (the algorithm's: algo/options.h).
+// core/ only carries them from the command line to the plug-in.
+struct PluginOptions {
+  virtual ~PluginOptions() = default;
 };
 
 struct RunConfig {
   DataConfig data;
   ModelConfig model;
   TrainConfig train;
-  AlgoConfig algo;
+  std::string algorithm = "fedavg";  // a name in algo/registry.cc
+  // The algorithm options (an algo::Options); null: every default.
+  std::shared_ptr<const PluginOptions> algorithm_options;
   int64_t clients = 100;
   int64_t clients_per_round = 10;
   int64_t rounds = 30;
@@ -91,7 +72,8 @@ struct RunConfig {
   bool resume = false;             // continue from <out>.ckpt, appending to <out>
 };
 
-// Throws flb::Error("--option: what is wrong") on an inconsistent config.
+// Throws flb::Error("--option: what is wrong") on an inconsistent config
+// (the algorithm's options: algo::validate).
 void validate(const RunConfig& config);
 
 }  // namespace flb

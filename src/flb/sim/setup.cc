@@ -53,7 +53,7 @@ RunSetup make_setup(const RunConfig& config, int local_rank, int local_size) {
   s.device = pick_device(config.device, local_rank);
   s.threads = config.threads > 0 ? config.threads : std::max(1, usable_cpus() / std::max(1, local_size));
   torch::set_num_threads(s.threads);
-  s.algorithm = algo::make_algorithm(config.algo, config.seed);
+  s.algorithm = algo::make_algorithm(config);  // validates the algorithm options
   torch::manual_seed(config.seed);  // the same initial model on every rank
   model::LowRankSpec spec;          // the algorithm's low-rank layers, with the model's LoRA dropout
   if (s.algorithm->model_spec()) {
