@@ -61,7 +61,9 @@ TEST(Loopback, SmallCollectives) {
     EXPECT_FALSE(t.any(false));
     EXPECT_EQ(t.max_all(static_cast<uint64_t>(t.rank()) * 10), 30u);
     const double m = t.max_to_root(t.rank() == 1 ? 5.5 : -1.0);
-    if (t.rank() == 0) EXPECT_EQ(m, 5.5);
+    if (t.rank() == 0) {
+      EXPECT_EQ(m, 5.5);
+    }
     const auto d = t.gather_doubles(std::vector<double>(static_cast<size_t>(t.rank()), t.rank() + 0.5));
     if (t.rank() == 0) {
       size_t at = 0;
