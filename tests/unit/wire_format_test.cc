@@ -287,7 +287,8 @@ TEST(WireFormat, RejectsEachSchemaViolationNamingClientPartAndField) {
   e = rejection(p);
   EXPECT_EQ(e.part(), MalformedUpload::kNone);
   EXPECT_EQ(e.field(), "tensor");
-  EXPECT_NE(std::string(e.what()).find("client 42: malformed payload (tensor): upload lacks tensor 1"), std::string::npos);
+  EXPECT_NE(std::string(e.what()).find("client 42: malformed payload"), std::string::npos);
+  EXPECT_NE(std::string(e.what()).find("upload lacks tensor 1"), std::string::npos);
   // A kind the tensor does not allow: a scalar for the dense tensor, dense for the sparse one.
   p = sample_payload(10);
   p.parts[0] = scalar_part(0, 10, {2.0f});

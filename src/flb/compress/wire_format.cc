@@ -42,9 +42,9 @@ void put(uint8_t*& p, T v) {
 
 // Checks what encode() relies on: a 1-D view of `count` contiguous elements of `type`.
 void require_storage(const torch::Tensor& t, torch::ScalarType type, uint64_t count, size_t k, const char* what) {
-  require(t.defined() && t.scalar_type() == type && t.is_contiguous() && static_cast<uint64_t>(t.numel()) == count,
-          "encode: part " + std::to_string(k) + ": " + what + " must be a contiguous " + (type == torch::kFloat32 ? "float32" : "int32") +
-              " tensor of " + std::to_string(count) + " elements");
+  if (t.defined() && t.scalar_type() == type && t.is_contiguous() && static_cast<uint64_t>(t.numel()) == count) return;
+  throw Error("encode: part " + std::to_string(k) + ": " + what + " must be a contiguous " +
+              (type == torch::kFloat32 ? "float32" : "int32") + " tensor of " + std::to_string(count) + " elements");
 }
 
 // Copies t's bytes (contiguous, on any device) to dst once.
@@ -65,7 +65,7 @@ void write_bitmap(const Part& part, size_t k, uint8_t* dst) {
   const auto* p = reinterpret_cast<const uint32_t*>(idx.data_ptr<int32_t>());
   for (int64_t j = 0; j < idx.numel(); ++j) {
     const uint32_t i = p[j];
-    require(i < part.numel, "encode: part " + std::to_string(k) + ": position " + std::to_string(i) + " out of range");
+    if (i >= part.numel) throw Error("encode: part " + std::to_string(k) + ": position " + std::to_string(i) + " out of range");
     dst[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
   }
 }
@@ -294,8 +294,8 @@ size_t encode_into(const Payload& p, uint8_t* dst) {
     const uint64_t count = part.count();
     const Encoding enc = encoding_of(part);
     require_storage(part.values, torch::kFloat32, count, k, "values");
-    require(part.kind != PartKind::kDense || count == part.numel,
-            "encode: part " + std::to_string(k) + ": a dense part needs numel values");
+    if (part.kind == PartKind::kDense && count != part.numel)
+      throw Error("encode: part " + std::to_string(k) + ": a dense part needs numel values");
     put<uint8_t>(w, static_cast<uint8_t>(part.kind));
     put<uint8_t>(w, static_cast<uint8_t>(enc));
     put<uint8_t>(w, part.tag);
