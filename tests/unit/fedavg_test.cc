@@ -6,6 +6,7 @@
 
 #include <Eigen/Dense>
 
+#include "flb/algo/registry.h"
 #include "flb/compress/wire_format.h"
 #include "flb/core/error.h"
 
@@ -23,7 +24,8 @@ Eigen::MatrixXf to_eigen(const torch::Tensor& t) {
 
 TEST(FedAvg, ServerStepIsTheSampleWeightedMeanOfDeltas) {
   torch::manual_seed(0);
-  FedAvg algo;
+  const auto made = make_algorithm("fedavg", nullptr, 1);  // with its registry name and wire id
+  Algorithm& algo = *made;
   const Tensors global = {torch::randn({4, 3}), torch::randn({5, 2})};
   const std::vector<int64_t> samples = {10, 30, 60};
   std::vector<Upload> uploads;
@@ -51,7 +53,8 @@ TEST(FedAvg, ServerStepIsTheSampleWeightedMeanOfDeltas) {
 }
 
 TEST(FedAvg, UploadIsTheDenseDeltaOfEveryTensor) {
-  FedAvg algo;
+  const auto made = make_algorithm("fedavg", nullptr, 1);  // with its registry name and wire id
+  Algorithm& algo = *made;
   const Tensors global = {torch::ones({2, 2})}, local = {torch::full({2, 2}, 3.0)};
   const compress::Payload p = algo.encode_upload({5, 0, 1}, global, local);
   ASSERT_EQ(p.parts.size(), 1u);
@@ -60,7 +63,8 @@ TEST(FedAvg, UploadIsTheDenseDeltaOfEveryTensor) {
 }
 
 TEST(FedAvg, RejectsAnUploadMissingATensor) {
-  FedAvg algo;
+  const auto made = make_algorithm("fedavg", nullptr, 1);  // with its registry name and wire id
+  Algorithm& algo = *made;
   const Tensors global = {torch::zeros({2}), torch::zeros({3})};
   compress::Payload p = algo.encode_upload({1, 0, 1}, global, global);
   p.parts.pop_back();
