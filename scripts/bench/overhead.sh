@@ -40,7 +40,7 @@ print('%.3f' % (n / best / 1e9))")
   echo
   echo "FedAvg, MLP (199,210 parameters: 0.8 MB per upload), Fashion-MNIST IID, 1,000 clients, $cpr per round,"
   echo "1 local step per client, 1 thread per rank; mean of rounds 3..$rounds. Overhead = encode (slowest rank)"
-  echo "+ gather (less the wait for the slowest rank, where measured) + decode/aggregate + broadcast + apply +"
+  echo "+ gather (without the wait for the slowest rank where /rounds/gather_wait_s records it) + decode/aggregate + broadcast + apply +"
   echo "client rows, per client. Bound = 3 x upload bytes / memcpy rate (memcpy measured in this run: $memcpy GB/s)."
   echo "Made by \`scripts/bench/overhead.sh $rounds\` on $(nproc) cores, $(date -u +%Y-%m-%d)."
   echo
@@ -62,11 +62,11 @@ up = r["bytes_gathered"] if "bytes_gathered" in r else r["bytes_up"]
 per_upload = float(np.mean(up[2:])) / cpr
 wait = m("gather_wait_s") if "gather_wait_s" in r else 0.0
 enc, gat, agg, bc, ap, io = (m(c) for c in ("encode_s", "gather_s", "aggregate_s", "bcast_s", "apply_s", "io_s"))
-over = (enc + gat - wait + agg + bc + ap + io) / cpr * 1e3
+over = (enc + gat + agg + bc + ap + io) / cpr * 1e3  # gather_s excludes the wait where it is recorded
 bound = 3 * per_upload / (memcpy * 1e9) * 1e3
 ms = lambda s: "%.1f" % (s * 1e3)
 w = ms(wait) if "gather_wait_s" in r else "in gather"
-print(f"| {name} | {np_} | {per_upload:,.0f} | {ms(enc)} | {ms(gat - wait)} | {w} | {ms(agg)} | {ms(bc + ap)} | {ms(io)} | "
+print(f"| {name} | {np_} | {per_upload:,.0f} | {ms(enc)} | {ms(gat)} | {w} | {ms(agg)} | {ms(bc + ap)} | {ms(io)} | "
       f"{over:.3f} | {bound:.3f} | {over / bound:.2f} |")
 PY
     done

@@ -3,7 +3,8 @@
 # MLP's dense 0.8 MB upload and of sparse ones, next to a memcpy of the same
 # bytes measured in the same run, and the version-1 code path as the
 # baseline. Writes results/bench/wire_codec.md. Runs from any directory;
-# needs a build (scripts/build.sh; FLB_BUILD_DIR as there).
+# needs a build (scripts/build.sh; FLB_BUILD_DIR as there). OUT names
+# another table file (ctest's quick run).
 #   scripts/bench/wire_codec.sh [ITERATIONS]     (default 400; 20 for a quick check)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,8 +13,8 @@ case $build in /*) ;; *) build=$root/$build ;; esac
 iterations=${1:-400}
 bench=$build/apps/wire_bench
 [ -x "$bench" ] || { echo "wire_codec: $bench not found; build first: $root/scripts/build.sh" >&2; exit 1; }
-mkdir -p "$root/results/bench"
-out=$root/results/bench/wire_codec.md
+out=${OUT:-$root/results/bench/wire_codec.md}
+mkdir -p "$(dirname "$out")"
 "$bench" --iterations "$iterations" --warmup $((iterations / 10 + 1)) --out "$out.tmp"
 {
   cat "$out.tmp"

@@ -76,6 +76,23 @@ def check_round_cost(tmp):
            f"{out} has a row for 1 and 2 threads")
 
 
+def check_wire_codec(tmp):
+    out = os.path.join(tmp, "wire_codec.md")
+    run("wire_codec.sh", [os.path.join(SRC, "scripts/bench/wire_codec.sh"), "20"],
+        env={"FLB_BUILD_DIR": BUILD, "OUT": out})
+    rows = [l for l in open(out) if l.startswith("| dense") or l.startswith("| sparse")] if os.path.exists(out) else []
+    expect("wire_codec.sh", len(rows) == 3 and all(l.rstrip().endswith("| 0 |") for l in rows),
+           f"{out}: 3 rows, #wrong 0 in each")
+
+
+def check_overhead(tmp):
+    out = os.path.join(tmp, "overhead.md")
+    run("overhead.sh", [os.path.join(SRC, "scripts/bench/overhead.sh"), "3"],
+        env={"FLBENCH": FLBENCH, "OUT": out, "NP_LIST": "1"})
+    rows = [l for l in open(out) if l.startswith("| new |")] if os.path.exists(out) else []
+    expect("overhead.sh", len(rows) == 1, f"{out}: one row for 1 rank")
+
+
 def check_run_issue3(tmp):
     out = os.path.join(tmp, "issue3")
     env = {"FLBENCH": FLBENCH, "OUT": out, "SETTINGS": "A", "ALGS": "fedavg lbgm-d0.2", "EXTRA_A": "",
@@ -112,7 +129,8 @@ def readme_names():
 
 
 def main():
-    checked = {"scripts/bench/round_cost.sh": check_round_cost, "scripts/run-issue3.sh": check_run_issue3,
+    checked = {"scripts/bench/round_cost.sh": check_round_cost, "scripts/bench/wire_codec.sh": check_wire_codec,
+               "scripts/bench/overhead.sh": check_overhead, "scripts/run-issue3.sh": check_run_issue3,
                "scripts/run-lm.sh": check_run_lm, "scripts/quickstart.sh": check_quickstart}
     unknown = [n for n in readme_names() if n not in checked and n not in COVERED_ELSEWHERE
                and not os.path.isdir(os.path.join(SRC, n))]

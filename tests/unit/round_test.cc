@@ -125,7 +125,7 @@ TEST(Round, OneRoundEqualsFedAvgComputedByHand) {
             << "), bytes_gathered " << row.bytes_gathered << ", uploads " << uploaded << "\n";
   EXPECT_NEAR(row.train_loss, weighted_loss / static_cast<double>(total), 1e-9);
   EXPECT_EQ(static_cast<uint64_t>(row.bytes_gathered), got.gather_sent[0]);
-  EXPECT_GT(row.bytes_gathered, uploaded);  // plus the per-upload framing
+  EXPECT_EQ(row.bytes_gathered, uploaded);  // wire v2: the payloads back to back, no framing
   EXPECT_GT(row.bytes_down, 0);
   EXPECT_TRUE(std::isfinite(row.test_accuracy));
   ASSERT_EQ(got.rows.evals.size(), 1u);

@@ -12,7 +12,8 @@ std::vector<metrics::ColumnSpec> round_columns() {
       {"wall_s", F, "seconds for the whole round on rank 0"},
       {"train_s", F, "local training, max over ranks"},
       {"encode_s", F, "upload encoding, max over ranks"},
-      {"gather_s", F, "MPI_Gatherv of the uploads (rank 0)"},
+      {"gather_wait_s", F, "rank 0 waiting for the slowest rank (the gather of the client records)"},
+      {"gather_s", F, "MPI_Gatherv of the uploads (rank 0), after the wait"},
       {"aggregate_s", F, "decode + aggregate + encode broadcast (rank 0)"},
       {"bcast_s", F, "MPI_Bcast of the download (rank 0)"},
       {"apply_s", F, "decode + apply the download (rank 0)"},
@@ -73,7 +74,7 @@ metrics::Rows to_rows(const std::vector<EvalRow>& rows) {
 metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
   metrics::Rows out(round_columns().size());
   for (const RoundRow& r : rows) {
-    const double v[] = {double(r.round), r.wall, r.train, r.encode, r.gather, r.aggregate, r.bcast, r.apply, r.eval, r.io,
+    const double v[] = {double(r.round), r.wall, r.train, r.encode, r.gather_wait, r.gather, r.aggregate, r.bcast, r.apply, r.eval, r.io,
                         double(r.bytes_gathered), double(r.bytes_down), double(r.clients), double(r.rejected), double(r.parts),
                         double(r.scalar_parts), r.train_loss,
                         r.test_loss, r.test_accuracy, double(r.rss_max_bytes), double(r.client_state_bytes),

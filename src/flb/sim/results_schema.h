@@ -16,7 +16,7 @@ constexpr int64_t kSchemaVersion = 2;
 
 struct RoundRow {
   int64_t round = 0;
-  double wall = 0, train = 0, encode = 0, gather = 0, aggregate = 0, bcast = 0, apply = 0, eval = 0, io = 0;
+  double wall = 0, train = 0, encode = 0, gather_wait = 0, gather = 0, aggregate = 0, bcast = 0, apply = 0, eval = 0, io = 0;
   int64_t bytes_gathered = 0;  // rank 0: every byte gatherv delivered (= sum of the ranks' buffers)
   int64_t bytes_down = 0;      // the broadcast's bytes
   int64_t clients = 0, rejected = 0, parts = 0, scalar_parts = 0;

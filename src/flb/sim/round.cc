@@ -145,8 +145,12 @@ Round::LocalUploads Round::train_and_encode(int64_t round, const std::vector<int
 //    order: ranks host ascending blocks of clients).
 Round::AtRoot Round::gather(const LocalUploads& mine, RoundRow& row) {
   AtRoot at;
-  at.records = records_of(transport_.gather_small(to_bytes(mine.records)).bytes);
+  // The records go first: their gather is where rank 0 waits for the
+  // slowest rank, so gather_s below times the uploads' transfer alone.
   Timer phase;
+  at.records = records_of(transport_.gather_small(to_bytes(mine.records)).bytes);
+  row.gather_wait = phase.seconds();
+  phase.reset();
   at.uploads = transport_.gatherv(mine.bytes);
   row.gather = phase.seconds();
   if (transport_.rank() == 0) row.bytes_gathered = static_cast<int64_t>(at.uploads.bytes.size());
