@@ -43,6 +43,7 @@ print('%.3f' % (n / best / 1e9))")
   echo "+ gather (without the wait for the slowest rank where /rounds/gather_wait_s records it) + decode/aggregate + broadcast + apply +"
   echo "client rows, per client. Bound = 3 x upload bytes / memcpy rate (memcpy measured in this run: $memcpy GB/s)."
   echo "Made by \`scripts/bench/overhead.sh $rounds\` on $(nproc) cores, $(date -u +%Y-%m-%d)."
+  for entry in "${binaries[@]}"; do echo "${entry%%:*}: $("${entry#*:}" --version | head -1)"; done
   echo
   echo "| build | ranks | upload bytes | encode ms | gather ms | wait ms | aggregate ms | bcast+apply ms | rows ms | overhead ms/client | bound ms/client | overhead / bound |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
