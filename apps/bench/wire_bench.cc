@@ -262,103 +262,112 @@ std::string fmt(const char* f, double v) {
   return b;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+struct Args {
   int iterations = 400, warmup = 40;
   std::string out;
+};
+
+// Returns false (after printing the usage) on an unknown argument.
+bool parse_args(int argc, char** argv, Args& a) {
   for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--iterations" && i + 1 < argc) iterations = std::stoi(argv[++i]);
-    else if (a == "--warmup" && i + 1 < argc) warmup = std::stoi(argv[++i]);
-    else if (a == "--out" && i + 1 < argc) out = argv[++i];
+    const std::string arg = argv[i];
+    if (arg == "--iterations" && i + 1 < argc) a.iterations = std::stoi(argv[++i]);
+    else if (arg == "--warmup" && i + 1 < argc) a.warmup = std::stoi(argv[++i]);
+    else if (arg == "--out" && i + 1 < argc) a.out = argv[++i];
     else {
       std::cerr << "usage: wire_bench [--iterations N] [--warmup N] [--out FILE.md]\n";
-      return 2;
+      return false;
     }
   }
-  torch::set_num_threads(1);
-  const auto d = deltas();
-  std::vector<uint64_t> numel;
-  for (const auto& t : d) numel.push_back(static_cast<uint64_t>(t.numel()));
-  const auto schema = flb::compress::WireSchema::uniform(1, numel);
+  return true;
+}
+
+// Validates before timing: new and v1 decode `bytes` / `frame` to the
+// values and positions of `ref`. Returns the number of parts that differ.
+int count_wrong(const flb::compress::Payload& ref, const std::vector<uint8_t>& bytes, const std::vector<uint8_t>& frame,
+                const flb::compress::WireSchema& schema, const std::vector<uint64_t>& numel) {
+  const flb::compress::Payload back = flb::compress::decode(bytes.data(), bytes.size(), schema, 17);
+  const v1::Payload old_back = v1::decode_frame(frame.data(), frame.size(), numel);
   int wrong = 0;
-
-  std::ostringstream table;
-  table << "| upload | bytes | memcpy GB/s | encode GB/s | decode GB/s | encode+decode GB/s | (enc+dec) / memcpy time"
-           " | v1 encode GB/s | v1 decode GB/s | v1 encode+decode GB/s | speed-up | #wrong |\n"
-        << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-  for (const Case& c : {Case{"dense (FedAvg)", 1.0}, Case{"sparse 10% (top-k, bitmap)", 0.1},
-                        Case{"sparse 1% (top-k, index list)", 0.01}}) {
-    // Validate before timing: new and v1 decode to the same values as the input.
-    const flb::compress::Payload ref = new_upload(d, c.density);
-    const std::vector<uint8_t> bytes = flb::compress::encode(ref);
-    const flb::compress::Payload back = flb::compress::decode(bytes.data(), bytes.size(), schema, 17);
-    std::vector<uint8_t> frame;
-    v1::append_frame(frame, old_upload(ref, d));
-    const v1::Payload old_back = v1::decode_frame(frame.data(), frame.size(), numel);
-    for (size_t i = 0; i < ref.parts.size(); ++i) {
-      const auto want = flb::compress::values_of(ref.parts[i]);
-      wrong += flb::compress::values_of(back.parts[i]) != want;
-      wrong += old_back.parts[i].values != want;
-      wrong += flb::compress::indices_of(back.parts[i]) != flb::compress::indices_of(ref.parts[i]);
-      wrong += old_back.parts[i].indices != flb::compress::indices_of(ref.parts[i]);
-    }
-    const double n = static_cast<double>(bytes.size());
-
-    // The bound: one memcpy of the payload's bytes between two warm buffers.
-    std::vector<uint8_t> src(bytes), dst(bytes.size());
-    const double t_memcpy = time_median(warmup, iterations, [&] {
-      std::memcpy(dst.data(), src.data(), src.size());
-      asm volatile("" ::"r"(dst.data()) : "memory");
-    });
-    // New: (dense) build the payload from the tensors, no copy; encode once into
-    // the rank's upload buffer (reused: cleared, capacity kept; resize zero-fills).
-    const bool dense = c.density >= 1;
-    std::vector<uint8_t> buf;
-    buf.reserve(bytes.size());
-    const double t_encode = time_median(warmup, iterations, [&] {
-      buf.clear();
-      if (dense) {
-        flb::compress::encode(new_upload(d, 1.0), buf);
-      } else {
-        flb::compress::encode(ref, buf);  // top-k itself is not the codec: built once
-      }
-    });
-    const double t_decode = time_median(warmup, iterations, [&] {
-      const auto p = flb::compress::decode(bytes.data(), bytes.size(), schema, 17);
-      asm volatile("" ::"r"(&p) : "memory");
-    });
-    // v1: tensor -> vector copy, then frame + encode; decode into vectors.
-    const v1::Payload old_ref = old_upload(ref, d);
-    std::vector<uint8_t> obuf;
-    obuf.reserve(frame.size());
-    const double t_old_encode = time_median(warmup, iterations, [&] {
-      obuf.clear();
-      if (dense) {
-        v1::append_frame(obuf, old_upload(ref, d));
-      } else {
-        v1::append_frame(obuf, old_ref);
-      }
-    });
-    const double t_old_decode = time_median(warmup, iterations, [&] {
-      const auto p = v1::decode_frame(frame.data(), frame.size(), numel);
-      asm volatile("" ::"r"(&p) : "memory");
-    });
-    const double enc = t_encode;
-    const double gb = 1e-9 * n;
-    table << "| " << c.name << " | " << bytes.size() << " | " << fmt("%.2f", gb / t_memcpy) << " | "
-          << fmt("%.2f", gb / enc) << " | " << fmt("%.2f", gb / t_decode) << " | " << fmt("%.2f", gb / (enc + t_decode))
-          << " | " << fmt("%.2f", (enc + t_decode) / t_memcpy) << " | " << fmt("%.2f", gb / t_old_encode) << " | "
-          << fmt("%.2f", gb / t_old_decode) << " | " << fmt("%.2f", gb / (t_old_encode + t_old_decode)) << " | "
-          << fmt("%.1fx", (t_old_encode + t_old_decode) / (enc + t_decode)) << " | " << wrong << " |\n";
-    std::fprintf(stderr, "%s: %zu bytes, memcpy %.1f us, encode %.1f us, decode %.1f us; v1 encode %.1f us, decode %.1f us\n",
-                 c.name.c_str(), bytes.size(), 1e6 * t_memcpy, 1e6 * enc, 1e6 * t_decode, 1e6 * t_old_encode,
-                 1e6 * t_old_decode);
+  for (size_t i = 0; i < ref.parts.size(); ++i) {
+    const auto want = flb::compress::values_of(ref.parts[i]);
+    wrong += flb::compress::values_of(back.parts[i]) != want;
+    wrong += old_back.parts[i].values != want;
+    wrong += flb::compress::indices_of(back.parts[i]) != flb::compress::indices_of(ref.parts[i]);
+    wrong += old_back.parts[i].indices != flb::compress::indices_of(ref.parts[i]);
   }
+  return wrong;
+}
+
+struct Times {
+  double memcpy = 0, encode = 0, decode = 0, old_encode = 0, old_decode = 0;  // median seconds
+};
+
+// Times one case: the memcpy bound, the new codec and the v1 one.
+Times time_case(const Case& c, const Args& a, const std::vector<torch::Tensor>& d, const flb::compress::Payload& ref,
+                const std::vector<uint8_t>& bytes, const std::vector<uint8_t>& frame,
+                const flb::compress::WireSchema& schema, const std::vector<uint64_t>& numel) {
+  Times t;
+  // The bound: one memcpy of the payload's bytes between two warm buffers.
+  std::vector<uint8_t> src(bytes), dst(bytes.size());
+  t.memcpy = time_median(a.warmup, a.iterations, [&] {
+    std::memcpy(dst.data(), src.data(), src.size());
+    asm volatile("" ::"r"(dst.data()) : "memory");
+  });
+  // New: (dense) build the payload from the tensors, no copy; encode once into
+  // the rank's upload buffer (reused: cleared, capacity kept; resize zero-fills).
+  const bool dense = c.density >= 1;
+  std::vector<uint8_t> buf;
+  buf.reserve(bytes.size());
+  t.encode = time_median(a.warmup, a.iterations, [&] {
+    buf.clear();
+    if (dense) {
+      flb::compress::encode(new_upload(d, 1.0), buf);
+    } else {
+      flb::compress::encode(ref, buf);  // top-k itself is not the codec: built once
+    }
+  });
+  t.decode = time_median(a.warmup, a.iterations, [&] {
+    const auto p = flb::compress::decode(bytes.data(), bytes.size(), schema, 17);
+    asm volatile("" ::"r"(&p) : "memory");
+  });
+  // v1: tensor -> vector copy, then frame + encode; decode into vectors.
+  const v1::Payload old_ref = old_upload(ref, d);
+  std::vector<uint8_t> obuf;
+  obuf.reserve(frame.size());
+  t.old_encode = time_median(a.warmup, a.iterations, [&] {
+    obuf.clear();
+    if (dense) {
+      v1::append_frame(obuf, old_upload(ref, d));
+    } else {
+      v1::append_frame(obuf, old_ref);
+    }
+  });
+  t.old_decode = time_median(a.warmup, a.iterations, [&] {
+    const auto p = v1::decode_frame(frame.data(), frame.size(), numel);
+    asm volatile("" ::"r"(&p) : "memory");
+  });
+  return t;
+}
+
+std::string table_row(const Case& c, size_t bytes, const Times& t, int wrong) {
+  const double gb = 1e-9 * static_cast<double>(bytes);
+  std::ostringstream row;
+  row << "| " << c.name << " | " << bytes << " | " << fmt("%.2f", gb / t.memcpy) << " | " << fmt("%.2f", gb / t.encode)
+      << " | " << fmt("%.2f", gb / t.decode) << " | " << fmt("%.2f", gb / (t.encode + t.decode)) << " | "
+      << fmt("%.2f", (t.encode + t.decode) / t.memcpy) << " | " << fmt("%.2f", gb / t.old_encode) << " | "
+      << fmt("%.2f", gb / t.old_decode) << " | " << fmt("%.2f", gb / (t.old_encode + t.old_decode)) << " | "
+      << fmt("%.1fx", (t.old_encode + t.old_decode) / (t.encode + t.decode)) << " | " << wrong << " |\n";
+  std::fprintf(stderr, "%s: %zu bytes, memcpy %.1f us, encode %.1f us, decode %.1f us; v1 encode %.1f us, decode %.1f us\n",
+               c.name.c_str(), bytes, 1e6 * t.memcpy, 1e6 * t.encode, 1e6 * t.decode, 1e6 * t.old_encode,
+               1e6 * t.old_decode);
+  return row.str();
+}
+
+std::string report(const Args& a, const std::string& rows) {
   std::ostringstream md;
   md << "# Wire codec: encode + decode of one upload\n\n"
-     << "GB/s = payload bytes / median seconds over " << iterations << " iterations after " << warmup
+     << "GB/s = payload bytes / median seconds over " << a.iterations << " iterations after " << a.warmup
      << " warm-up, one thread.\n"
      << "Dense: the MLP's 6 tensors (199,210 float32) as FedAvg uploads them; encode includes building the\n"
      << "payload from the tensors (`dense_part`). Sparse: top-k of the same tensors, built once; encode\n"
@@ -366,16 +375,46 @@ int main(int argc, char** argv) {
      << "bitmap counts, the schema) and returns tensors that view the buffer where aligned.\n"
      << "v1 = the code this change replaced (vector-backed parts, 16-byte frame + 16-byte header), copied\n"
      << "into the benchmark as the baseline: a tensor -> vector copy, then encode; decode into vectors.\n"
-     << "The bound: memcpy of the same bytes, measured in the same run.\n\n"
-     << table.str();
-  std::cout << md.str();
-  if (!out.empty()) {
-    std::ofstream f(out);
-    f << md.str();
+     << "The bound: memcpy of the same bytes, measured in the same run. #wrong: parts of that row's\n"
+     << "upload that new or v1 decoding got wrong (checked before timing).\n\n"
+     << "| upload | bytes | memcpy GB/s | encode GB/s | decode GB/s | encode+decode GB/s | (enc+dec) / memcpy time"
+        " | v1 encode GB/s | v1 decode GB/s | v1 encode+decode GB/s | speed-up | #wrong |\n"
+     << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+     << rows;
+  return md.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  if (!parse_args(argc, argv, a)) return 2;
+  torch::set_num_threads(1);
+  const auto d = deltas();
+  std::vector<uint64_t> numel;
+  for (const auto& t : d) numel.push_back(static_cast<uint64_t>(t.numel()));
+  const auto schema = flb::compress::WireSchema::uniform(1, numel);
+  int wrong_total = 0;
+  std::string rows;
+  for (const Case& c : {Case{"dense (FedAvg)", 1.0}, Case{"sparse 10% (top-k, bitmap)", 0.1},
+                        Case{"sparse 1% (top-k, index list)", 0.01}}) {
+    const flb::compress::Payload ref = new_upload(d, c.density);
+    const std::vector<uint8_t> bytes = flb::compress::encode(ref);
+    std::vector<uint8_t> frame;
+    v1::append_frame(frame, old_upload(ref, d));
+    const int wrong = count_wrong(ref, bytes, frame, schema, numel);
+    wrong_total += wrong;
+    rows += table_row(c, bytes.size(), time_case(c, a, d, ref, bytes, frame, schema, numel), wrong);
+  }
+  const std::string md = report(a, rows);
+  std::cout << md;
+  if (!a.out.empty()) {
+    std::ofstream f(a.out);
+    f << md;
     if (!f) {
-      std::cerr << "wire_bench: cannot write " << out << "\n";
+      std::cerr << "wire_bench: cannot write " << a.out << "\n";
       return 1;
     }
   }
-  return wrong ? 1 : 0;
+  return wrong_total ? 1 : 0;
 }
