@@ -11,7 +11,7 @@ args = parse_args()
 c = Checker()
 base_flags = ["--clients", 12, "--clients-per-round", 6, "--rounds", 3, "--partition", "shards",
               "--local-steps", 3, "--batch-size", 16, "--seed", 11, "--lr", 0.02]
-TIMING = {"wall_s", "train_s", "encode_s", "gather_s", "aggregate_s", "bcast_s", "apply_s", "eval_s", "io_s",
+TIMING = {"wall_s", "train_s", "encode_s", "gather_wait_s", "gather_s", "aggregate_s", "bcast_s", "apply_s", "eval_s", "io_s",
           "rss_max_bytes", "rank", "client_state_bytes"}
 
 
