@@ -14,13 +14,19 @@ std::vector<uint8_t> pattern(int r, size_t scale) {
   return v;
 }
 
-void check_gather(uint64_t max_call_bytes, size_t scale) {
+// root < 0: the last rank.
+void check_gather(uint64_t max_call_bytes, size_t scale, int root = 0) {
   MpiTransport comm(MPI_COMM_WORLD, max_call_bytes);
-  const auto mine = pattern(comm.rank(), scale);
-  const Gathered g = comm.gatherv(mine);
+  if (root < 0) root = comm.size() - 1;
   uint64_t total = 0;
   for (int r = 0; r < comm.size(); ++r) total += pattern(r, scale).size();
-  if (comm.rank() == 0) {
+  std::vector<uint8_t> mine = pattern(comm.rank(), scale);
+  mine.reserve(total);
+  const uint8_t* storage = mine.data();
+  const Gathered g = comm.gatherv(std::move(mine), root);
+  if (comm.rank() == root) {
+    // Root's buffer became the result in place: its own share was not copied.
+    EXPECT_EQ(g.bytes.data(), storage);
     ASSERT_EQ(g.offsets.size(), static_cast<size_t>(comm.size()) + 1);
     ASSERT_EQ(g.bytes.size(), total);
     for (int r = 0; r < comm.size(); ++r) {
@@ -33,11 +39,12 @@ void check_gather(uint64_t max_call_bytes, size_t scale) {
     EXPECT_TRUE(g.bytes.empty());
   }
   // What every rank handed to MPI adds up to what rank 0 received.
-  const auto sent = comm.allgather(comm.counters().gather_sent);
+  const auto sent = comm.allgather(comm.counters().gather_sent);  // root's own share included
   uint64_t sum = 0;
   for (uint64_t s : sent) sum += s;
   EXPECT_EQ(sum, total);
-  if (total > max_call_bytes) {
+  // Root's own share stays in place; what the others send is chunked.
+  if (total - pattern(root, scale).size() > max_call_bytes) {
     EXPECT_GT(comm.counters().gather_calls, 1u);  // it really was chunked
   }
 }
@@ -45,6 +52,8 @@ void check_gather(uint64_t max_call_bytes, size_t scale) {
 TEST(MpiTransport, GathervSingleCall) { check_gather(2147483647ull, 1000); }
 TEST(MpiTransport, GathervChunkedWhenOverTheCallLimit) { check_gather(7, 13); }
 TEST(MpiTransport, GathervChunkedWithOneByteCalls) { check_gather(1, 3); }
+TEST(MpiTransport, GathervAtTheLastRankSingleCall) { check_gather(2147483647ull, 1000, -1); }
+TEST(MpiTransport, GathervAtTheLastRankChunked) { check_gather(7, 13, -1); }
 
 TEST(MpiTransport, BcastChunkedDeliversRootBytesEverywhere) {
   MpiTransport comm(MPI_COMM_WORLD, 5);

@@ -62,6 +62,31 @@ TEST(FedAvg, UploadIsTheDenseDeltaOfEveryTensor) {
   EXPECT_EQ(compress::values_of(p.parts[0]), std::vector<float>(4, 2.0f));
 }
 
+// FedAvg's fast path (deltas computed into the buffer) against the default
+// (encode_upload's payload, encoded): the same bytes, after any prefix
+// (an odd one takes the unaligned fallback) and for non-contiguous tensors.
+TEST(FedAvg, AppendUploadWritesTheBytesOfTheEncodedPayload) {
+  torch::manual_seed(3);
+  const auto made = make_algorithm("fedavg", nullptr, 1);
+  Algorithm& algo = *made;
+  const Tensors global = {torch::randn({7, 5}), torch::randn({6, 4}).t(), torch::randn({0})};
+  const Tensors local = {torch::randn({7, 5}), torch::randn({4, 6}), torch::randn({0})};
+  for (size_t prefix : {0, 3, 8}) {
+    std::vector<uint8_t> fast(prefix, 0xab), reference(prefix, 0xab);
+    const EncodedUpload f = algo.append_upload({9, 2, 4}, global, local, fast);
+    const EncodedUpload r = algo.Algorithm::append_upload({9, 2, 4}, global, local, reference);
+    EXPECT_EQ(f.bytes, r.bytes);
+    EXPECT_EQ(f.values, r.values);
+    EXPECT_EQ(f.scalar_parts, r.scalar_parts);
+    EXPECT_EQ(static_cast<size_t>(f.bytes), fast.size() - prefix);
+    size_t differing = 0;
+    for (size_t i = 0; i < std::min(fast.size(), reference.size()); ++i) differing += fast[i] != reference[i];
+    std::printf("prefix %zu: %zu bytes, %zu differ (tolerance 0)\n", prefix, fast.size(), differing);
+    EXPECT_EQ(fast.size(), reference.size());
+    EXPECT_EQ(differing, 0u);
+  }
+}
+
 TEST(FedAvg, RejectsAnUploadMissingATensor) {
   const auto made = make_algorithm("fedavg", nullptr, 1);  // with its registry name and wire id
   Algorithm& algo = *made;

@@ -9,6 +9,18 @@ std::vector<uint64_t> numels(const Tensors& tensors) {
   return n;
 }
 
+EncodedUpload Algorithm::append_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local,
+                                       std::vector<uint8_t>& out) {
+  const compress::Payload payload = encode_upload(ctx, global, local);
+  EncodedUpload e;
+  for (const compress::Part& part : payload.parts) {
+    e.values += static_cast<int64_t>(part.count());
+    e.scalar_parts += part.kind == compress::PartKind::kScalar;
+  }
+  e.bytes = static_cast<int64_t>(compress::encode(payload, out));
+  return e;
+}
+
 compress::WireSchema Algorithm::upload_schema(const Tensors& tensors) const {
   return compress::WireSchema::uniform(wire_id(), numels(tensors), compress::kDenseOnly);
 }

@@ -44,6 +44,13 @@ struct ClientContext {
   int64_t samples = 0;  // the client's training samples (its FedAvg weight)
 };
 
+// What a client's encoded upload holds (its /clients row).
+struct EncodedUpload {
+  int64_t bytes = 0;         // wire bytes (/clients/upload_bytes)
+  int64_t values = 0;        // values sent, over every part (/clients/nonzeros)
+  int64_t scalar_parts = 0;  // scalar parts among them
+};
+
 struct Upload {
   int64_t client = 0;
   int64_t samples = 0;
@@ -85,6 +92,15 @@ class Algorithm {
   // Client side, after local training from `global` to `local`. The
   // payload must satisfy upload_schema().
   virtual compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) = 0;
+
+  // Client side: appends the wire encoding of encode_upload(ctx, global,
+  // local) to `out` (compress/wire_format.h). The default encodes that
+  // payload; an algorithm may override it to write the same bytes more
+  // directly (FedAvg computes its deltas into `out`). A subclass that
+  // overrides encode_upload must not inherit such an override; tests check
+  // an override against the default's bytes.
+  virtual EncodedUpload append_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local,
+                                      std::vector<uint8_t>& out);
 
   // What rank 0's decoder checks every upload against before any algorithm
   // code sees it: per tensor of `tensors` (the list trainable() returned;

@@ -6,10 +6,14 @@
 
 namespace flb::algo {
 
-class FedAvg : public Algorithm {
+class FedAvg final : public Algorithm {
  public:
   Tensors trainable(torch::nn::Module& model) override;
   compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override;
+  // The bytes of encode_upload's payload, each delta computed straight
+  // into `out` (no temporary tensor, no copy).
+  EncodedUpload append_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local,
+                              std::vector<uint8_t>& out) override;
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override;
   void apply_download(int64_t round, Tensors& global, const compress::Payload& download) override;
 };

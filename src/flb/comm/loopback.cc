@@ -89,7 +89,7 @@ std::string LoopbackTransport::describe() const {
   return "loopback (" + std::to_string(size()) + " thread" + (size() == 1 ? "" : "s") + ")";
 }
 
-Gathered LoopbackTransport::gatherv(const std::vector<uint8_t>& mine, int root) {
+Gathered LoopbackTransport::gatherv(std::vector<uint8_t> mine, int root) {
   Gathered g;
   auto all = group_->exchange(rank_, mine, rank_ == root);
   if (rank_ == root) g = concatenated(all);

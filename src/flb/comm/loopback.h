@@ -63,7 +63,7 @@ class LoopbackTransport final : public Transport {
   int local_size() const override { return group_->size(); }
   std::string describe() const override;
 
-  Gathered gatherv(const std::vector<uint8_t>& mine, int root = 0) override;
+  Gathered gatherv(std::vector<uint8_t> mine, int root = 0) override;
   void bcast(std::vector<uint8_t>& bytes, int root = 0) override;
   void reduce_sum(std::vector<double>& values, int root = 0) override;
 

@@ -33,26 +33,49 @@ MpiTransport::MpiTransport(MPI_Comm comm, uint64_t max_call_bytes) : comm_(comm)
 
 std::string MpiTransport::describe() const { return mpi_library_version(); }
 
+namespace {
+
+// Root's offsets of every rank's bytes, in rank order.
+std::vector<uint64_t> offsets_of(const std::vector<uint64_t>& sizes) {
+  std::vector<uint64_t> offsets(sizes.size() + 1, 0);
+  for (size_t r = 0; r < sizes.size(); ++r) offsets[r + 1] = offsets[r] + sizes[r];
+  return offsets;
+}
+
+uint64_t total_of(const std::vector<uint64_t>& sizes) {
+  uint64_t total = 0;
+  for (uint64_t s : sizes) total += s;
+  return total;
+}
+
+}  // namespace
+
 uint64_t MpiTransport::gather_chunked(const std::vector<uint8_t>& mine, int root, Gathered* out) {
   const std::vector<uint64_t> sizes = allgather(mine.size());
   if (rank_ == root) {
-    out->offsets.assign(static_cast<size_t>(size_) + 1, 0);
-    for (int r = 0; r < size_; ++r) out->offsets[r + 1] = out->offsets[r] + sizes[r];
+    out->offsets = offsets_of(sizes);
     out->bytes.resize(out->offsets.back());
   }
+  return gather_into(mine.data(), sizes, total_of(sizes), root, out);
+}
+
+uint64_t MpiTransport::gather_into(const uint8_t* data, const std::vector<uint64_t>& sizes, uint64_t span, int root,
+                                   Gathered* out) {
   // Each call moves at most `cap` bytes per rank, so at most max_call_bytes
   // in total and every displacement fits an int.
   const uint64_t cap = std::max<uint64_t>(1, max_call_bytes_ / static_cast<uint64_t>(size_));
   const uint64_t largest = *std::max_element(sizes.begin(), sizes.end());
-  uint64_t total = 0;
-  for (uint64_t s : sizes) total += s;
   std::vector<int> counts(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
-  if (total <= max_call_bytes_) {
+  if (span <= max_call_bytes_) {
     for (int r = 0; r < size_; ++r) {
       counts[r] = static_cast<int>(sizes[r]);
-      displs[r] = r == 0 ? 0 : displs[r - 1] + counts[r - 1];
+      displs[r] = r == 0 ? 0 : displs[r - 1] + static_cast<int>(sizes[r - 1]);
     }
-    check(MPI_Gatherv(mine.data(), counts[rank_], MPI_BYTE, rank_ == root ? out->bytes.data() : nullptr, counts.data(),
+    // Skipped ranks (sizes[r] = 0 while root's offsets reserve room) are
+    // placed by root's offsets, not by the running sum.
+    if (rank_ == root)
+      for (int r = 0; r < size_; ++r) displs[r] = static_cast<int>(out->offsets[r]);
+    check(MPI_Gatherv(data, counts[rank_], MPI_BYTE, rank_ == root ? out->bytes.data() : nullptr, counts.data(),
                       displs.data(), MPI_BYTE, root, comm_),
           "MPI_Gatherv");
     return 1;
@@ -68,7 +91,7 @@ uint64_t MpiTransport::gather_chunked(const std::vector<uint8_t>& mine, int root
       call_total += counts[r];
     }
     if (rank_ == root) staging.resize(static_cast<size_t>(call_total));
-    check(MPI_Gatherv(mine.data() + std::min<uint64_t>(done, mine.size()), counts[rank_], MPI_BYTE,
+    check(MPI_Gatherv(data + std::min<uint64_t>(done, sizes[rank_]), counts[rank_], MPI_BYTE,
                       rank_ == root ? staging.data() : nullptr, counts.data(), displs.data(), MPI_BYTE, root, comm_),
           "MPI_Gatherv (chunked)");
     calls += 1;
@@ -80,11 +103,31 @@ uint64_t MpiTransport::gather_chunked(const std::vector<uint8_t>& mine, int root
   return calls;
 }
 
-Gathered MpiTransport::gatherv(const std::vector<uint8_t>& mine, int root) {
-  Gathered out;
-  counters_.gather_calls += gather_chunked(mine, root, &out);
+// Root's own bytes stay where they are: `mine` becomes the result, grown to
+// the total, its share moved to its offset (nothing to move for root 0),
+// and root sends nothing.
+Gathered MpiTransport::gatherv(std::vector<uint8_t> mine, int root) {
+  std::vector<uint64_t> sizes = allgather(mine.size());
+  const uint64_t span = total_of(sizes);
   counters_.gather_sent += mine.size();
-  if (rank_ == root) counters_.gather_received += out.bytes.size();
+  Gathered out;
+  const uint8_t* data = mine.data();
+  if (rank_ == root) {
+    out.offsets = offsets_of(sizes);
+    out.bytes = std::move(mine);
+    out.bytes.resize(span);
+    const uint64_t at = out.offsets[static_cast<size_t>(root)];
+    if (at != 0 && sizes[root] != 0) std::memmove(out.bytes.data() + at, out.bytes.data(), sizes[root]);
+    data = nullptr;
+  }
+  sizes[root] = 0;  // on every rank, so all agree on the calls
+  counters_.gather_calls += gather_into(data, sizes, span, root, &out);
+  if (rank_ == root) {
+    counters_.gather_received += out.bytes.size();
+  } else {
+    out.bytes = std::move(mine);  // emptied, its capacity kept for the caller's next round
+    out.bytes.clear();
+  }
   return out;
 }
 

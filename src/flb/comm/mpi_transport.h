@@ -33,7 +33,7 @@ class MpiTransport final : public Transport {
   // The communicator, for what needs MPI itself (parallel HDF5).
   MPI_Comm handle() const { return comm_; }
 
-  Gathered gatherv(const std::vector<uint8_t>& mine, int root = 0) override;
+  Gathered gatherv(std::vector<uint8_t> mine, int root = 0) override;
   void bcast(std::vector<uint8_t>& bytes, int root = 0) override;
   void reduce_sum(std::vector<double>& values, int root = 0) override;
 
@@ -50,6 +50,11 @@ class MpiTransport final : public Transport {
   // Gathers `mine` at root in calls of at most max_call_bytes_; returns
   // the number of MPI_Gatherv calls made.
   uint64_t gather_chunked(const std::vector<uint8_t>& mine, int root, Gathered* out);
+  // Moves rank r's sizes[r] bytes (this rank's at `data`) to root's
+  // out->bytes at out->offsets[r], which root has sized to `span` bytes
+  // (the same on every rank: it decides whether one call suffices);
+  // returns the calls made.
+  uint64_t gather_into(const uint8_t* data, const std::vector<uint64_t>& sizes, uint64_t span, int root, Gathered* out);
 
   MPI_Comm comm_;
   uint64_t max_call_bytes_;

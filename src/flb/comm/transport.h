@@ -59,9 +59,11 @@ class Transport {
   virtual std::string describe() const = 0;
 
   // ---- payload: counted in counters() ----------------------------------
-  // Gathers every rank's `mine` (any size, 0 included) at `root`; other
-  // ranks get an empty result.
-  virtual Gathered gatherv(const std::vector<uint8_t>& mine, int root = 0) = 0;
+  // Gathers every rank's `mine` (any size, 0 included) at `root`. Pass it
+  // with std::move: on root its storage becomes the result's bytes, so
+  // root's own share need not be copied; other ranks get an empty result
+  // (whose bytes may keep `mine`'s capacity, for the caller to reuse).
+  virtual Gathered gatherv(std::vector<uint8_t> mine, int root = 0) = 0;
   // Root's `bytes` replaces every other rank's `bytes` (any size, 0 included).
   virtual void bcast(std::vector<uint8_t>& bytes, int root = 0) = 0;
   // Element-wise sum over ranks, in rank order (0 + 1 + 2 ...), so the

@@ -58,6 +58,40 @@ void copy_out(const torch::Tensor& t, uint8_t* dst) {
   }
 }
 
+void put_header(uint8_t*& w, uint16_t algorithm, uint32_t client, size_t parts, uint64_t length) {
+  put<uint32_t>(w, kWireMagic);
+  put<uint16_t>(w, kWireVersion);
+  put<uint16_t>(w, algorithm);
+  put<uint32_t>(w, client);
+  put<uint32_t>(w, static_cast<uint32_t>(parts));
+  put<uint64_t>(w, length);
+}
+
+void put_part_header(uint8_t*& w, PartKind kind, Encoding enc, uint8_t tag, uint32_t tensor, uint64_t numel, uint64_t count) {
+  put<uint8_t>(w, static_cast<uint8_t>(kind));
+  put<uint8_t>(w, static_cast<uint8_t>(enc));
+  put<uint8_t>(w, tag);
+  put<uint8_t>(w, 0);
+  put<uint32_t>(w, tensor);
+  put<uint64_t>(w, numel);
+  put<uint64_t>(w, count);
+}
+
+bool aligned4(const uint8_t* p) { return reinterpret_cast<uintptr_t>(p) % 4 == 0; }
+
+// (a - b) as float32 at dst: computed in place when dst can hold a CPU
+// float32 tensor (aligned, a and b float32 on the host), else computed
+// and copied once (device -> host straight into dst).
+void write_difference(const torch::Tensor& a, const torch::Tensor& b, uint8_t* dst) {
+  if (a.numel() == 0) return;
+  if (aligned4(dst) && a.is_cpu() && b.is_cpu() && a.scalar_type() == torch::kFloat32 && b.scalar_type() == torch::kFloat32) {
+    torch::Tensor view = torch::from_blob(dst, a.sizes(), torch::TensorOptions().dtype(torch::kFloat32));
+    torch::sub_out(view, a.detach(), b.detach());
+    return;
+  }
+  copy_out((a.detach() - b.detach()).to(torch::kFloat32).contiguous(), dst);
+}
+
 void write_bitmap(const Part& part, size_t k, uint8_t* dst) {
   const size_t n = bitmap_bytes(part.numel);
   std::memset(dst, 0, n);
@@ -106,8 +140,6 @@ bool positions_ok(const uint8_t* p, uint64_t n, uint32_t max_pos) {
   }
   return bad == 0;
 }
-
-bool aligned4(const uint8_t* p) { return reinterpret_cast<uintptr_t>(p) % 4 == 0; }
 
 // n elements of `type` (4 bytes each) at p: a view when aligned, else a copy.
 torch::Tensor view_or_copy(const uint8_t* p, int64_t n, torch::ScalarType type, const std::shared_ptr<const void>& owner) {
@@ -282,13 +314,7 @@ size_t encoded_size(const Payload& p) {
 
 size_t encode_into(const Payload& p, uint8_t* dst) {
   uint8_t* w = dst;
-  const uint64_t length = encoded_size(p);
-  put<uint32_t>(w, kWireMagic);
-  put<uint16_t>(w, kWireVersion);
-  put<uint16_t>(w, p.algorithm);
-  put<uint32_t>(w, p.client);
-  put<uint32_t>(w, static_cast<uint32_t>(p.parts.size()));
-  put<uint64_t>(w, length);
+  put_header(w, p.algorithm, p.client, p.parts.size(), encoded_size(p));
   for (size_t k = 0; k < p.parts.size(); ++k) {
     const Part& part = p.parts[k];
     const uint64_t count = part.count();
@@ -296,13 +322,7 @@ size_t encode_into(const Payload& p, uint8_t* dst) {
     require_storage(part.values, torch::kFloat32, count, k, "values");
     if (part.kind == PartKind::kDense && count != part.numel)
       throw Error("encode: part " + std::to_string(k) + ": a dense part needs numel values");
-    put<uint8_t>(w, static_cast<uint8_t>(part.kind));
-    put<uint8_t>(w, static_cast<uint8_t>(enc));
-    put<uint8_t>(w, part.tag);
-    put<uint8_t>(w, 0);
-    put<uint32_t>(w, part.tensor);
-    put<uint64_t>(w, part.numel);
-    put<uint64_t>(w, count);
+    put_part_header(w, part.kind, enc, part.tag, part.tensor, part.numel, count);
     if (part.kind == PartKind::kSparse) {
       require_storage(part.indices, torch::kInt32, count, k, "indices");
       if (enc == Encoding::kIndex) {
@@ -317,6 +337,27 @@ size_t encode_into(const Payload& p, uint8_t* dst) {
     w += count * sizeof(float);
   }
   return static_cast<size_t>(w - dst);
+}
+
+size_t append_dense_differences(uint16_t algorithm, uint32_t client, const std::vector<torch::Tensor>& a,
+                                const std::vector<torch::Tensor>& b, std::vector<uint8_t>& out) {
+  require(a.size() == b.size(), "append_dense_differences: as many tensors in a as in b");
+  size_t length = kHeaderBytes;
+  for (size_t k = 0; k < a.size(); ++k) {
+    require(a[k].numel() == b[k].numel(), "append_dense_differences: tensor " + std::to_string(k) + ": a and b differ in size");
+    length += kPartHeaderBytes + static_cast<size_t>(a[k].numel()) * sizeof(float);
+  }
+  const size_t at = out.size();
+  out.resize(at + length);
+  uint8_t* w = out.data() + at;
+  put_header(w, algorithm, client, a.size(), length);
+  for (size_t k = 0; k < a.size(); ++k) {
+    const uint64_t n = static_cast<uint64_t>(a[k].numel());
+    put_part_header(w, PartKind::kDense, Encoding::kDense, 0, static_cast<uint32_t>(k), n, n);
+    write_difference(a[k], b[k], w);
+    w += n * sizeof(float);
+  }
+  return length;
 }
 
 size_t encode(const Payload& p, std::vector<uint8_t>& out) {

@@ -54,6 +54,15 @@ size_t encode_into(const Payload& p, uint8_t* dst);
 size_t encode(const Payload& p, std::vector<uint8_t>& out);
 std::vector<uint8_t> encode(const Payload& p);
 
+// Appends the encoding of the payload {algorithm, client, one dense part
+// per tensor: part k = a[k] - b[k], tensor k, tag 0} to `out`, writing each
+// difference straight into the buffer: the same bytes as encode() of that
+// payload, without a temporary tensor per part and its copy (FedAvg's and
+// FedIT's uploads). Returns the bytes appended.
+// REQUIRES: a[k] and b[k] have the same numel and device, float32 values.
+size_t append_dense_differences(uint16_t algorithm, uint32_t client, const std::vector<torch::Tensor>& a,
+                                const std::vector<torch::Tensor>& b, std::vector<uint8_t>& out);
+
 // Which part kinds a tensor's part may have: a bit set of 1 << PartKind.
 enum KindSet : uint8_t {
   kNoKind = 0,

@@ -17,23 +17,8 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-int64_t values_sent(const compress::Payload& p, int64_t* scalar_parts) {
-  int64_t n = 0;
-  for (const auto& part : p.parts) {
-    n += static_cast<int64_t>(part.count());
-    if (part.kind == compress::PartKind::kScalar) ++*scalar_parts;
-  }
-  return n;
-}
-
 // ---- uploads in the gathered buffers: each rank's payloads back to back,
 // each header carrying its client id and length (compress/wire_format.h) ---
-
-// Appends the client's encoded upload to this rank's buffer; returns its
-// size (its /clients/upload_bytes).
-int64_t append_upload(std::vector<uint8_t>& buffer, const compress::Payload& payload) {
-  return static_cast<int64_t>(compress::encode(payload, buffer));
-}
 
 // Every rank's buffer split into its uploads, with the sending rank.
 // Throws MalformedUpload when a buffer is not a sequence of whole uploads.
@@ -92,12 +77,12 @@ RoundRow Round::run(int64_t round) {
   round_clock_.reset();
   const std::vector<int64_t> sampled = sample(round);
   row.clients = static_cast<int64_t>(sampled.size());
-  const LocalUploads mine = train_and_encode(round, sampled, row);
-  const AtRoot at_root = gather(mine, row);
+  AtRoot at_root = gather(train_and_encode(round, sampled, row), row);
   std::vector<uint8_t> download = decode_and_aggregate(round, sampled, at_root, row);
   broadcast_and_apply(round, download, row);
   const std::vector<EvalRow> evals = evaluate(round, row);
   write_rows(at_root.records, evals, row);
+  upload_buffer_ = std::move(at_root.uploads.bytes);
   return row;
 }
 
@@ -118,6 +103,8 @@ LocalResult Round::train_client(const algo::ClientContext& ctx) {
 // 2. Each rank trains its sampled clients and encodes their uploads.
 Round::LocalUploads Round::train_and_encode(int64_t round, const std::vector<int64_t>& sampled, RoundRow& row) {
   LocalUploads out;
+  out.bytes = std::move(upload_buffer_);
+  out.bytes.clear();
   const auto& samples = setup_.task->client_samples();
   const int rank = transport_.rank();
   double train_s = 0, encode_s = 0;
@@ -129,10 +116,8 @@ Round::LocalUploads Round::train_and_encode(int64_t round, const std::vector<int
     const LocalResult local = train_client(ctx);
     train_s += phase.seconds();
     phase.reset();
-    const compress::Payload payload = setup_.algorithm->encode_upload(ctx, setup_.global, setup_.params);
-    ClientRecord record{round, c, rank, ctx.samples, local.steps, local.mean_loss, 0, 0, 0};
-    record.nonzeros = values_sent(payload, &record.scalar_parts);
-    record.upload_bytes = append_upload(out.bytes, payload);
+    const algo::EncodedUpload up = setup_.algorithm->append_upload(ctx, setup_.global, setup_.params, out.bytes);
+    const ClientRecord record{round, c, rank, ctx.samples, local.steps, local.mean_loss, up.bytes, up.values, up.scalar_parts};
     encode_s += phase.seconds();
     out.records.push_back(record);
   }
@@ -143,7 +128,7 @@ Round::LocalUploads Round::train_and_encode(int64_t round, const std::vector<int
 
 // 3. Every rank's records and uploads to rank 0 (rank order is client-id
 //    order: ranks host ascending blocks of clients).
-Round::AtRoot Round::gather(const LocalUploads& mine, RoundRow& row) {
+Round::AtRoot Round::gather(LocalUploads mine, RoundRow& row) {
   AtRoot at;
   // The records go first: their gather is where rank 0 waits for the
   // slowest rank, so gather_s below times the uploads' transfer alone.
@@ -151,7 +136,7 @@ Round::AtRoot Round::gather(const LocalUploads& mine, RoundRow& row) {
   at.records = records_of(transport_.gather_small(to_bytes(mine.records)).bytes);
   row.gather_wait = phase.seconds();
   phase.reset();
-  at.uploads = transport_.gatherv(mine.bytes);
+  at.uploads = transport_.gatherv(std::move(mine.bytes));
   row.gather = phase.seconds();
   if (transport_.rank() == 0) row.bytes_gathered = static_cast<int64_t>(at.uploads.bytes.size());
   return at;

@@ -63,7 +63,7 @@ class Round {
 
   std::vector<int64_t> sample(int64_t round) const;
   LocalUploads train_and_encode(int64_t round, const std::vector<int64_t>& sampled, RoundRow& row);
-  AtRoot gather(const LocalUploads& mine, RoundRow& row);
+  AtRoot gather(LocalUploads mine, RoundRow& row);
   std::vector<uint8_t> decode_and_aggregate(int64_t round, const std::vector<int64_t>& sampled, const AtRoot& in,
                                             RoundRow& row);
   void broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, RoundRow& row);
@@ -83,6 +83,10 @@ class Round {
   std::string stop_reason_;  // rank 0: why decode_and_aggregate produced no broadcast
   double last_test_loss_, last_test_accuracy_;
   Timer round_clock_;        // since the start of the round (wall_s)
+  // This rank's upload buffer, handed from round to round (train_and_encode
+  // fills it, gather moves it, run() takes it back): its capacity stays, so
+  // a round's uploads neither regrow it nor touch fresh pages.
+  std::vector<uint8_t> upload_buffer_;
 };
 
 }  // namespace flb::sim
