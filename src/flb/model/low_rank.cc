@@ -17,10 +17,10 @@ namespace F = torch::nn::functional;
 // Initialisation is LibTorch's default for Linear / Conv2d.
 class DenseLinear : public Layer {
  public:
-  DenseLinear(int64_t in, int64_t out) {
+  DenseLinear(int64_t in, int64_t out, bool bias) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(in));
     w_ = register_parameter("W", torch::empty({out, in}).uniform_(-bound, bound));
-    b_ = register_parameter("bias", torch::empty({out}).uniform_(-bound, bound));
+    if (bias) b_ = register_parameter("bias", torch::empty({out}).uniform_(-bound, bound));
   }
   torch::Tensor forward(const torch::Tensor& x) override { return torch::nn::functional::linear(x, w_, b_); }
 
@@ -53,9 +53,9 @@ class FactorizedBase : public Layer, public LowRankLayer {
 
  protected:
   // Registers W (shape `w_shape`, LibTorch's default init unless zero_base),
-  // b, and the pairs with the given factor shapes.
+  // b (unless !bias), and the pairs with the given factor shapes.
   void build(const LowRankSpec& spec, std::vector<int64_t> w_shape, int64_t fan_in, std::vector<int64_t> u_shape,
-             std::vector<int64_t> d_shape, int64_t d_fan_in) {
+             std::vector<int64_t> d_shape, int64_t d_fan_in, bool bias = true) {
     require(spec.rank >= 1, "--lora-rank: must be at least 1");
     rank_ = spec.rank;
     scale_ = spec.alpha / static_cast<double>(spec.rank);
@@ -63,7 +63,7 @@ class FactorizedBase : public Layer, public LowRankLayer {
     const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
     auto w = spec.zero_base ? torch::zeros(w_shape) : torch::empty(w_shape).uniform_(-bound, bound);
     w_ = register_parameter("W", w, /*requires_grad=*/false);
-    b_ = register_parameter("bias", torch::empty({w_shape[0]}).uniform_(-bound, bound));
+    if (bias) b_ = register_parameter("bias", torch::empty({w_shape[0]}).uniform_(-bound, bound));
     for (int p = 0; p < spec.pairs; ++p) {
       const double db = 1.0 / std::sqrt(static_cast<double>(d_fan_in));
       const double ub = 1.0 / std::sqrt(static_cast<double>(spec.rank));
@@ -84,8 +84,8 @@ class FactorizedBase : public Layer, public LowRankLayer {
 
 class FactorizedLinear : public FactorizedBase {
  public:
-  FactorizedLinear(int64_t in, int64_t out, const LowRankSpec& spec) {
-    build(spec, {out, in}, in, {out, spec.rank}, {spec.rank, in}, in);
+  FactorizedLinear(int64_t in, int64_t out, const LowRankSpec& spec, bool bias) {
+    build(spec, {out, in}, in, {out, spec.rank}, {spec.rank, in}, in, bias);
   }
   torch::Tensor forward(const torch::Tensor& x) override {
     auto y = F::linear(x, w_, b_);  // (..., out)
@@ -145,9 +145,9 @@ std::vector<LowRankLayer*> low_rank_layers(torch::nn::Module& model) {
   return out;
 }
 
-std::shared_ptr<Layer> make_linear(int64_t in, int64_t out, const LowRankSpec* spec) {
-  if (spec) return std::make_shared<FactorizedLinear>(in, out, *spec);
-  return std::make_shared<DenseLinear>(in, out);
+std::shared_ptr<Layer> make_linear(int64_t in, int64_t out, const LowRankSpec* spec, bool bias) {
+  if (spec) return std::make_shared<FactorizedLinear>(in, out, *spec, bias);
+  return std::make_shared<DenseLinear>(in, out, bias);
 }
 
 std::shared_ptr<Layer> make_conv(int64_t in, int64_t out, int64_t k, const LowRankSpec* spec) {

@@ -64,7 +64,8 @@ class Layer : public torch::nn::Module {
 };
 
 // spec == nullptr: a dense layer with LibTorch's default initialisation.
-std::shared_ptr<Layer> make_linear(int64_t in, int64_t out, const LowRankSpec* spec);
+// bias false: no bias parameter (the Llama family's projections).
+std::shared_ptr<Layer> make_linear(int64_t in, int64_t out, const LowRankSpec* spec, bool bias = true);
 std::shared_ptr<Layer> make_conv(int64_t in, int64_t out, int64_t kernel, const LowRankSpec* spec);
 
 }  // namespace flb::model
