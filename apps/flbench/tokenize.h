@@ -9,9 +9,10 @@
 // preceded by the document token (llm.c's convention: the end-of-text token
 // before every document); the text itself is encoded with added tokens off,
 // so a literal "<|endoftext|>" in it stays text. A document goes to val.bin
-// when data::is_heldout(seed,
-// domain, index, val_fraction), else to train.bin: the same split as the
-// byte-level `--dataset text`. Output: OUT/<domain>/train.bin and val.bin.
+// when data::is_heldout(seed, domain, index, val_fraction), else to
+// train.bin: the same split as the byte-level `--dataset text`. Output:
+// OUT/<domain>/train.bin and val.bin, shard version 1 for vocabularies up to
+// 65,536 ids, else 2.
 #pragma once
 
 #include <cstdint>

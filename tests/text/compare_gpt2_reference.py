@@ -159,6 +159,37 @@ def main():
           f"{bad_docs} documents / {bad_tokens} tokens mismatched (tolerance 0)")
     failed = bad_docs > 0
 
+    # The same vocabulary as Hugging Face tokenizer.json files in three
+    # layouts (GPT-2's: ByteLevel with its regex, merges as "a b"; merges as
+    # pairs; Llama 3's: Sequence[Split(regex, Isolated), ByteLevel without
+    # regex]) must give the reference's ids too.
+    import json
+    vocab = json.load(open(os.path.join(pkg, "encoder.json"), encoding="utf-8"))
+    merges = [l for l in open(os.path.join(pkg, "vocab.bpe"), encoding="utf-8").read().split("\n")[1:] if l.strip()]
+    gpt2_regex = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+    layouts = {
+        "ByteLevel, merges 'a b'": ({"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}, merges),
+        "ByteLevel, merges [a, b]": ({"type": "ByteLevel", "add_prefix_space": False, "use_regex": True}, [m.split(" ") for m in merges]),
+        "Sequence[Split, ByteLevel]": ({"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": gpt2_regex}, "behavior": "Isolated", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}, merges),
+    }
+    sample = sets["corpora/en"] + sets["corpora/de"] + sets["edge cases"]
+    ref = encode(reference, sample, os.path.join(a.workdir, "docs.bin"))
+    for k, (name, (pre, m)) in enumerate(layouts.items()):
+        d = os.path.join(a.workdir, f"tokenizer-json-{k}")
+        os.makedirs(d, exist_ok=True)
+        json.dump({"version": "1.0", "added_tokens": [{"id": 50256, "content": "<|endoftext|>", "single_word": False,
+                   "lstrip": False, "rstrip": False, "normalized": True, "special": True}], "normalizer": None,
+                   "pre_tokenizer": pre, "post_processor": None, "decoder": {"type": "ByteLevel"},
+                   "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                             "end_of_word_suffix": "", "fuse_unk": False, "vocab": vocab, "merges": m}},
+                  open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8"), ensure_ascii=False)
+        got = encode([a.encode, d], sample, os.path.join(a.workdir, "docs.bin"))
+        n_bad = sum(1 for x, y in zip(got, ref) if x != y)
+        print(f"tokenizer.json {name:28s} {len(sample)} documents, {sum(map(len, ref))} tokens compared, {n_bad} differ")
+        failed = failed or n_bad > 0
+
     # flbench tokenize with the package directory, on the corpora.
     out = os.path.join(a.workdir, "tokens")
     r = subprocess.run([a.flbench, "tokenize", "--tokenizer", pkg, "--text-dir", corpora, "--out", out, "--overwrite"],
@@ -185,8 +216,7 @@ def main():
                     cur = []
                 else:
                     cur.append(t)
-    import json
-    decoder = {v: k for k, v in json.load(open(os.path.join(pkg, "encoder.json"), encoding="utf-8")).items()}
+    decoder = {v: k for k, v in vocab.items()}
     bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
     cs = bs[:] + [256 + n for n in range(256 - len(bs))]
     bs += [b for b in range(256) if b not in bs]
