@@ -26,6 +26,7 @@
 #include "flb/sim/experiment.h"
 #include "flb/sim/pretrain.h"
 #include "options.h"
+#include "tokenize.h"
 
 namespace {
 
@@ -52,7 +53,7 @@ std::string joined(int argc, char** argv) {
 
 // The effective config as TOML that `flbench --config` reads back into the
 // same run: every option of the run (not --version, not the pretrain
-// subcommand's), with empty lists dropped (CLI11 writes them as "", which
+// and tokenize subcommands'), with empty lists dropped (CLI11 writes them as "", which
 // it cannot read back; their defaults are empty) and an empty
 // --ood-domains written as "none".
 std::string effective_config(const CLI::App& app) {
@@ -60,7 +61,9 @@ std::string effective_config(const CLI::App& app) {
   std::string out;
   for (std::string line; std::getline(in, line);) {
     // --resume is left out so that the config reproduces the run from its start.
-    if (line.rfind("version=", 0) == 0 || line.rfind("resume=", 0) == 0 || line.rfind("pretrain", 0) == 0) continue;
+    if (line.rfind("version=", 0) == 0 || line.rfind("resume=", 0) == 0 || line.rfind("pretrain", 0) == 0 ||
+        line.rfind("tokenize", 0) == 0)
+      continue;
     if (line == "accumulate-rounds=\"\"" || line == "client-lora-ranks=\"\"") continue;
     if (line == "ood-domains=\"\"") line = "ood-domains=\"none\"";
     out += line + "\n";
@@ -107,6 +110,25 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
   pre->add_option("--threads", pre_config.threads, "Intra-op threads (0: usable CPUs)")->check(CLI::Range(0, 1024));
   pre->add_option("--out", pre_out, "Where to write the model");
   pre->add_flag("--overwrite", pre_overwrite, "Replace --out if it exists");
+
+  // flbench tokenize: text domains -> llm.c token shards for --dataset tokens.
+  CLI::App* tokc = app.add_subcommand("tokenize", "Tokenize text domains with a model's byte-level BPE tokenizer into "
+                                                  "token shards (OUT/<domain>/train.bin, val.bin; one process)");
+  flbench::TokenizeOptions tok;
+  tokc->option_defaults()->always_capture_default();
+  tokc->add_option("--tokenizer", tok.tokenizer,
+                   "tokenizer.json, or GPT-2's vocab.json + merges.txt, or the directory holding them")
+      ->required();
+  tokc->add_option("--text-dir", tok.text_dir,
+                   "One subdirectory per domain (scripts/make-corpora.sh's output), or one directory of text files")
+      ->required();
+  tokc->add_option("--out", tok.out, "Output directory: OUT/<domain>/train.bin and val.bin")->required();
+  tokc->add_option("--val-fraction", tok.val_fraction, "Fraction of each domain's documents held out into val.bin")
+      ->check(CLI::Range(0.0, 0.999));
+  tokc->add_option("--seed", tok.seed, "Seed of the train/val split (the same split as --dataset text)");
+  tokc->add_option("--document-token", tok.document_token,
+                   "Token put before every document (default: the tokenizer's end-of-text token; none: nothing)");
+  tokc->add_flag("--overwrite", tok.overwrite, "Replace the shards in an existing, non-empty --out");
   try {
     flbench::reject_renamed_options(argc, argv);
     app.parse(argc, argv);
@@ -136,6 +158,19 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
     if (pre_config.threads > 0) torch::set_num_threads(pre_config.threads);
     try {
       flb::sim::pretrain(pre_config, pre_steps, pre_report, pre_out, pre_overwrite);
+    } catch (const flb::Error& e) {
+      std::cerr << "flbench: error: " << e.what() << "\n";
+      return 1;
+    }
+    return 0;
+  }
+  if (tokc->parsed()) {
+    if (comm.size() != 1) {
+      if (root) std::cerr << "flbench: error: tokenize runs in one process: run it without mpirun (or -np 1)\n";
+      return 2;
+    }
+    try {
+      flbench::tokenize_domains(tok);
     } catch (const flb::Error& e) {
       std::cerr << "flbench: error: " << e.what() << "\n";
       return 1;
