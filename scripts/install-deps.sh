@@ -10,6 +10,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
   libeigen3-dev libcli11-dev libtomlplusplus-dev libgtest-dev zlib1g-dev
+  nlohmann-json3-dev
   dataset-fashion-mnist
   fortunes fortunes-de fortunes-es fortunes-it
   python3-h5py python3-matplotlib python3-numpy python3-torch
