@@ -13,8 +13,8 @@ The arrows are the table under "## Layers" in docs/architecture.md:
     | `core` | - | - |
     | `algo` | core, model, compress, linalg | LibTorch, CLI11 |
 
-"external" names which of the guarded libraries (MPI, HDF5, LibTorch, CLI11)
-a folder may include.
+"external" names which of the guarded libraries (MPI, HDF5, LibTorch, CLI11,
+nlohmann-json) a folder may include.
 """
 import os
 import re
@@ -27,10 +27,12 @@ EXTERNAL = {
     "HDF5": re.compile(r"^(hdf5\.h|H5.*\.h|hdf5_hl\.h)$"),
     "LibTorch": re.compile(r"^(torch|ATen|c10)/"),
     "CLI11": re.compile(r"^CLI/"),
+    "nlohmann-json": re.compile(r"^nlohmann/"),
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 # CMake names of the external libraries, for the target check.
-CMAKE_EXTERNAL = {"MPI": "MPI::MPI_C", "HDF5": "flb_hdf5", "LibTorch": "${TORCH_LIBRARIES}", "CLI11": "CLI11::CLI11"}
+CMAKE_EXTERNAL = {"MPI": "MPI::MPI_C", "HDF5": "flb_hdf5", "LibTorch": "${TORCH_LIBRARIES}", "CLI11": "CLI11::CLI11",
+                  "nlohmann-json": "nlohmann_json::nlohmann_json"}
 
 
 def read_arrows(doc):
