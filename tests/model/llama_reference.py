@@ -8,10 +8,12 @@ Writes, for each case, DIR/<case>/ with
   weights.bin  float32 tensors back to back; weights.txt: name offset dims...
   idx.txt      B T then the token ids
   logits.bin   float64 (B, T, V) reference logits
+  hf/          the same model as a Hugging Face directory: config.json and
+               model.safetensors (F32), written by hand here (struct + json)
 
 usage: llama_reference.py DIR
 """
-import math, os, sys
+import json, math, os, struct, sys
 import numpy as np
 import torch
 
@@ -134,6 +136,37 @@ def forward(c, w, idx):
     return torch.stack(logits)
 
 
+def write_hf_dir(d, c, w):
+    """config.json as transformers writes it, and model.safetensors: u64
+    header length, the JSON header (padded with spaces to 8 bytes), data."""
+    os.makedirs(d, exist_ok=True)
+    cfg = {"architectures": [c["architecture"]], "model_type": c["model_type"], "hidden_act": "silu",
+           "torch_dtype": "float32"}
+    for k in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+              "num_key_value_heads", "head_dim", "max_position_embeddings", "rms_norm_eps", "rope_theta"):
+        cfg[k] = c[k]
+    cfg["tie_word_embeddings"] = bool(c["tie_word_embeddings"])
+    if c["model_type"] == "llama":
+        assert c["qkv_bias"] == c["o_bias"]
+        cfg["attention_bias"], cfg["mlp_bias"] = bool(c["qkv_bias"]), bool(c["mlp_bias"])
+    cfg["rope_scaling"] = None if c["rope_type"] != "llama3" else {
+        "rope_type": "llama3", "factor": c["rope_factor"], "low_freq_factor": c["rope_low_freq_factor"],
+        "high_freq_factor": c["rope_high_freq_factor"],
+        "original_max_position_embeddings": c["rope_original_max_position_embeddings"]}
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    header, blobs, offset = {}, [], 0
+    for k, v in w.items():
+        b = v.numpy().astype("<f4").tobytes()
+        header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(os.path.join(d, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
 def main():
     root = sys.argv[1]
     for seed, (name, c) in enumerate(CASES.items()):
@@ -155,6 +188,7 @@ def main():
         with open(os.path.join(d, "idx.txt"), "w") as f:
             f.write(f"{idx.shape[0]} {idx.shape[1]} " + " ".join(str(int(t)) for t in idx.flatten()) + "\n")
         logits.numpy().astype(np.float64).tofile(os.path.join(d, "logits.bin"))
+        write_hf_dir(os.path.join(d, "hf"), c, w)
         print(f"{name}: {len(w)} tensors, logits {tuple(logits.shape)}")
 
 

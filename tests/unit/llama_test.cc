@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "flb/core/error.h"
+#include "flb/hf/llama_model.h"
 
 namespace flb::model {
 namespace {
@@ -92,17 +93,24 @@ TEST(LlamaReference, LogitsMatchAnIndependentFloat64Decoder) {
     auto weights = read_case_weights(dir);
     Llama model(c, nullptr, {});
     load_llama_weights(model, [&](const std::string& name) { return weights.count(name) ? weights[name] : torch::Tensor(); });
+    // The same model through the user's path: the Hugging Face directory.
+    const auto from_hf = hf::load_llama((dir / "hf").string(), nullptr, {});
     torch::NoGradGuard no_grad;
-    const torch::Tensor logits = model.forward(read_case_idx(dir / "idx.txt")).to(torch::kFloat64);
+    const torch::Tensor idx = read_case_idx(dir / "idx.txt");
+    const torch::Tensor logits = model.forward(idx).to(torch::kFloat64);
     std::ifstream ref_in(dir / "logits.bin", std::ios::binary);
     std::vector<double> ref(static_cast<size_t>(logits.numel()));
     ref_in.read(reinterpret_cast<char*>(ref.data()), static_cast<std::streamsize>(ref.size() * 8));
     ASSERT_TRUE(ref_in.good()) << dir;
     const torch::Tensor want = torch::from_blob(ref.data(), logits.sizes(), torch::kFloat64);
-    const double diff = (logits - want).abs().max().item<double>(), scale = want.abs().max().item<double>();
-    std::printf("%s: max |flbench - reference| = %.3g (logits up to %.3g; tolerance 1e-4)\n",
-                dir.filename().c_str(), diff, scale);
-    EXPECT_LT(diff, 1e-4) << dir;
+    const double scale = want.abs().max().item<double>();
+    const double diff = (logits - want).abs().max().item<double>();
+    const double hf_diff = (from_hf->forward(idx).to(torch::kFloat64) - want).abs().max().item<double>();
+    std::printf("%s: max |flbench - reference| = %.3g, from the HF directory %.3g (logits up to %.3g; "
+                "tolerance 1e-5 x max |logit|)\n",
+                dir.filename().c_str(), diff, hf_diff, scale);
+    EXPECT_LT(diff, 1e-5 * scale) << dir;
+    EXPECT_LT(hf_diff, 1e-5 * scale) << dir;
     ++cases;
   }
   EXPECT_EQ(cases, 3);
