@@ -8,14 +8,6 @@ namespace flb::hf {
 
 namespace {
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::ostringstream s;
-  s << "[";
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << "]";
-  return s.str();
-}
-
 std::string dtype_of(const std::string& torch_dtype) {
   if (torch_dtype == "float32") return "F32";
   if (torch_dtype == "bfloat16") return "BF16";

@@ -57,14 +57,6 @@ const DtypeRow kDtypes[] = {
 // safetensors dtypes that LibTorch 1.13 has no type for.
 const char* const kUnsupportedDtypes[] = {"U16", "U32", "U64", "F8_E4M3", "F8_E5M2"};
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::ostringstream s;
-  s << "[";
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << "]";
-  return s.str();
-}
-
 std::string range_text(uint64_t begin, uint64_t end) {
   return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
 }
@@ -178,6 +170,14 @@ TensorInfo parse_entry(const std::string& file, const std::string& name, const j
 std::string json_value_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 }  // namespace
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::ostringstream s;
+  s << "[";
+  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+  s << "]";
+  return s.str();
+}
 
 torch::ScalarType safetensors_scalar_type(const std::string& dtype) {
   for (const DtypeRow& r : kDtypes)

@@ -63,6 +63,9 @@ torch::ScalarType safetensors_scalar_type(const std::string& dtype);
 // type the format cannot hold (complex, quantized).
 std::string safetensors_dtype_name(torch::ScalarType type);
 
+// "[2048, 512]": a shape as error messages print it.
+std::string shape_text(const std::vector<int64_t>& shape);
+
 class SafetensorsCheckpoint {
  public:
   // Opens `path`:
