@@ -7,7 +7,7 @@ shard too short for one window.
 
 usage: test_eval.py --flbench BIN --workdir DIR
 """
-import argparse, json, math, os, shutil, struct, subprocess, sys
+import argparse, json, math, os, shutil, subprocess, sys
 import numpy as np
 import torch
 
