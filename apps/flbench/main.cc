@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "config_file.h"
+#include "eval.h"
 #include "flb/algo/registry.h"
 #include "flb/comm/mpi_transport.h"
 #include "flb/core/build_info.h"
@@ -52,8 +53,8 @@ std::string joined(int argc, char** argv) {
 }
 
 // The effective config as TOML that `flbench --config` reads back into the
-// same run: every option of the run (not --version, not the pretrain
-// and tokenize subcommands'), with empty lists dropped (CLI11 writes them as "", which
+// same run: every option of the run (not --version, not the pretrain,
+// tokenize and eval subcommands'), with empty lists dropped (CLI11 writes them as "", which
 // it cannot read back; their defaults are empty) and an empty
 // --ood-domains written as "none".
 std::string effective_config(const CLI::App& app) {
@@ -62,7 +63,7 @@ std::string effective_config(const CLI::App& app) {
   for (std::string line; std::getline(in, line);) {
     // --resume is left out so that the config reproduces the run from its start.
     if (line.rfind("version=", 0) == 0 || line.rfind("resume=", 0) == 0 || line.rfind("pretrain", 0) == 0 ||
-        line.rfind("tokenize", 0) == 0)
+        line.rfind("tokenize", 0) == 0 || line.rfind("eval.", 0) == 0 || line.rfind("[eval", 0) == 0)
       continue;
     if (line == "accumulate-rounds=\"\"" || line == "client-lora-ranks=\"\"") continue;
     if (line == "ood-domains=\"\"") line = "ood-domains=\"none\"";
@@ -129,6 +130,19 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
   tokc->add_option("--document-token", tok.document_token,
                    "Token put before every document (default: the tokenizer's end-of-text token; none: nothing)");
   tokc->add_flag("--overwrite", tok.overwrite, "Replace the shards in an existing, non-empty --out");
+
+  // flbench eval: held-out loss and perplexity of a Hugging Face model on a token shard.
+  CLI::App* evalc = app.add_subcommand("eval", "Mean next-token cross-entropy (nats) and perplexity of a Hugging Face "
+                                                "model on a token shard's first windows (one process)");
+  flbench::EvalOptions ev;
+  evalc->option_defaults()->always_capture_default();
+  evalc->add_option("--base", ev.base, "Hugging Face model directory (config.json + safetensors)")->required();
+  evalc->add_option("--tokens", ev.tokens, "Token shard (llm.c format, as flbench tokenize writes)")->required();
+  evalc->add_option("--context", ev.context, "Tokens per window (T), at most the model's max_position_embeddings");
+  evalc->add_option("--eval-sequences", ev.eval_sequences, "Windows scored, from the start of the file (fewer if short)");
+  evalc->add_option("--batch-size", ev.batch_size, "Windows per forward pass");
+  evalc->add_option("--threads", ev.threads, "Intra-op threads (0: usable CPUs)")->check(CLI::Range(0, 1024));
+  evalc->add_flag("--json", ev.json, "Print one JSON object {loss, perplexity, tokens} and nothing else");
   try {
     flbench::reject_renamed_options(argc, argv);
     app.parse(argc, argv);
@@ -138,6 +152,10 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
     return 2;
   } catch (const CLI::ParseError& e) {
     if (!root) return e.get_exit_code() == 0 ? 0 : 2;
+    if (evalc->parsed() && e.get_exit_code() != 0) {
+      std::cerr << "flbench eval: error: " << e.what() << " (see flbench eval --help)\n";
+      return 2;
+    }
     const int code = app.exit(e);  // prints help, or the error naming the option
     return code == 0 ? 0 : 2;
   }
@@ -176,6 +194,13 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
       return 1;
     }
     return 0;
+  }
+  if (evalc->parsed()) {
+    if (comm.size() != 1) {
+      if (root) std::cerr << "flbench eval: error: eval runs in one process: run it without mpirun (or -np 1)\n";
+      return 2;
+    }
+    return flbench::run_eval(ev);
   }
   try {
     flb::validate(config);
