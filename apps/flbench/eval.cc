@@ -12,6 +12,7 @@
 #include "flb/core/error.h"
 #include "flb/data/token_shard.h"
 #include "flb/hf/llama_model.h"
+#include "flb/hf/peft_export.h"
 
 namespace flbench {
 namespace fs = std::filesystem;
@@ -79,7 +80,8 @@ void print_result(const EvalResult& r, const EvalOptions& o) {
 
 EvalResult evaluate(const EvalOptions& o) {
   check_options(o);
-  const std::shared_ptr<flb::model::Llama> model = flb::hf::load_llama(o.base, /*lora=*/nullptr, {});
+  const std::shared_ptr<flb::model::Llama> model =
+      o.adapter.empty() ? flb::hf::load_llama(o.base, /*lora=*/nullptr, {}) : flb::hf::load_llama_with_adapter(o.base, o.adapter);
   check_context(o, model->config());
   const flb::data::TokenShard shard = flb::data::TokenShard::open(o.tokens, model->config().vocab_size);
   const int64_t windows = count_windows(o, shard);

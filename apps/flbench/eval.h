@@ -1,13 +1,14 @@
 // flbench eval: the held-out loss of a Hugging Face model on a token shard.
 //
-//   flbench eval --base DIR --tokens FILE.bin [--context T] [--eval-sequences N] [--json]
+//   flbench eval --base DIR --tokens FILE.bin [--adapter DIR] [--context T] [--eval-sequences N] [--json]
 //
 // The mean next-token cross-entropy (nats) and its perplexity exp(loss)
 // over the first N non-overlapping windows of the shard: window i has inputs
 // tokens[i*T : i*T+T] and targets tokens[i*T+1 : i*T+T+1], so a shard of n
 // tokens has min(N, (n - 1) / T) windows and every target token counts once.
-// The model is hf::load_llama's (float32, CPU), without an adapter (PEFT
-// adapters are not read yet).
+// The model is hf::load_llama's (float32, CPU), with the PEFT LoRA adapter
+// of --adapter when given (hf/peft_export.h: what flbench writes with
+// --export-adapter, or a PEFT LoRA adapter of the same base).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@ namespace flbench {
 struct EvalOptions {
   std::string base;              // Hugging Face model directory (config.json + safetensors)
   std::string tokens;            // llm.c token shard (data/token_shard.h)
+  std::string adapter;           // PEFT LoRA adapter directory; empty: the base model alone
   int64_t context = 128;         // T; at most the model's max_position_embeddings
   int64_t eval_sequences = 64;   // N: windows scored, fewer when the shard is short
   int64_t batch_size = 8;        // windows per forward pass (memory, not the result)

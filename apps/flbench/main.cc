@@ -138,6 +138,7 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
   evalc->option_defaults()->always_capture_default();
   evalc->add_option("--base", ev.base, "Hugging Face model directory (config.json + safetensors)")->required();
   evalc->add_option("--tokens", ev.tokens, "Token shard (llm.c format, as flbench tokenize writes)")->required();
+  evalc->add_option("--adapter", ev.adapter, "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors)");
   evalc->add_option("--context", ev.context, "Tokens per window (T), at most the model's max_position_embeddings");
   evalc->add_option("--eval-sequences", ev.eval_sequences, "Windows scored, from the start of the file (fewer if short)");
   evalc->add_option("--batch-size", ev.batch_size, "Windows per forward pass");

@@ -107,6 +107,26 @@ TEST(PeftExport, AdapterHoldsDownAsLoraAAndUpAsLoraBUnderPeftNames) {
   EXPECT_EQ(config.at("base_model_name_or_path"), "/models/tiny");
 }
 
+// Written, then read back onto the base model: the LoRA model's function.
+TEST(PeftExport, AnExportedAdapterLoadsBackOntoItsBase) {
+  model::LowRankSpec spec;
+  auto lora = trained_lora(spec);
+  const std::string base = scratch("base"), adapter = scratch("adapter2");
+  // The base: the LoRA model's frozen weights alone (U = 0 merges nothing).
+  auto zero_up = trained_lora(spec);
+  for (auto* l : model::low_rank_layers(*zero_up)) l->up(0).detach().zero_();
+  write_merged_llama(base, *zero_up);
+  write_peft_adapter(adapter, *lora, {base, 0});
+  const auto loaded = load_llama_with_adapter(base, adapter);
+  torch::NoGradGuard no_grad;
+  const auto idx = torch::randint(0, 13, {2, 6});
+  const double diff = (loaded->forward(idx) - lora->forward(idx)).abs().max().item<double>();
+  std::printf("base + adapter vs the trained LoRA model: max |diff| = %.3g (tolerance 1e-6)\n", diff);
+  EXPECT_LT(diff, 1e-6);
+  fs::remove(adapter + "/adapter_model.safetensors");
+  EXPECT_THROW(load_llama_with_adapter(base, adapter), Error);
+}
+
 TEST(PeftExport, ADenseModelHasNoAdapterToExport) {
   model::Llama dense(tiny(), nullptr, {});
   EXPECT_THROW(write_peft_adapter(scratch("none"), dense, {}), Error);

@@ -12,6 +12,7 @@
 
 #include "flb/core/error.h"
 #include "flb/hf/config_json.h"
+#include "flb/hf/llama_model.h"
 #include "flb/hf/safetensors.h"
 
 namespace flb::hf {
@@ -78,6 +79,67 @@ void write_peft_adapter(const std::string& dir, model::Llama& model, const Adapt
       {"modules_to_save", nullptr},
   };
   write_text_atomically(dir + "/adapter_config.json", config.dump(2) + "\n");
+}
+
+namespace {
+
+// adapter_config.json's LoRA shape: rank, alpha and target modules.
+struct AdapterConfig {
+  model::LowRankSpec spec;
+  std::vector<std::string> targets;
+};
+
+AdapterConfig read_adapter_config(const std::string& path) {
+  std::ifstream in(path);
+  require(in.good(), path + ": cannot open (an adapter directory holds adapter_config.json and adapter_model.safetensors)");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw Error(path + ": not JSON (" + std::string(e.what()).substr(0, 160) + ")");
+  }
+  auto field = [&](const char* name) -> const nlohmann::json& {
+    require(j.contains(name), path + ": " + name + ": missing");
+    return j.at(name);
+  };
+  require(field("peft_type") == "LORA", path + ": peft_type: only LORA adapters are supported");
+  require(!j.value("use_rslora", false), path + ": use_rslora: rank-stabilised LoRA is not supported");
+  require(!j.value("use_dora", false), path + ": use_dora: DoRA is not supported");
+  require(j.value("bias", std::string("none")) == "none", path + ": bias: only \"none\" is supported");
+  require(!j.contains("modules_to_save") || j.at("modules_to_save").is_null(),
+          path + ": modules_to_save: not supported (the adapter must hold LoRA factors only)");
+  require(field("r").is_number_integer() && field("lora_alpha").is_number(), path + ": r and lora_alpha must be numbers");
+  AdapterConfig c;
+  c.spec.rank = field("r").get<int64_t>();
+  c.spec.alpha = field("lora_alpha").get<double>();
+  require(field("target_modules").is_array(), path + ": target_modules: must be a list of module names");
+  std::string targets;
+  for (const auto& t : field("target_modules")) targets += (targets.empty() ? "" : ",") + t.get<std::string>();
+  c.targets = model::parse_llama_lora_targets(targets);
+  return c;
+}
+
+}  // namespace
+
+std::shared_ptr<model::Llama> load_llama_with_adapter(const std::string& base_dir, const std::string& adapter_dir) {
+  const AdapterConfig config = read_adapter_config(adapter_dir + "/adapter_config.json");
+  auto llama = load_llama(base_dir, &config.spec, config.targets);
+  const SafetensorsCheckpoint file = SafetensorsCheckpoint::open(adapter_dir + "/adapter_model.safetensors");
+  torch::NoGradGuard no_grad;
+  for (const NamedLoraLayer& l : lora_layers(*llama)) {
+    const std::string prefix = "base_model.model." + l.name;
+    for (const auto& [suffix, target] : {std::pair<const char*, torch::Tensor*>{".lora_A.weight", &l.layer->down(0)},
+                                         {".lora_B.weight", &l.layer->up(0)}}) {
+      const std::string name = prefix + suffix;
+      require(file.has(name), file.path() + ": tensor '" + name + "' is missing (adapter_config.json targets it)");
+      const torch::Tensor value = file.tensor(name);
+      require(value.sizes() == target->sizes(), file.path() + ": tensor '" + name + "': shape " +
+                                                    shape_text(value.sizes().vec()) + ", the model needs " +
+                                                    shape_text(target->sizes().vec()));
+      target->copy_(value.to(torch::kFloat32));
+    }
+  }
+  return llama;
 }
 
 void write_merged_llama(const std::string& dir, model::Llama& model) {

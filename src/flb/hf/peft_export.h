@@ -13,6 +13,7 @@
 // exported; pFedLoRU's private pair stays with its client.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "flb/model/llama.h"
@@ -28,6 +29,14 @@ struct AdapterInfo {
 // created; existing files are replaced atomically). Throws flb::Error when
 // `model` has no LoRA layer or a file cannot be written.
 void write_peft_adapter(const std::string& dir, model::Llama& model, const AdapterInfo& info);
+
+// The model of `base_dir` (hf::load_llama) with the PEFT LoRA adapter of
+// `adapter_dir` (adapter_config.json: peft_type LORA, r, lora_alpha,
+// target_modules among q_proj..down_proj; adapter_model.safetensors:
+// lora_A/lora_B of every target layer) loaded as its pair 0. Throws
+// flb::Error naming the file and field or tensor that is wrong or missing
+// (rslora, DoRA, biases and modules_to_save are refused).
+std::shared_ptr<model::Llama> load_llama_with_adapter(const std::string& base_dir, const std::string& adapter_dir);
 
 // Writes DIR/config.json and DIR/model.safetensors (float32) of `model`
 // with every LoRA layer's W replaced by W + s U0 D0: a dense checkpoint that
