@@ -6,22 +6,24 @@
 namespace flbench {
 
 void add_text_options(CLI::App& app, flb::RunConfig& c) {
-  const char* T = "Text and language model (--dataset text)";
+  const char* T = "Text and language model (--dataset text, --dataset tokens)";
   app.add_option("--corpus-dir", c.data.corpus_dir, "Directory of text domains (make it with scripts/make-corpora.sh)")->group(T);
-  app.add_option("--domains", c.data.domains, "Domains the clients hold (comma list of directories under --corpus-dir)")
+  // --dataset tokens reads its domains from the same field (DataConfig.corpus_dir).
+  app.add_option("--token-dir", c.data.corpus_dir, "--dataset tokens: directory of token domains, each with train.bin and val.bin (make it with flbench tokenize; the same setting as --corpus-dir)")->group(T);
+  app.add_option("--domains", c.data.domains, "Domains the clients hold (comma list of directories under --corpus-dir or --token-dir)")
       ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(T);
   app.add_option("--ood-domains", c.data.ood_domains, "Domains evaluated but held by no client (out-of-domain retention); none for no such evaluation")
       ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(T);
-  app.add_option("--context", c.data.context, "Bytes per training sequence (T)")->check(CLI::Range(int64_t{2}, int64_t{4096}))->group(T);
+  app.add_option("--context", c.data.context, "Bytes (text) or tokens (tokens) per training sequence (T)")->check(CLI::Range(int64_t{2}, int64_t{4096}))->group(T);
   app.add_option("--heldout-fraction", c.data.heldout_fraction, "Fraction of each domain's documents held out for evaluation")
       ->check(CLI::Range(0.0, 0.9))->group(T);
   app.add_option("--eval-sequences", c.data.eval_sequences, "Held-out sequences evaluated per domain")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}))->group(T);
-  app.add_option("--base", c.model.base, "Pretrained base model (flbench pretrain --out FILE); empty: random init")->group(T);
+  app.add_option("--base", c.model.base, "Base model: --dataset text, a flbench pretrain --out FILE (empty: random init); --dataset tokens, a Hugging Face model directory (config.json + safetensors)")->group(T);
   app.add_option("--width", c.model.width, "GPT width C")->check(CLI::Range(int64_t{8}, int64_t{8192}))->group(T);
   app.add_option("--depth", c.model.depth, "GPT blocks")->check(CLI::Range(int64_t{1}, int64_t{128}))->group(T);
   app.add_option("--heads", c.model.heads, "GPT attention heads (divides --width)")->check(CLI::Range(int64_t{1}, int64_t{128}))->group(T);
-  app.add_option("--lora-targets", c.model.lora_targets, "Projections that get LoRA: comma list of q,k,v,o,fc1,fc2, or all")->group(T);
+  app.add_option("--lora-targets", c.model.lora_targets, "Projections that get LoRA: comma list of q,k,v,o,fc1,fc2 (text) or q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj (tokens), or all")->group(T);
   app.add_option("--lora-dropout", c.model.lora_dropout, "Dropout on the LoRA path's input while training")
       ->check(CLI::Range(0.0, 0.9))->group(T);
 }
@@ -52,8 +54,8 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
 
   // Data
   app.add_option("--data-dir", c.data.data_dir, "Directory holding the Fashion-MNIST IDX files (.gz or plain)")->group("Data");
-  app.add_option("--dataset", c.data.dataset, "fashion-mnist (images, MLP/CNN) or text (domains, GPT + LoRA)")
-      ->check(CLI::IsMember({"fashion-mnist", "text"}))->group("Data");
+  app.add_option("--dataset", c.data.dataset, "fashion-mnist (images, MLP/CNN), text (byte domains, GPT + LoRA) or tokens (token domains, Hugging Face Llama + LoRA)")
+      ->check(CLI::IsMember({"fashion-mnist", "text", "tokens"}))->group("Data");
   app.add_option("--partition", c.data.partition,
                  "How samples are split over clients: iid, dirichlet, shards (images), by-domain (text)")
       ->check(CLI::IsMember({"iid", "dirichlet", "shards", "by-domain"}))->group("Data");

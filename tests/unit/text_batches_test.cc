@@ -61,5 +61,22 @@ TEST(TextBatches, AnEmptyTableIsFine) {
   EXPECT_EQ(batches.context(), 8);
 }
 
+// Token windows (int32 ids past 255) batch the same way as bytes.
+TEST(TextBatches, Int32TokenChunksKeepTheirIds) {
+  std::vector<int32_t> tokens(static_cast<size_t>(6 * 5));
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>(1000 + i * 4099 % 120000);
+  const torch::Tensor chunks = torch::from_blob(tokens.data(), {6, 5}, torch::kInt);
+  TextBatches batches(chunks, 4, torch::kCPU);
+  EXPECT_EQ(batches.context(), 4);
+  const std::vector<int64_t> ids = {5, 2};
+  auto [x, y] = batches.load(ids.data(), 2);
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t t = 0; t < 4; ++t) {
+      ASSERT_EQ(x[i][t].item<int64_t>(), tokens[ids[i] * 5 + t]);
+      ASSERT_EQ(y[i][t].item<int64_t>(), tokens[ids[i] * 5 + t + 1]);
+    }
+  EXPECT_THROW(TextBatches(torch::zeros({4, 5}, torch::kFloat), 4, torch::kCPU), Error);
+}
+
 }  // namespace
 }  // namespace flb::data

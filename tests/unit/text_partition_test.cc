@@ -117,5 +117,20 @@ TEST(TextPartition, DirichletCoversEveryChunkAndSkewGrowsAsAlphaFalls) {
   EXPECT_GT(previous, 0.9);
 }
 
+// The token task partitions its windows by their domain offsets alone:
+// the same offsets give the same split as the byte corpus.
+TEST(TextPartition, PartitionChunksOfTheOffsetsEqualsPartitionText) {
+  const TextCorpus& corpus = four_domains();
+  for (const std::string scheme : {"by-domain", "dirichlet", "iid"}) {
+    const TextPartitionSpec spec{scheme, 0.3, 9};
+    const TextPartition a = partition_text(corpus, 10, spec);
+    const TextPartition b = partition_chunks(corpus.train.domain_begin, 10, spec);
+    EXPECT_EQ(a.chunks, b.chunks) << scheme;
+    EXPECT_EQ(a.client_domain, b.client_domain) << scheme;
+  }
+  EXPECT_THROW(partition_chunks({}, 2, {}), Error);
+  EXPECT_THROW(partition_chunks({1, 5}, 2, {}), Error);
+}
+
 }  // namespace
 }  // namespace flb::data

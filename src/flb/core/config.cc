@@ -14,11 +14,14 @@ void validate(const RunConfig& c) {
           "--local-epochs/--local-steps: one of them must be at least 1");
   require(c.train.batch_size >= 1, "--batch-size: must be at least 1");
   require(c.train.lr > 0, "--lr: must be positive");
-  const bool text = c.data.dataset == "text";
-  require(c.data.dataset == "fashion-mnist" || text, "--dataset: choose fashion-mnist or text");
+  const bool text = c.data.dataset == "text" || c.data.dataset == "tokens";  // language models over domains
+  require(c.data.dataset == "fashion-mnist" || text, "--dataset: choose fashion-mnist, text or tokens");
+  require(c.data.dataset != "tokens" || !c.model.base.empty(),
+          "--base: --dataset tokens needs a Hugging Face model directory (config.json + model.safetensors): "
+          "pass --base MODEL_DIR");
   require(!text || c.data.partition == "by-domain" || c.data.partition == "dirichlet" || c.data.partition == "iid",
-          "--partition: the text dataset takes by-domain, dirichlet or iid");
-  require(text || c.data.partition != "by-domain", "--partition by-domain: only for --dataset text");
+          "--partition: the text and tokens datasets take by-domain, dirichlet or iid");
+  require(text || c.data.partition != "by-domain", "--partition by-domain: only for --dataset text or tokens");
   require(!text || !c.data.domains.empty(), "--domains: name at least one domain");
   require(!text || c.data.partition != "by-domain" || c.clients >= static_cast<int64_t>(c.data.domains.size()),
           "--clients: by-domain needs at least one client per domain");

@@ -9,16 +9,21 @@
 namespace flb::data {
 
 TextBatches::TextBatches(const ChunkTable& table, int64_t max_batch, torch::Device device)
-    : context_(table.chunk_bytes - 1), max_batch_(max_batch) {
-  require(table.chunk_bytes >= 2, "TextBatches: chunks must hold at least 2 bytes (context >= 1)");
+    : TextBatches(torch::from_blob(const_cast<uint8_t*>(table.bytes.data()), {table.count(), table.chunk_bytes},
+                                   torch::TensorOptions().dtype(torch::kUInt8)),
+                  max_batch, device) {}
+
+TextBatches::TextBatches(const torch::Tensor& chunks, int64_t max_batch, torch::Device device)
+    : context_(chunks.dim() == 2 ? chunks.size(1) - 1 : 0), max_batch_(max_batch) {
+  require(chunks.dim() == 2 && (chunks.scalar_type() == torch::kUInt8 || chunks.scalar_type() == torch::kInt),
+          "TextBatches: chunks must be a (count, T+1) uint8 or int32 tensor");
+  require(chunks.size(1) >= 2, "TextBatches: chunks must hold at least 2 tokens (context >= 1)");
   require(max_batch >= 1, "--batch-size: must be at least 1, got " + std::to_string(max_batch));
-  auto u8 = torch::TensorOptions().dtype(torch::kUInt8);
   auto i64 = torch::TensorOptions().dtype(torch::kLong).device(device);
-  chunks_ = torch::from_blob(const_cast<uint8_t*>(table.bytes.data()), {table.count(), table.chunk_bytes}, u8);
-  if (device != torch::kCPU) chunks_ = chunks_.to(device);  // on CPU, a view of the table's bytes
+  chunks_ = device == torch::kCPU ? chunks : chunks.to(device);  // on CPU, a view of the caller's chunks
   ids_host_ = torch::empty({max_batch}, torch::kLong);
   ids_ = device == torch::kCPU ? ids_host_ : torch::empty({max_batch}, i64);
-  raw_ = torch::empty({max_batch, table.chunk_bytes}, u8.device(device));
+  raw_ = torch::empty({max_batch, chunks.size(1)}, chunks.options().device(device));
   x_ = torch::empty({max_batch, context_}, i64);
   y_ = torch::empty({max_batch, context_}, i64);
 }

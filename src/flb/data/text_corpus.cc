@@ -112,8 +112,10 @@ TextDomain load_text_domain(const std::string& name, const std::string& path, do
   return d;
 }
 
-std::vector<uint8_t> ChunkTable::chunk_domains() const {
-  std::vector<uint8_t> out(static_cast<size_t>(count()));
+std::vector<uint8_t> ChunkTable::chunk_domains() const { return data::chunk_domains(domain_begin); }
+
+std::vector<uint8_t> chunk_domains(const std::vector<int64_t>& domain_begin) {
+  std::vector<uint8_t> out(static_cast<size_t>(domain_begin.empty() ? 0 : domain_begin.back()));
   for (size_t d = 0; d + 1 < domain_begin.size(); ++d)
     std::fill(out.begin() + domain_begin[d], out.begin() + domain_begin[d + 1], static_cast<uint8_t>(d));
   return out;

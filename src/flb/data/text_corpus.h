@@ -64,6 +64,10 @@ struct ChunkTable {
   std::vector<uint8_t> chunk_domains() const;
 };
 
+// The domain of every chunk [0, domain_begin.back()): chunk i belongs to
+// domain d when domain_begin[d] <= i < domain_begin[d + 1].
+std::vector<uint8_t> chunk_domains(const std::vector<int64_t>& domain_begin);
+
 // Appends floor(stream.size() / chunk_bytes) chunks of `stream` to `table`
 // (the partial tail is dropped) and closes a domain. Returns the count.
 int64_t append_domain_chunks(const std::vector<uint8_t>& stream, ChunkTable& table);

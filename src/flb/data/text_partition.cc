@@ -15,16 +15,16 @@ using Lists = std::vector<std::vector<int64_t>>;
 // Client c holds domain c mod D; the clients of domain d are d, d + D, ...
 // Domain d's chunks are shuffled by their own stream (so adding a domain
 // leaves the others' shares alone) and cut into equal contiguous shares.
-Lists by_domain(const ChunkTable& train, int64_t domains, int64_t clients, uint64_t seed) {
+Lists by_domain(const std::vector<int64_t>& domain_begin, int64_t domains, int64_t clients, uint64_t seed) {
   Lists out(static_cast<size_t>(clients));
   for (int64_t d = 0; d < domains; ++d) {
     const int64_t holders = (clients - d + domains - 1) / domains;
-    const int64_t n = train.domain_count(d);
+    const int64_t n = domain_begin[d + 1] - domain_begin[d];
     require(n >= holders, "--clients: domain " + std::to_string(d) + " has " + std::to_string(n) +
                               " training chunks for " + std::to_string(holders) +
                               " clients (at least one each); use fewer clients or a shorter --context");
     std::vector<int64_t> ids(static_cast<size_t>(n));
-    std::iota(ids.begin(), ids.end(), train.domain_begin[d]);
+    std::iota(ids.begin(), ids.end(), domain_begin[d]);
     Stream rng(seed, StreamPurpose::kPartition, static_cast<uint64_t>(clients), static_cast<uint64_t>(d) + 1);
     shuffle(ids, rng);
     for (int64_t k = 0; k < holders; ++k) {
@@ -51,16 +51,22 @@ std::vector<int32_t> majority_domains(const Lists& lists, const std::vector<uint
 }  // namespace
 
 TextPartition partition_text(const TextCorpus& corpus, int64_t clients, const TextPartitionSpec& spec) {
-  const int64_t domains = static_cast<int64_t>(corpus.domains.size());
-  const int64_t n = corpus.train.count();
+  return partition_chunks(corpus.train.domain_begin, clients, spec);
+}
+
+TextPartition partition_chunks(const std::vector<int64_t>& domain_begin, int64_t clients, const TextPartitionSpec& spec) {
+  require(!domain_begin.empty() && domain_begin.front() == 0 && domain_begin.size() <= 256,
+          "partition_chunks: domain offsets must start at 0 and name at most 255 domains");
+  const int64_t domains = static_cast<int64_t>(domain_begin.size()) - 1;
+  const int64_t n = domain_begin.back();
   require(clients >= 1 && clients <= n, "--clients: " + std::to_string(clients) + " clients cannot share " +
                                             std::to_string(n) + " training chunks (at least one each)");
-  const std::vector<uint8_t> chunk_domain = corpus.train.chunk_domains();
+  const std::vector<uint8_t> chunk_domain = chunk_domains(domain_begin);
   TextPartition p;
   if (spec.scheme == "by-domain") {
     require(clients >= domains, "--clients: by-domain needs at least one client per domain (" +
                                     std::to_string(domains) + " domains, " + std::to_string(clients) + " clients)");
-    p.chunks = by_domain(corpus.train, domains, clients, spec.seed);
+    p.chunks = by_domain(domain_begin, domains, clients, spec.seed);
   } else if (spec.scheme == "dirichlet" || spec.scheme == "iid") {
     // Domains are the labels; partition() validates alpha.
     p.chunks = partition(chunk_domain, domains, clients, PartitionSpec{spec.scheme, spec.alpha, 1, spec.seed});

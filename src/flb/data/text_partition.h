@@ -33,8 +33,15 @@ struct TextPartition {
   std::vector<int32_t> client_domain;
 };
 
-// Throws flb::Error for an unknown scheme, alpha <= 0, fewer clients than
-// domains (by-domain) or more clients than chunks.
+// Splits chunks [0, domain_begin.back()) over clients, where domain d owns
+// chunks [domain_begin[d], domain_begin[d + 1]) (a ChunkTable's, or a
+// TokenChunks' of token_corpus.h: the partition sees only the offsets).
+// Throws flb::Error for offsets that do not start at 0 or name more than 255
+// domains, an unknown scheme, alpha <= 0, fewer clients than domains
+// (by-domain) or more clients than chunks.
+TextPartition partition_chunks(const std::vector<int64_t>& domain_begin, int64_t clients, const TextPartitionSpec& spec);
+
+// partition_chunks over corpus.train.
 TextPartition partition_text(const TextCorpus& corpus, int64_t clients, const TextPartitionSpec& spec);
 
 }  // namespace flb::data

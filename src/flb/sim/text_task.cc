@@ -7,6 +7,10 @@
 // (out-of-domain: what fine-tuning keeps of the base model).
 #include <torch/nn/functional.h>
 
+#include <filesystem>
+
+#include "flb/core/error.h"
+
 #include "flb/data/text_batches.h"
 #include "flb/data/text_corpus.h"
 #include "flb/data/text_partition.h"
@@ -21,6 +25,9 @@ namespace F = torch::nn::functional;
 class TextTask : public Task {
  public:
   TextTask(const RunConfig& c, const model::LowRankSpec* low_rank, torch::Device device) : config_(c), device_(device) {
+    require(c.model.base.empty() || !std::filesystem::is_directory(c.model.base),
+            "--base: " + c.model.base + " is a directory (a Hugging Face model?); --dataset text takes a `flbench "
+            "pretrain` file; for a Hugging Face Llama pass --dataset tokens --token-dir DIR --base " + c.model.base);
     const data::TextCorpusOptions options{c.data.context, c.data.heldout_fraction, c.seed};
     corpus_ = data::load_corpus(c.data.corpus_dir, c.data.domains, options);
     if (has_ood()) ood_ = data::load_corpus(c.data.corpus_dir, c.data.ood_domains, options);
