@@ -8,8 +8,7 @@ namespace flbench {
 void add_text_options(CLI::App& app, flb::RunConfig& c) {
   const char* T = "Text and language model (--dataset text, --dataset tokens)";
   app.add_option("--corpus-dir", c.data.corpus_dir, "Directory of text domains (make it with scripts/make-corpora.sh)")->group(T);
-  // --dataset tokens reads its domains from the same field (DataConfig.corpus_dir).
-  app.add_option("--token-dir", c.data.corpus_dir, "--dataset tokens: directory of token domains, each with train.bin and val.bin (make it with flbench tokenize; the same setting as --corpus-dir)")->group(T);
+  app.add_option("--token-dir", c.data.token_dir, "--dataset tokens: directory of token domains, each with train.bin and val.bin (make it with flbench tokenize)")->group(T);
   app.add_option("--domains", c.data.domains, "Domains the clients hold (comma list of directories under --corpus-dir or --token-dir)")
       ->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(T);
   app.add_option("--ood-domains", c.data.ood_domains, "Domains evaluated but held by no client (out-of-domain retention); none for no such evaluation")
@@ -19,6 +18,8 @@ void add_text_options(CLI::App& app, flb::RunConfig& c) {
       ->check(CLI::Range(0.0, 0.9))->group(T);
   app.add_option("--eval-sequences", c.data.eval_sequences, "Held-out sequences evaluated per domain")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}))->group(T);
+  app.add_option("--export-adapter", c.model.export_adapter, "--dataset tokens: at the end, write the global LoRA adapter to DIR in PEFT's format (adapter_model.safetensors + adapter_config.json)")->group(T);
+  app.add_option("--export-merged", c.model.export_merged, "--dataset tokens: at the end, write the base with the adapter merged in to DIR as a Hugging Face model directory")->group(T);
   app.add_option("--base", c.model.base, "Base model: --dataset text, a flbench pretrain --out FILE (empty: random init); --dataset tokens, a Hugging Face model directory (config.json + safetensors)")->group(T);
   app.add_option("--width", c.model.width, "GPT width C")->check(CLI::Range(int64_t{8}, int64_t{8192}))->group(T);
   app.add_option("--depth", c.model.depth, "GPT blocks")->check(CLI::Range(int64_t{1}, int64_t{128}))->group(T);

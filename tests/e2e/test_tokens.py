@@ -5,7 +5,9 @@ out-of-domain), fine-tuned with LoRA by FedSRD, FedIT and FlexLoRA on 1 and
 2 ranks: the runs finish with finite, falling losses and the expected /eval
 rows; LoRA sits on exactly the requested projections; FedSRD on 1, 2 and 4
 ranks is bitwise identical; bad input is a clear one-line error."""
+import json
 import os
+import subprocess
 import struct
 import sys
 
@@ -120,6 +122,31 @@ mpirun(args, 2, base_flags + ["--algorithm", "fedsrd"] + ALGORITHMS["fedsrd"] +
        ["--lora-targets", "q_proj,v_proj", "--rounds", 1, "--out", out])
 layers = lora_layers(load(out))
 c.check(layers == {"q_proj": 2, "v_proj": 2}, f"--lora-targets q_proj,v_proj: got {layers}")
+
+
+# Exports: the global adapter in PEFT's format and the merged model, both
+# scored by flbench eval on a held-out shard: base + adapter = merged, and
+# both better than the base the run started from.
+adapter, merged = f"{W}/export-adapter", f"{W}/export-merged"
+mpirun(args, 2, base_flags + ["--algorithm", "fedit"] + ALGORITHMS["fedit"] +
+       ["--export-adapter", adapter, "--export-merged", merged, "--out", f"{W}/export.h5"])
+
+
+def eval_loss(*flags):
+    cmd = [args.flbench, "eval", "--tokens", f"{tokens}/alpha/val.bin", "--context", "16", "--eval-sequences", "16",
+           "--json"] + list(flags)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    c.check(p.returncode == 0, f"flbench eval {' '.join(flags)}: exit {p.returncode} {p.stderr[-400:]}")
+    return json.loads(p.stdout)["loss"] if p.returncode == 0 else float("nan")
+
+
+base_loss, adapted, merged_loss = eval_loss("--base", hf), eval_loss("--base", hf, "--adapter", adapter), \
+    eval_loss("--base", merged)
+print(f"exports: flbench eval on alpha/val.bin: base {base_loss:.6f}, base + exported adapter {adapted:.6f}, "
+      f"merged export {merged_loss:.6f}")
+c.check(abs(adapted - merged_loss) < 1e-5 * abs(merged_loss),
+        f"base + adapter equals the merged model ({adapted} vs {merged_loss}; tolerance 1e-5 relative)")
+c.check(adapted < base_loss, f"the exported adapter is the trained one: loss {adapted} below the base's {base_loss}")
 
 
 def expect_error(flags, needle, what):

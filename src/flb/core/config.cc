@@ -19,6 +19,10 @@ void validate(const RunConfig& c) {
   require(c.data.dataset != "tokens" || !c.model.base.empty(),
           "--base: --dataset tokens needs a Hugging Face model directory (config.json + model.safetensors): "
           "pass --base MODEL_DIR");
+  require(c.data.dataset != "tokens" || !c.data.token_dir.empty(),
+          "--token-dir: --dataset tokens needs the directory of token domains (make it with flbench tokenize)");
+  require(c.data.dataset == "tokens" || (c.model.export_adapter.empty() && c.model.export_merged.empty()),
+          "--export-adapter/--export-merged: only for --dataset tokens (a Hugging Face Llama)");
   require(!text || c.data.partition == "by-domain" || c.data.partition == "dirichlet" || c.data.partition == "iid",
           "--partition: the text and tokens datasets take by-domain, dirichlet or iid");
   require(text || c.data.partition != "by-domain", "--partition by-domain: only for --dataset text or tokens");

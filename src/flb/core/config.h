@@ -22,13 +22,16 @@ struct DataConfig {
   std::vector<std::string> domains = {"de", "es", "it", "code"};              // the clients' domains
   std::vector<std::string> ood_domains = {"en-literature", "en-science"};     // evaluated, held by no client
   int64_t context = 64;            // bytes per training sequence
+  std::string token_dir;           // --dataset tokens: token domains (flbench tokenize --out)
   double heldout_fraction = 0.1;   // documents held out for evaluation
   int64_t eval_sequences = 64;     // held-out sequences evaluated per domain
 };
 
 // The language model (dataset text).
 struct ModelConfig {
-  std::string base;                // pretrained checkpoint (flbench pretrain); empty: random init
+  std::string base;                // text: a flbench pretrain file (empty: random init); tokens: a HF directory
+  std::string export_adapter;      // tokens: write the global adapter here in PEFT's format at the end
+  std::string export_merged;       // tokens: write the merged model here as a HF directory at the end
   int64_t width = 96, depth = 3, heads = 4;
   std::string lora_targets = "all";  // q,k,v,o,fc1,fc2 or all
   double lora_dropout = 0.0;

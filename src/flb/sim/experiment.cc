@@ -9,6 +9,7 @@
 #include "flb/core/collective_error.h"
 #include "flb/core/stop_signal.h"
 #include "flb/core/timer.h"
+#include "flb/hf/peft_export.h"
 #include "flb/metrics/progress.h"
 #include "flb/sim/checkpoint.h"
 #include "flb/sim/collectively.h"
@@ -130,6 +131,24 @@ void checkpoint(Run& run, const ResultsWriter& results, int64_t completed, const
   }
 }
 
+// Rank 0, after the last round, with the global model loaded: the files
+// users take to their own tools (--export-adapter, --export-merged).
+void write_exports(const Run& run) {
+  const ModelConfig& m = run.config.model;
+  if (!run.root() || (m.export_adapter.empty() && m.export_merged.empty())) return;
+  auto* llama = dynamic_cast<model::Llama*>(&run.setup.model());
+  require(llama != nullptr, "--export-adapter/--export-merged: the model is not a Hugging Face Llama");
+  if (!m.export_adapter.empty()) {
+    hf::write_peft_adapter(m.export_adapter, *llama, {m.base, m.lora_dropout});
+    std::printf("flbench: global adapter (PEFT) -> %s\n", m.export_adapter.c_str());
+  }
+  if (!m.export_merged.empty()) {
+    hf::write_merged_llama(m.export_merged, *llama);
+    std::printf("flbench: merged model (Hugging Face) -> %s\n", m.export_merged.c_str());
+  }
+  std::fflush(stdout);
+}
+
 // Collective. The final model and the end attributes.
 RunSummary finish(Run& run, ResultsWriter& results, const Round& round, const RunTotals& totals, const Timer& run_clock) {
   load_global(run.setup);
@@ -140,6 +159,7 @@ RunSummary finish(Run& run, ResultsWriter& results, const Round& round, const Ru
     state_total += static_cast<int64_t>(s);
   results.write_end({end.gather_sent_all, end.bcast_bytes, state_total / run.config.clients, end.rss_max,
                      run.config.rounds});
+  collectively(run.transport, [&] { write_exports(run); });
   RunSummary summary;
   summary.rounds = run.config.rounds;
   summary.test_loss = round.last_test_loss();

@@ -71,9 +71,6 @@ std::unique_ptr<Task> make_image_task(const RunConfig& c, const model::LowRankSp
   return std::make_unique<ImageTask>(c, low_rank, device);
 }
 
-// --dataset tokens (token_task.cc).
-std::unique_ptr<Task> make_token_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
-
 std::unique_ptr<Task> make_task(const RunConfig& c, const model::LowRankSpec* low_rank, torch::Device device) {
   if (c.data.dataset == "text") return make_text_task(c, low_rank, device);
   if (c.data.dataset == "tokens") return make_token_task(c, low_rank, device);

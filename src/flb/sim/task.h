@@ -5,6 +5,7 @@
 //
 //   fashion-mnist  image classification, MLP/CNN (image_task.cc)
 //   text           next-byte prediction over domains, GPT with LoRA (text_task.cc)
+//   tokens         next-token prediction over token domains, a Hugging Face Llama with LoRA (token_task.cc)
 #pragma once
 
 #include <torch/nn/module.h>
@@ -53,5 +54,6 @@ std::unique_ptr<Task> make_task(const RunConfig& config, const model::LowRankSpe
 
 std::unique_ptr<Task> make_image_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
 std::unique_ptr<Task> make_text_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
+std::unique_ptr<Task> make_token_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
 
 }  // namespace flb::sim

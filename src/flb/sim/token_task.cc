@@ -46,8 +46,8 @@ class TokenTask : public Task {
     model_ = hf::load_llama(c.model.base, low_rank, model::parse_llama_lora_targets(c.model.lora_targets));
     vocab_ = model_->config().vocab_size;
     model_->to(device);
-    corpus_ = data::load_token_corpus(c.data.corpus_dir, c.data.domains, c.data.context, vocab_, /*with_train=*/true);
-    if (has_ood()) ood_ = data::load_token_corpus(c.data.corpus_dir, c.data.ood_domains, c.data.context, vocab_, false);
+    corpus_ = data::load_token_corpus(c.data.token_dir, c.data.domains, c.data.context, vocab_, /*with_train=*/true);
+    if (has_ood()) ood_ = data::load_token_corpus(c.data.token_dir, c.data.ood_domains, c.data.context, vocab_, false);
     clients_ = data::partition_chunks(corpus_.train.domain_begin, c.clients,
                                       {c.data.partition, c.data.dirichlet_alpha, c.seed}).chunks;
     batches_ = std::make_unique<data::TextBatches>(chunks_view(corpus_.train), c.train.batch_size, device);
