@@ -13,6 +13,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -72,6 +73,118 @@ std::string effective_config(const CLI::App& app) {
   return out;
 }
 
+// flbench pretrain: the base language model for --dataset text.
+struct PretrainCommand {
+  CLI::App* app = nullptr;
+  flb::RunConfig config;
+  int64_t steps = 2000, report = 200;
+  std::string out = "results/lm/base.pt";
+  bool overwrite = false;
+};
+
+void add_pretrain_command(CLI::App& app, PretrainCommand& p) {
+  p.app = app.add_subcommand("pretrain", "Train the base GPT centrally on --domains (one process) and save it");
+  p.config.data.domains = {"en-society", "en-computing"};
+  p.config.data.ood_domains = {};
+  p.config.train.optimizer = "adamw";
+  p.config.train.lr = 3e-3;
+  p.config.train.batch_size = 32;
+  CLI::App* pre = p.app;
+  pre->option_defaults()->always_capture_default();
+  flbench::add_text_options(*pre, p.config);
+  pre->add_option("--steps", p.steps, "Optimiser steps")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+  pre->add_option("--report-every", p.report, "Print held-out loss every k steps")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+  pre->add_option("--batch-size", p.config.train.batch_size, "Minibatch size")->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  pre->add_option("--lr", p.config.train.lr, "Learning rate")->check(CLI::PositiveNumber);
+  pre->add_option("--optimizer", p.config.train.optimizer, "sgd or adamw")->check(CLI::IsMember({"sgd", "adamw"}));
+  pre->add_option("--seed", p.config.seed, "Seed");
+  pre->add_option("--threads", p.config.threads, "Intra-op threads (0: usable CPUs)")->check(CLI::Range(0, 1024));
+  pre->add_option("--out", p.out, "Where to write the model");
+  pre->add_flag("--overwrite", p.overwrite, "Replace --out if it exists");
+}
+
+// flbench tokenize: text domains -> llm.c token shards for --dataset tokens.
+CLI::App* add_tokenize_command(CLI::App& app, flbench::TokenizeOptions& tok) {
+  CLI::App* tokc = app.add_subcommand("tokenize", "Tokenize text domains with a model's byte-level BPE tokenizer into "
+                                                  "token shards (OUT/<domain>/train.bin, val.bin; one process)");
+  tokc->option_defaults()->always_capture_default();
+  tokc->add_option("--tokenizer", tok.tokenizer,
+                   "tokenizer.json, or GPT-2's vocab.json + merges.txt, or the directory holding them")
+      ->required();
+  tokc->add_option("--text-dir", tok.text_dir,
+                   "One subdirectory per domain (scripts/make-corpora.sh's output), or one directory of text files")
+      ->required();
+  tokc->add_option("--out", tok.out, "Output directory: OUT/<domain>/train.bin and val.bin")->required();
+  tokc->add_option("--val-fraction", tok.val_fraction, "Fraction of each domain's documents held out into val.bin")
+      ->check(CLI::Range(0.0, 0.999));
+  tokc->add_option("--seed", tok.seed, "Seed of the train/val split (the same split as --dataset text)");
+  tokc->add_option("--document-token", tok.document_token,
+                   "Token put before every document (default: the tokenizer's end-of-text token; none: nothing)");
+  tokc->add_flag("--overwrite", tok.overwrite, "Replace the shards in an existing, non-empty --out");
+  return tokc;
+}
+
+// flbench eval: held-out loss and perplexity of a Hugging Face model on a token shard.
+CLI::App* add_eval_command(CLI::App& app, flbench::EvalOptions& ev) {
+  CLI::App* evalc = app.add_subcommand("eval", "Mean next-token cross-entropy (nats) and perplexity of a Hugging Face "
+                                                "model on a token shard's first windows (one process)");
+  evalc->option_defaults()->always_capture_default();
+  evalc->add_option("--base", ev.base, "Hugging Face model directory (config.json + safetensors)")->required();
+  evalc->add_option("--tokens", ev.tokens, "Token shard (llm.c format, as flbench tokenize writes)")->required();
+  evalc->add_option("--adapter", ev.adapter, "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors)");
+  evalc->add_option("--context", ev.context, "Tokens per window (T), at most the model's max_position_embeddings");
+  evalc->add_option("--eval-sequences", ev.eval_sequences, "Windows scored, from the start of the file (fewer if short)");
+  evalc->add_option("--batch-size", ev.batch_size, "Windows per forward pass");
+  evalc->add_option("--threads", ev.threads, "Intra-op threads (0: usable CPUs)")->check(CLI::Range(0, 1024));
+  evalc->add_flag("--json", ev.json, "Print one JSON object {loss, perplexity, tokens} and nothing else");
+  return evalc;
+}
+
+// A subcommand that runs in one process: refused (exit 2) under mpirun
+// with more ranks; flb::Error from `body` is one line and exit 1.
+int run_in_one_process(const flb::comm::MpiTransport& comm, const std::string& prefix, const std::string& what,
+                       const std::function<int()>& body) {
+  if (comm.size() != 1) {
+    if (comm.rank() == 0)
+      std::cerr << prefix << "error: " << what << " runs in one process: run it without mpirun (or -np 1)\n";
+    return 2;
+  }
+  try {
+    return body();
+  } catch (const flb::Error& e) {
+    std::cerr << prefix << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+// The federated run of the parsed `config` (the main job).
+int run_training(const flb::RunConfig& config, const CLI::App& app, int argc, char** argv,
+                 flb::comm::MpiTransport& comm) {
+  const bool root = comm.rank() == 0;
+  try {
+    flb::validate(config);
+    flb::algo::validate(config);
+  } catch (const flb::Error& e) {
+    if (root) std::cerr << "flbench: error: " << e.what() << "\n";
+    return 2;
+  }
+  // The effective config, every option with its value (see effective_config).
+  flb::sim::RunInfo info{joined(argc, argv), effective_config(app)};
+  flb::install_stop_signal_handlers();  // SIGTERM, SIGUSR1: checkpoint at the end of the round
+  const flb::sim::RunSummary s = flb::sim::run_experiment(config, info, comm, comm.handle());
+  if (s.already_finished) return 0;
+  if (s.checkpointed) {
+    if (root) std::cout << "flbench: checkpointed after round " << s.rounds << "; resume with --resume" << std::endl;
+    return kExitCheckpointed;
+  }
+  if (root) {
+    std::printf("flbench: done: %lld rounds in %.1f s, test accuracy %.2f%%, loss %.4f, %.2f MB up, %.2f MB down -> %s\n",
+                static_cast<long long>(s.rounds), s.seconds, 100.0 * s.test_accuracy, s.test_loss, s.bytes_up / 1e6,
+                s.bytes_down / 1e6, config.out.c_str());
+  }
+  return 0;
+}
+
 int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
   const bool root = comm.rank() == 0;
   CLI::App app{"flbench: communication-efficient federated training over MPI.\n"
@@ -88,62 +201,12 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
       ->configurable(false);
   flbench::add_run_options(app, config);
   flbench::use_strict_config(app);
-
-  // flbench pretrain: the base language model for --dataset text.
-  CLI::App* pre = app.add_subcommand("pretrain", "Train the base GPT centrally on --domains (one process) and save it");
-  flb::RunConfig pre_config;
-  pre_config.data.domains = {"en-society", "en-computing"};
-  pre_config.data.ood_domains = {};
-  pre_config.train.optimizer = "adamw";
-  pre_config.train.lr = 3e-3;
-  pre_config.train.batch_size = 32;
-  int64_t pre_steps = 2000, pre_report = 200;
-  std::string pre_out = "results/lm/base.pt";
-  bool pre_overwrite = false;
-  pre->option_defaults()->always_capture_default();
-  flbench::add_text_options(*pre, pre_config);
-  pre->add_option("--steps", pre_steps, "Optimiser steps")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
-  pre->add_option("--report-every", pre_report, "Print held-out loss every k steps")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
-  pre->add_option("--batch-size", pre_config.train.batch_size, "Minibatch size")->check(CLI::Range(int64_t{1}, int64_t{100000}));
-  pre->add_option("--lr", pre_config.train.lr, "Learning rate")->check(CLI::PositiveNumber);
-  pre->add_option("--optimizer", pre_config.train.optimizer, "sgd or adamw")->check(CLI::IsMember({"sgd", "adamw"}));
-  pre->add_option("--seed", pre_config.seed, "Seed");
-  pre->add_option("--threads", pre_config.threads, "Intra-op threads (0: usable CPUs)")->check(CLI::Range(0, 1024));
-  pre->add_option("--out", pre_out, "Where to write the model");
-  pre->add_flag("--overwrite", pre_overwrite, "Replace --out if it exists");
-
-  // flbench tokenize: text domains -> llm.c token shards for --dataset tokens.
-  CLI::App* tokc = app.add_subcommand("tokenize", "Tokenize text domains with a model's byte-level BPE tokenizer into "
-                                                  "token shards (OUT/<domain>/train.bin, val.bin; one process)");
+  PretrainCommand pre;
+  add_pretrain_command(app, pre);
   flbench::TokenizeOptions tok;
-  tokc->option_defaults()->always_capture_default();
-  tokc->add_option("--tokenizer", tok.tokenizer,
-                   "tokenizer.json, or GPT-2's vocab.json + merges.txt, or the directory holding them")
-      ->required();
-  tokc->add_option("--text-dir", tok.text_dir,
-                   "One subdirectory per domain (scripts/make-corpora.sh's output), or one directory of text files")
-      ->required();
-  tokc->add_option("--out", tok.out, "Output directory: OUT/<domain>/train.bin and val.bin")->required();
-  tokc->add_option("--val-fraction", tok.val_fraction, "Fraction of each domain's documents held out into val.bin")
-      ->check(CLI::Range(0.0, 0.999));
-  tokc->add_option("--seed", tok.seed, "Seed of the train/val split (the same split as --dataset text)");
-  tokc->add_option("--document-token", tok.document_token,
-                   "Token put before every document (default: the tokenizer's end-of-text token; none: nothing)");
-  tokc->add_flag("--overwrite", tok.overwrite, "Replace the shards in an existing, non-empty --out");
-
-  // flbench eval: held-out loss and perplexity of a Hugging Face model on a token shard.
-  CLI::App* evalc = app.add_subcommand("eval", "Mean next-token cross-entropy (nats) and perplexity of a Hugging Face "
-                                                "model on a token shard's first windows (one process)");
+  CLI::App* tokc = add_tokenize_command(app, tok);
   flbench::EvalOptions ev;
-  evalc->option_defaults()->always_capture_default();
-  evalc->add_option("--base", ev.base, "Hugging Face model directory (config.json + safetensors)")->required();
-  evalc->add_option("--tokens", ev.tokens, "Token shard (llm.c format, as flbench tokenize writes)")->required();
-  evalc->add_option("--adapter", ev.adapter, "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors)");
-  evalc->add_option("--context", ev.context, "Tokens per window (T), at most the model's max_position_embeddings");
-  evalc->add_option("--eval-sequences", ev.eval_sequences, "Windows scored, from the start of the file (fewer if short)");
-  evalc->add_option("--batch-size", ev.batch_size, "Windows per forward pass");
-  evalc->add_option("--threads", ev.threads, "Intra-op threads (0: usable CPUs)")->check(CLI::Range(0, 1024));
-  evalc->add_flag("--json", ev.json, "Print one JSON object {loss, perplexity, tokens} and nothing else");
+  CLI::App* evalc = add_eval_command(app, ev);
   try {
     flbench::reject_renamed_options(argc, argv);
     app.parse(argc, argv);
@@ -169,62 +232,19 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
       for (const flb::algo::RegistryEntry& e : flb::algo::registry()) std::cout << e.name << " " << e.wire_id << "\n";
     return 0;
   }
-  if (pre->parsed()) {
-    if (comm.size() != 1) {
-      if (root) std::cerr << "flbench: error: pretrain runs in one process: run it without mpirun (or -np 1)\n";
-      return 2;
-    }
-    if (pre_config.threads > 0) torch::set_num_threads(pre_config.threads);
-    try {
-      flb::sim::pretrain(pre_config, pre_steps, pre_report, pre_out, pre_overwrite);
-    } catch (const flb::Error& e) {
-      std::cerr << "flbench: error: " << e.what() << "\n";
-      return 1;
-    }
-    return 0;
-  }
-  if (tokc->parsed()) {
-    if (comm.size() != 1) {
-      if (root) std::cerr << "flbench: error: tokenize runs in one process: run it without mpirun (or -np 1)\n";
-      return 2;
-    }
-    try {
+  if (pre.app->parsed())
+    return run_in_one_process(comm, "flbench: ", "pretrain", [&] {
+      if (pre.config.threads > 0) torch::set_num_threads(pre.config.threads);
+      flb::sim::pretrain(pre.config, pre.steps, pre.report, pre.out, pre.overwrite);
+      return 0;
+    });
+  if (tokc->parsed())
+    return run_in_one_process(comm, "flbench: ", "tokenize", [&] {
       flbench::tokenize_domains(tok);
-    } catch (const flb::Error& e) {
-      std::cerr << "flbench: error: " << e.what() << "\n";
-      return 1;
-    }
-    return 0;
-  }
-  if (evalc->parsed()) {
-    if (comm.size() != 1) {
-      if (root) std::cerr << "flbench eval: error: eval runs in one process: run it without mpirun (or -np 1)\n";
-      return 2;
-    }
-    return flbench::run_eval(ev);
-  }
-  try {
-    flb::validate(config);
-    flb::algo::validate(config);
-  } catch (const flb::Error& e) {
-    if (root) std::cerr << "flbench: error: " << e.what() << "\n";
-    return 2;
-  }
-  // The effective config, every option with its value (see effective_config).
-  flb::sim::RunInfo info{joined(argc, argv), effective_config(app)};
-  flb::install_stop_signal_handlers();  // SIGTERM, SIGUSR1: checkpoint at the end of the round
-  const flb::sim::RunSummary s = flb::sim::run_experiment(config, info, comm, comm.handle());
-  if (s.already_finished) return 0;
-  if (s.checkpointed) {
-    if (root) std::cout << "flbench: checkpointed after round " << s.rounds << "; resume with --resume" << std::endl;
-    return kExitCheckpointed;
-  }
-  if (root) {
-    std::printf("flbench: done: %lld rounds in %.1f s, test accuracy %.2f%%, loss %.4f, %.2f MB up, %.2f MB down -> %s\n",
-                static_cast<long long>(s.rounds), s.seconds, 100.0 * s.test_accuracy, s.test_loss, s.bytes_up / 1e6,
-                s.bytes_down / 1e6, config.out.c_str());
-  }
-  return 0;
+      return 0;
+    });
+  if (evalc->parsed()) return run_in_one_process(comm, "flbench eval: ", "eval", [&] { return flbench::run_eval(ev); });
+  return run_training(config, app, argc, argv, comm);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "flb/data/text_corpus.h"
 #include "flb/data/text_partition.h"
 #include "flb/model/gpt.h"
+#include "flb/sim/domain_eval.h"
 #include "flb/sim/task.h"
 
 namespace flb::sim {
@@ -30,7 +31,7 @@ class TextTask : public Task {
             "pretrain` file; for a Hugging Face Llama pass --dataset tokens --token-dir DIR --base " + c.model.base);
     const data::TextCorpusOptions options{c.data.context, c.data.heldout_fraction, c.seed};
     corpus_ = data::load_corpus(c.data.corpus_dir, c.data.domains, options);
-    if (has_ood()) ood_ = data::load_corpus(c.data.corpus_dir, c.data.ood_domains, options);
+    if (has_ood_domains(c.data)) ood_ = data::load_corpus(c.data.corpus_dir, c.data.ood_domains, options);
     const data::TextPartition part = data::partition_text(corpus_, c.clients, {c.data.partition, c.data.dirichlet_alpha, c.seed});
     clients_ = part.chunks;
     model::GptConfig g{c.data.context, c.model.width, c.model.depth, c.model.heads};
@@ -55,7 +56,7 @@ class TextTask : public Task {
 
   std::vector<std::string> eval_domains() const override {
     std::vector<std::string> names = corpus_.domains;
-    if (has_ood()) names.insert(names.end(), ood_.domains.begin(), ood_.domains.end());
+    if (has_ood_domains(config_.data)) names.insert(names.end(), ood_.domains.begin(), ood_.domains.end());
     return names;
   }
 
@@ -64,40 +65,21 @@ class TextTask : public Task {
     model_->eval();
     std::vector<DomainEval> out;
     evaluate_corpus(corpus_, true, out);
-    if (has_ood()) evaluate_corpus(ood_, false, out);
+    if (has_ood_domains(config_.data)) evaluate_corpus(ood_, false, out);
     model_->train();
     return out;
   }
 
  private:
-  // --ood-domains none (or an empty list): no out-of-domain evaluation.
-  bool has_ood() const {
-    const auto& d = config_.data.ood_domains;
-    return !d.empty() && !(d.size() == 1 && (d[0] == "none" || d[0].empty()));
-  }
-
   // Mean next-byte loss and accuracy over the first eval_sequences held-out
   // chunks of every domain of `corpus`.
   void evaluate_corpus(const data::TextCorpus& corpus, bool in_domain, std::vector<DomainEval>& out) {
     constexpr int64_t kBatch = 32;
     data::TextBatches batches(corpus.heldout, kBatch, device_);
-    std::vector<int64_t> ids(static_cast<size_t>(kBatch));
-    for (size_t d = 0; d < corpus.domains.size(); ++d) {
-      const int64_t begin = corpus.heldout.domain_begin[d];
-      const int64_t end = std::min(corpus.heldout.domain_begin[d + 1], begin + config_.data.eval_sequences);
-      double loss_sum = 0, correct = 0, tokens = 0;
-      for (int64_t at = begin; at < end; at += kBatch) {
-        const int64_t n = std::min(kBatch, end - at);
-        for (int64_t i = 0; i < n; ++i) ids[i] = at + i;
-        auto [x, y] = batches.load(ids.data(), n);
-        const auto logits = model_->forward(x).view({-1, 256});
-        const auto target = y.reshape({-1});
-        loss_sum += F::cross_entropy(logits, target, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-        correct += static_cast<double>(logits.argmax(1).eq(target).sum().item<int64_t>());
-        tokens += static_cast<double>(target.numel());
-      }
-      out.push_back({corpus.domains[d], in_domain, tokens > 0 ? loss_sum / tokens : 0.0, tokens > 0 ? correct / tokens : 0.0});
-    }
+    const auto evals = evaluate_domains(batches, corpus.heldout.domain_begin, corpus.domains, in_domain,
+                                        config_.data.eval_sequences, kBatch,
+                                        [&](const torch::Tensor& x) { return model_->forward(x); });
+    out.insert(out.end(), evals.begin(), evals.end());
   }
 
   RunConfig config_;

@@ -15,6 +15,7 @@
 #include "flb/data/text_partition.h"
 #include "flb/data/token_corpus.h"
 #include "flb/hf/llama_model.h"
+#include "flb/sim/domain_eval.h"
 #include "flb/sim/task.h"
 
 namespace flb::sim {
@@ -47,7 +48,7 @@ class TokenTask : public Task {
     vocab_ = model_->config().vocab_size;
     model_->to(device);
     corpus_ = data::load_token_corpus(c.data.token_dir, c.data.domains, c.data.context, vocab_, /*with_train=*/true);
-    if (has_ood()) ood_ = data::load_token_corpus(c.data.token_dir, c.data.ood_domains, c.data.context, vocab_, false);
+    if (has_ood_domains(c.data)) ood_ = data::load_token_corpus(c.data.token_dir, c.data.ood_domains, c.data.context, vocab_, false);
     clients_ = data::partition_chunks(corpus_.train.domain_begin, c.clients,
                                       {c.data.partition, c.data.dirichlet_alpha, c.seed}).chunks;
     batches_ = std::make_unique<data::TextBatches>(chunks_view(corpus_.train), c.train.batch_size, device);
@@ -68,7 +69,7 @@ class TokenTask : public Task {
 
   std::vector<std::string> eval_domains() const override {
     std::vector<std::string> names = corpus_.domains;
-    if (has_ood()) names.insert(names.end(), ood_.domains.begin(), ood_.domains.end());
+    if (has_ood_domains(config_.data)) names.insert(names.end(), ood_.domains.begin(), ood_.domains.end());
     return names;
   }
 
@@ -77,41 +78,22 @@ class TokenTask : public Task {
     model_->eval();
     std::vector<DomainEval> out;
     evaluate_corpus(corpus_, true, out);
-    if (has_ood()) evaluate_corpus(ood_, false, out);
+    if (has_ood_domains(config_.data)) evaluate_corpus(ood_, false, out);
     model_->train();
     return out;
   }
 
  private:
-  // --ood-domains none (or an empty list): no out-of-domain evaluation.
-  bool has_ood() const {
-    const auto& d = config_.data.ood_domains;
-    return !d.empty() && !(d.size() == 1 && (d[0] == "none" || d[0].empty()));
-  }
-
   // Mean next-token loss (nats) and top-1 accuracy over the first
   // eval_sequences val windows of every domain of `corpus`, in batches of
   // --batch-size windows (logits are batch x T x V floats).
   void evaluate_corpus(data::TokenCorpus& corpus, bool in_domain, std::vector<DomainEval>& out) {
     const int64_t batch = config_.train.batch_size;
     data::TextBatches batches(chunks_view(corpus.val), batch, device_);
-    std::vector<int64_t> ids(static_cast<size_t>(batch));
-    for (size_t d = 0; d < corpus.domains.size(); ++d) {
-      const int64_t begin = corpus.val.domain_begin[d];
-      const int64_t end = std::min(corpus.val.domain_begin[d + 1], begin + config_.data.eval_sequences);
-      double loss_sum = 0, correct = 0, tokens = 0;
-      for (int64_t at = begin; at < end; at += batch) {
-        const int64_t n = std::min(batch, end - at);
-        for (int64_t i = 0; i < n; ++i) ids[i] = at + i;
-        auto [x, y] = batches.load(ids.data(), n);
-        const auto logits = model_->forward(x).reshape({-1, vocab_});
-        const auto target = y.reshape({-1});
-        loss_sum += F::cross_entropy(logits, target, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-        correct += static_cast<double>(logits.argmax(1).eq(target).sum().item<int64_t>());
-        tokens += static_cast<double>(target.numel());
-      }
-      out.push_back({corpus.domains[d], in_domain, tokens > 0 ? loss_sum / tokens : 0.0, tokens > 0 ? correct / tokens : 0.0});
-    }
+    const auto evals = evaluate_domains(batches, corpus.val.domain_begin, corpus.domains, in_domain,
+                                        config_.data.eval_sequences, batch,
+                                        [&](const torch::Tensor& x) { return model_->forward(x); });
+    out.insert(out.end(), evals.begin(), evals.end());
   }
 
   RunConfig config_;
