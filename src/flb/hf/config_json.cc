@@ -126,7 +126,10 @@ int64_t token_id(const Fields& f, const json& v, const std::string& field) {
 
 }  // namespace
 
-model::LlamaConfig read_llama_config(const std::string& path) {
+namespace {
+
+// config.json as a JSON object.
+json parse_config(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open (a Hugging Face checkpoint directory holds config.json)");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -137,10 +140,11 @@ model::LlamaConfig read_llama_config(const std::string& path) {
     throw Error(path + ": not valid JSON: " + e.what());
   }
   if (!j.is_object()) throw Error(path + ": not a JSON object");
-  const Fields f(path, j);
-  model::LlamaConfig c;
+  return j;
+}
 
-  // Architecture and model_type.
+// architectures[0] (one we run) and a model_type that agrees with it.
+void read_architecture(const Fields& f, model::LlamaConfig& c) {
   const json* archs = f.find("architectures");
   std::string expected_type;
   if (archs == nullptr || archs->is_null()) f.fail("architectures", "required, missing (supported: " + supported_architectures() + ")");
@@ -155,9 +159,10 @@ model::LlamaConfig read_llama_config(const std::string& path) {
   if (c.model_type != expected_type)
     f.fail("model_type", "\"" + c.model_type + "\" contradicts architectures \"" + c.architecture + "\" (expected \"" +
                              expected_type + "\")");
-  const bool llama = expected_type == "llama", qwen2 = expected_type == "qwen2";
+}
 
-  // Shapes.
+// Sizes, norms, rotary embeddings, tied embeddings.
+void read_shapes(const Fields& f, model::LlamaConfig& c) {
   c.vocab_size = f.positive(f.find("vocab_size"), "vocab_size");
   c.hidden_size = f.positive(f.find("hidden_size"), "hidden_size");
   c.intermediate_size = f.positive(f.find("intermediate_size"), "intermediate_size");
@@ -182,25 +187,30 @@ model::LlamaConfig read_llama_config(const std::string& path) {
   c.rope_theta = f.positive_number_or("rope_theta", 10000.0);
   read_rope_scaling(f, c);
   c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
+}
 
-  // Biases.
-  if (llama) {
+// Llama: attention_bias (q, k, v and o), mlp_bias; Qwen2: q, k, v only.
+void read_biases(const Fields& f, model::LlamaConfig& c) {
+  if (c.model_type == "llama") {
     c.qkv_bias = c.o_bias = f.boolean_or("attention_bias", false);
     c.mlp_bias = f.boolean_or("mlp_bias", false);
   } else {
-    c.qkv_bias = qwen2;
+    c.qkv_bias = c.model_type == "qwen2";
     c.o_bias = false;
     c.mlp_bias = false;
   }
+}
 
-  // dtype: "torch_dtype", or "dtype" in newer transformers.
+// "torch_dtype", or "dtype" in newer transformers.
+void read_dtype(const Fields& f, model::LlamaConfig& c) {
   const std::string dtype_field = f.find("torch_dtype") == nullptr && f.find("dtype") != nullptr ? "dtype" : "torch_dtype";
   c.torch_dtype = f.string_or(dtype_field, "float32");
   bool dtype_ok = false;
   for (const char* d : kDtypes) dtype_ok = dtype_ok || c.torch_dtype == d;
   if (!dtype_ok) f.fail(dtype_field, "\"" + c.torch_dtype + "\" is not supported (float32, bfloat16, float16)");
+}
 
-  // Special tokens.
+void read_special_tokens(const Fields& f, model::LlamaConfig& c) {
   const json* bos = f.find("bos_token_id");
   c.bos_token_id = bos == nullptr || bos->is_null() ? -1 : token_id(f, *bos, "bos_token_id");
   const json* eos = f.find("eos_token_id");
@@ -213,8 +223,10 @@ model::LlamaConfig read_llama_config(const std::string& path) {
     if (id >= c.vocab_size) f.fail("eos_token_id", std::to_string(id) + " is not below vocab_size " + std::to_string(c.vocab_size));
   if (c.bos_token_id >= c.vocab_size)
     f.fail("bos_token_id", std::to_string(c.bos_token_id) + " is not below vocab_size " + std::to_string(c.vocab_size));
+}
 
-  // What the decoder does not run.
+// What the decoder does not run.
+void reject_unsupported(const Fields& f) {
   const std::string act = f.string_or("hidden_act", "silu");
   if (act != "silu") f.fail("hidden_act", "\"" + act + "\" is not supported (flbench's decoder runs \"silu\")");
   const json* dropout = f.find("attention_dropout");
@@ -222,16 +234,34 @@ model::LlamaConfig read_llama_config(const std::string& path) {
     f.fail("attention_dropout", dropout->dump() + " is not supported (flbench's decoder has no attention dropout: use 0)");
   if (f.find("quantization_config") != nullptr)
     f.fail("quantization_config", "quantized checkpoints are not supported (use the bf16/fp16/fp32 weights)");
+}
 
-  // Sliding window (Mistral: on when not null; Qwen2: use_sliding_window).
-  if (!llama) {
+// Sliding window (Mistral: on when not null; Qwen2: use_sliding_window):
+// attention over the whole context is exact up to the window.
+void apply_sliding_window(const Fields& f, model::LlamaConfig& c) {
+  if (c.model_type != "llama") {
     const json* sw = f.find("sliding_window");
-    const bool enabled = qwen2 ? f.boolean_or("use_sliding_window", false) : (sw != nullptr && !sw->is_null());
+    const bool enabled = c.model_type == "qwen2" ? f.boolean_or("use_sliding_window", false) : (sw != nullptr && !sw->is_null());
     if (enabled) {
       const int64_t window = f.positive(sw, "sliding_window");
       if (window < c.max_position_embeddings) c.max_position_embeddings = window;
     }
   }
+}
+
+}  // namespace
+
+model::LlamaConfig read_llama_config(const std::string& path) {
+  const json j = parse_config(path);
+  const Fields f(path, j);
+  model::LlamaConfig c;
+  read_architecture(f, c);
+  read_shapes(f, c);
+  read_biases(f, c);
+  read_dtype(f, c);
+  read_special_tokens(f, c);
+  reject_unsupported(f);
+  apply_sliding_window(f, c);
   return c;
 }
 
