@@ -65,6 +65,23 @@ def datasets(group, prefix=""):
     return out
 
 
+# Columns that differ between runs of the same experiment: wall-clock
+# timings, memory, and what depends on the number of ranks.
+NOT_REPRODUCIBLE = {"wall_s", "train_s", "encode_s", "gather_wait_s", "gather_s", "aggregate_s", "bcast_s", "apply_s",
+                    "eval_s", "io_s", "rss_max_bytes", "rank", "client_state_bytes"}
+
+
+def reproducible_datasets(path):
+    """Every dataset of a results file but the NOT_REPRODUCIBLE columns, as {path: array}."""
+    with h5py.File(path, "r") as f:
+        return {k: v for k, v in datasets(f).items() if k.split("/")[-1] not in NOT_REPRODUCIBLE}
+
+
+def same_bits(a, b):
+    """Bitwise equality of two arrays (dtype, shape and bytes)."""
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
 class Checker:
     """Counts checks; prints 'N passed, N failed' at the end, exits non-zero on a failure."""
 

@@ -2,26 +2,15 @@
 1, 2 and 4 ranks give bitwise-identical /rounds metrics, /clients rows and
 final model, for every algorithm (with its per-client state). And LBGM
 with delta = 0 sends everything in full, so it equals FedAvg bitwise."""
-import h5py
 import numpy as np
 
-from common import ALGORITHMS, Checker, datasets, mpirun, parse_args
+from common import ALGORITHMS, Checker, mpirun, parse_args, reproducible_datasets, same_bits
 
 args = parse_args()
 c = Checker()
 base_flags = ["--clients", 12, "--clients-per-round", 6, "--rounds", 3, "--partition", "shards",
               "--local-steps", 3, "--batch-size", 16, "--seed", 11, "--lr", 0.02]
-TIMING = {"wall_s", "train_s", "encode_s", "gather_wait_s", "gather_s", "aggregate_s", "bcast_s", "apply_s", "eval_s", "io_s",
-          "rss_max_bytes", "rank", "client_state_bytes"}
-
-
-def load(path):
-    with h5py.File(path, "r") as f:
-        return {k: v for k, v in datasets(f).items() if k.split("/")[-1] not in TIMING}
-
-
-def same(a, b):
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+load, same = reproducible_datasets, same_bits
 
 
 for algo, extra in ALGORITHMS.items():

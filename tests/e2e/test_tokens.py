@@ -11,13 +11,12 @@ import subprocess
 import struct
 import sys
 
-import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "model"))
 from llama_reference import CASES, make_weights, write_hf_dir  # noqa: E402
 
-from common import ALGORITHMS, Checker, datasets, mpirun, parse_args  # noqa: E402
+from common import ALGORITHMS, Checker, mpirun, parse_args, reproducible_datasets, same_bits  # noqa: E402
 
 args = parse_args()
 c = Checker()
@@ -60,17 +59,7 @@ base_flags = ["--dataset", "tokens", "--token-dir", tokens, "--base", hf, "--dom
               "--ood-domains", "gamma", "--partition", "by-domain", "--clients", 4, "--clients-per-round", 4,
               "--rounds", ROUNDS, "--local-steps", 4, "--batch-size", 8, "--context", 16, "--eval-sequences", 16,
               "--optimizer", "adamw", "--lr", 0.01, "--seed", 3]
-TIMING = {"wall_s", "train_s", "encode_s", "gather_wait_s", "gather_s", "aggregate_s", "bcast_s", "apply_s", "eval_s", "io_s",
-          "rss_max_bytes", "rank", "client_state_bytes"}
-
-
-def load(path):
-    with h5py.File(path, "r") as f:
-        return {k: v for k, v in datasets(f).items() if k.split("/")[-1] not in TIMING}
-
-
-def same(a, b):
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+load, same = reproducible_datasets, same_bits
 
 
 def lora_layers(run):
