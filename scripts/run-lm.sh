@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5's experiments: LoRA fine-tuning of a small byte-level GPT across
+# Issue 5's experiments: LoRA fine-tuning of a small byte-level Llama across
 # heterogeneous text domains with FedSRD, FedSRD-e and their baselines.
 #
 #   scripts/run-lm.sh [a|b|c|all]     (default all; NP=2 ranks; THREADS=1 per rank)
@@ -34,10 +34,10 @@ PY=/usr/bin/python3
 mpi=(--oversubscribe)
 [ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
 mkdir -p "$OUT"
-if [ ! -f "$OUT/base.pt" ]; then
-  echo "run-lm: pretraining the base model ($OUT/base.pt)"
+if [ ! -f "$OUT/base/model.safetensors" ]; then
+  echo "run-lm: pretraining the base model ($OUT/base, a Hugging Face directory)"
   "$FLB" pretrain --corpus-dir "$CORPORA" --steps "$PRETRAIN_STEPS" --report-every 250 --threads "$THREADS" \
-    --out "$OUT/base.pt" | tee "$OUT/pretrain.log"
+    --out "$OUT/base" --overwrite | tee "$OUT/pretrain.log"
 fi
 
 complete() { "$PY" -c "import h5py,sys; sys.exit(0 if 'completed_rounds' in h5py.File(sys.argv[1],'r').attrs else 1)" "$1" 2>/dev/null; }
@@ -54,7 +54,7 @@ run() {
   fi
   echo "run-lm: $preset/$name: $*"
   mpirun "${mpi[@]}" -np "$NP" "$FLB" --config "configs/lm/$(config_of "$preset").toml" --threads "$THREADS" \
-    --corpus-dir "$CORPORA" --base "$OUT/base.pt" "$@" "${RUN_FLAGS[@]}" --out "$out" --overwrite >"$dir/$name.log" 2>&1 || { tail -5 "$dir/$name.log"; exit 1; }
+    --corpus-dir "$CORPORA" --base "$OUT/base" "$@" "${RUN_FLAGS[@]}" --out "$out" --overwrite >"$dir/$name.log" 2>&1 || { tail -5 "$dir/$name.log"; exit 1; }
   tail -1 "$dir/$name.log"
 }
 config_of() { case $1 in a | c) echo domains-4 ;; b) echo domains-100 ;; esac; }

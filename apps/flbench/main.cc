@@ -78,12 +78,12 @@ struct PretrainCommand {
   CLI::App* app = nullptr;
   flb::RunConfig config;
   int64_t steps = 2000, report = 200;
-  std::string out = "results/lm/base.pt";
+  std::string out = "results/lm/base";
   bool overwrite = false;
 };
 
 void add_pretrain_command(CLI::App& app, PretrainCommand& p) {
-  p.app = app.add_subcommand("pretrain", "Train the base GPT centrally on --domains (one process) and save it");
+  p.app = app.add_subcommand("pretrain", "Train the byte-level base Llama centrally on --domains (one process) and write it as a Hugging Face directory");
   p.config.data.domains = {"en-society", "en-computing"};
   p.config.data.ood_domains = {};
   p.config.train.optimizer = "adamw";
@@ -99,7 +99,7 @@ void add_pretrain_command(CLI::App& app, PretrainCommand& p) {
   pre->add_option("--optimizer", p.config.train.optimizer, "sgd or adamw")->check(CLI::IsMember({"sgd", "adamw"}));
   pre->add_option("--seed", p.config.seed, "Seed");
   pre->add_option("--threads", p.config.threads, "Intra-op threads (0: usable CPUs)")->check(CLI::Range(0, 1024));
-  pre->add_option("--out", p.out, "Where to write the model");
+  pre->add_option("--out", p.out, "Directory to write the model to (config.json, model.safetensors)");
   pre->add_flag("--overwrite", p.overwrite, "Replace --out if it exists");
 }
 

@@ -20,11 +20,11 @@ void add_text_options(CLI::App& app, flb::RunConfig& c) {
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}))->group(T);
   app.add_option("--export-adapter", c.model.export_adapter, "--dataset tokens: at the end, write the global LoRA adapter to DIR in PEFT's format (adapter_model.safetensors + adapter_config.json)")->group(T);
   app.add_option("--export-merged", c.model.export_merged, "--dataset tokens: at the end, write the base with the adapter merged in to DIR as a Hugging Face model directory")->group(T);
-  app.add_option("--base", c.model.base, "Base model: --dataset text, a flbench pretrain --out FILE (empty: random init); --dataset tokens, a Hugging Face model directory (config.json + safetensors)")->group(T);
-  app.add_option("--width", c.model.width, "GPT width C")->check(CLI::Range(int64_t{8}, int64_t{8192}))->group(T);
-  app.add_option("--depth", c.model.depth, "GPT blocks")->check(CLI::Range(int64_t{1}, int64_t{128}))->group(T);
-  app.add_option("--heads", c.model.heads, "GPT attention heads (divides --width)")->check(CLI::Range(int64_t{1}, int64_t{128}))->group(T);
-  app.add_option("--lora-targets", c.model.lora_targets, "Projections that get LoRA: comma list of q,k,v,o,fc1,fc2 (text) or q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj (tokens), or all")->group(T);
+  app.add_option("--base", c.model.base, "Base model, a Hugging Face Llama directory (config.json + safetensors): --dataset text, a byte-level one from flbench pretrain --out DIR (empty: random init); --dataset tokens, the checkpoint")->group(T);
+  app.add_option("--width", c.model.width, "Hidden size C of the byte-level Llama (--dataset text without --base)")->check(CLI::Range(int64_t{8}, int64_t{8192}))->group(T);
+  app.add_option("--depth", c.model.depth, "Decoder blocks of the byte-level Llama")->check(CLI::Range(int64_t{1}, int64_t{128}))->group(T);
+  app.add_option("--heads", c.model.heads, "Attention heads of the byte-level Llama (divide --width into an even head size)")->check(CLI::Range(int64_t{1}, int64_t{128}))->group(T);
+  app.add_option("--lora-targets", c.model.lora_targets, "Projections that get LoRA: comma list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj, or all")->group(T);
   app.add_option("--lora-dropout", c.model.lora_dropout, "Dropout on the LoRA path's input while training")
       ->check(CLI::Range(0.0, 0.9))->group(T);
 }
@@ -55,7 +55,7 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
 
   // Data
   app.add_option("--data-dir", c.data.data_dir, "Directory holding the Fashion-MNIST IDX files (.gz or plain)")->group("Data");
-  app.add_option("--dataset", c.data.dataset, "fashion-mnist (images, MLP/CNN), text (byte domains, GPT + LoRA) or tokens (token domains, Hugging Face Llama + LoRA)")
+  app.add_option("--dataset", c.data.dataset, "fashion-mnist (images, MLP/CNN), text (byte domains, byte-level Llama + LoRA) or tokens (token domains, Hugging Face Llama + LoRA)")
       ->check(CLI::IsMember({"fashion-mnist", "text", "tokens"}))->group("Data");
   app.add_option("--partition", c.data.partition,
                  "How samples are split over clients: iid, dirichlet, shards (images), by-domain (text)")

@@ -10,7 +10,7 @@
 // trainable() returns, for every LowRankLayer in module order, A then B
 // (FFA-LoRA: B only) and nothing else, so every other parameter (W0,
 // biases, norms, heads) is frozen. Any model whose LowRankLayers are its
-// LoRA layers works (image models, a GPT with LoRA targets).
+// LoRA layers works (image models, a Llama with LoRA targets).
 //
 // The server math uses B A, not s B A: s is one constant per layer, so
 // averaging, truncating and solving on s B A gives s times the same factor

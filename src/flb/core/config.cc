@@ -30,6 +30,8 @@ void validate(const RunConfig& c) {
   require(!text || c.data.partition != "by-domain" || c.clients >= static_cast<int64_t>(c.data.domains.size()),
           "--clients: by-domain needs at least one client per domain");
   require(c.model.width % c.model.heads == 0, "--width: must be a multiple of --heads");
+  require(c.model.width / c.model.heads % 2 == 0,
+          "--width/--heads: the head size (width / heads) must be even for rotary embeddings");
   require(c.data.partition != "shards" || (c.data.shards_per_client >= 1 && c.data.shards_per_client <= 10),
           "--shards-per-client: must be between 1 and 10 (the number of classes)");
   require(c.data.partition != "dirichlet" || c.data.dirichlet_alpha > 0,

@@ -29,16 +29,16 @@ struct DataConfig {
 
 // The language model (dataset text).
 struct ModelConfig {
-  std::string base;                // text: a flbench pretrain file (empty: random init); tokens: a HF directory
+  std::string base;                // a Hugging Face Llama directory (text: a byte-level one from flbench pretrain; empty: random init)
   std::string export_adapter;      // tokens: write the global adapter here in PEFT's format at the end
   std::string export_merged;       // tokens: write the merged model here as a HF directory at the end
   int64_t width = 96, depth = 3, heads = 4;
-  std::string lora_targets = "all";  // q,k,v,o,fc1,fc2 or all
+  std::string lora_targets = "all";  // q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj or all
   double lora_dropout = 0.0;
 };
 
 struct TrainConfig {
-  std::string model = "mlp";       // mlp | cnn (fashion-mnist); the text task uses the GPT
+  std::string model = "mlp";       // mlp | cnn (fashion-mnist); text and tokens use the Llama
   int64_t local_epochs = 1;        // used when local_steps == 0
   int64_t local_steps = 0;         // > 0: exactly this many steps per client
   int64_t batch_size = 32;

@@ -1,5 +1,5 @@
 // Per-domain held-out evaluation shared by the language-model tasks
-// (text_task.cc: bytes and the GPT; token_task.cc: tokens and a Llama).
+// (text_task.cc: bytes and a byte-level Llama; token_task.cc: tokens and a Hugging Face Llama).
 #pragma once
 
 #include <torch/types.h>

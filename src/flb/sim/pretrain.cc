@@ -7,7 +7,8 @@
 
 #include "flb/core/error.h"
 #include "flb/core/timer.h"
-#include "flb/model/gpt.h"
+#include "flb/hf/peft_export.h"
+#include "flb/model/llama.h"
 #include "flb/sim/local_trainer.h"
 #include "flb/sim/task.h"
 
@@ -44,8 +45,8 @@ void pretrain(const RunConfig& config, int64_t steps, int64_t report_every, cons
                 r.mean_loss, heldout, clock.seconds());
     std::fflush(stdout);
   }
-  model::save_parameters(task->model(), out);
-  std::printf("pretrain: wrote %s\n", out.c_str());
+  hf::write_merged_llama(out, dynamic_cast<model::Llama&>(task->model()));  // dense: nothing to merge
+  std::printf("pretrain: wrote %s (config.json, model.safetensors)\n", out.c_str());
 }
 
 }  // namespace flb::sim

@@ -4,7 +4,7 @@
 // through this interface:
 //
 //   fashion-mnist  image classification, MLP/CNN (image_task.cc)
-//   text           next-byte prediction over domains, GPT with LoRA (text_task.cc)
+//   text           next-byte prediction over domains, a byte-level Llama with LoRA (text_task.cc)
 //   tokens         next-token prediction over token domains, a Hugging Face Llama with LoRA (token_task.cc)
 #pragma once
 
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "flb/core/config.h"
+#include "flb/model/llama_config.h"
 #include "flb/model/low_rank.h"
 
 namespace flb::sim {
@@ -54,6 +55,13 @@ std::unique_ptr<Task> make_task(const RunConfig& config, const model::LowRankSpe
 
 std::unique_ptr<Task> make_image_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
 std::unique_ptr<Task> make_text_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
+// The text task's byte-level Llama when no --base is given (and the model
+// flbench pretrain trains): vocabulary 256, hidden --width, --depth blocks,
+// --heads heads (as many KV heads), SwiGLU width 8/3 C rounded up to 32,
+// tied embeddings, context --context. Throws flb::Error for a shape the
+// decoder cannot run.
+model::LlamaConfig byte_llama_config(const RunConfig& config);
+
 std::unique_ptr<Task> make_token_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
 
 }  // namespace flb::sim

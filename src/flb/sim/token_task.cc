@@ -28,9 +28,9 @@ namespace fs = std::filesystem;
 void check_hf_base(const std::string& base) {
   require(!base.empty(), "--base: --dataset tokens needs a Hugging Face model directory (config.json + "
                          "model.safetensors): pass --base MODEL_DIR");
-  require(!fs::is_regular_file(base), "--base: " + base + " is a file (a `flbench pretrain` checkpoint is for "
-                                      "--dataset text); --dataset tokens takes a Hugging Face model directory: "
-                                      "pass --base MODEL_DIR holding config.json and model.safetensors");
+  require(!fs::is_regular_file(base), "--base: " + base + " is a file; --dataset tokens takes a Hugging Face "
+                                      "model directory: pass --base MODEL_DIR holding config.json and "
+                                      "model.safetensors");
   require(fs::is_directory(base), "--base: " + base + " does not exist (pass --base MODEL_DIR, a Hugging Face "
                                   "model directory with config.json and model.safetensors)");
 }
