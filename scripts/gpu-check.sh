@@ -80,7 +80,17 @@ if [ "$GPU_DEBS" != none ] && compgen -G "$GPU_DEBS/*.deb" >/dev/null; then
   # relocated Open MPI needs (OPAL_PREFIX: its plugins, help and wrapper
   # data; the library path for orted and the ranks) for MPI programs only,
   # so the system's own programs (python3, nvcc) keep the system's libraries.
-  lib_path="$L:$L/openmpi/lib:$L/hdf5/openmpi"
+  # Debian puts some libraries under /lib, and libpsm_infinipath.so.1 is an
+  # alternatives link that dpkg -x does not make: one extra directory holds it.
+  mkdir -p "$PREFIX/lib-extra"
+  for f in "$PREFIX"/usr/lib/libpsm1/libpsm_infinipath.so.1.*; do [ -e "$f" ] && ln -sf "$f" "$PREFIX/lib-extra/libpsm_infinipath.so.1"; done
+  lib_path="$L:$PREFIX/lib/x86_64-linux-gnu:$L/openmpi/lib:$L/hdf5/openmpi:$PREFIX/lib-extra"
+  # PMIx loads its plugins from its configured path (no relocation variable
+  # worked in a test on Debian 12): on a machine without it, point that
+  # path at the prefix (a bare, throw-away machine; nothing is overwritten).
+  if [ ! -e /usr/lib/x86_64-linux-gnu/pmix2 ] && [ -w /usr/lib/x86_64-linux-gnu ]; then
+    ln -s "$L/pmix2" /usr/lib/x86_64-linux-gnu/pmix2 && note "linked /usr/lib/x86_64-linux-gnu/pmix2 -> $L/pmix2"
+  fi
   for p in mpicc mpicxx mpirun mpiexec orted ompi_info; do
     real=$PREFIX/usr/bin/$p.openmpi; [ -e "$real" ] || real=$PREFIX/usr/bin/$p
     printf '#!/bin/sh\nexport OPAL_PREFIX=%s/usr LD_LIBRARY_PATH=%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\nexec %s "$@"\n' \
@@ -94,6 +104,10 @@ if [ "$GPU_DEBS" != none ] && compgen -G "$GPU_DEBS/*.deb" >/dev/null; then
     >"$PREFIX/bin/pkg-config"
   chmod +x "$PREFIX/bin/pkg-config"
   export PATH=$PREFIX/bin:$PATH OPAL_PREFIX=$PREFIX/usr
+  # Our binaries carry an RPATH to the prefix, but Debian's libmpi has a
+  # RUNPATH of its own (/usr/...), so its dependencies and Open MPI's plugins
+  # need the library path as well: flbench and ctest run under with_prefix.
+  with_prefix() { LD_LIBRARY_PATH=$lib_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$@"; }
   use_prefix=1
   note "unpacked $(ls "$GPU_DEBS"/*.deb | wc -l) packages from $GPU_DEBS into $PREFIX ($(du -sh "$PREFIX" | cut -f1))"
   record "a. unpack debs" ok
@@ -101,6 +115,7 @@ else
   note "no .deb files in GPU_DEBS=$GPU_DEBS: using the system's packages (make them with scripts/gpu-debs.sh)"
   record "a. unpack debs" "SKIP (no $GPU_DEBS/*.deb)"
 fi
+type with_prefix >/dev/null 2>&1 || with_prefix() { "$@"; }
 # Without a daemon: a one-rank flbench started without mpirun stays a
 # singleton instead of forking orted; root may run MPI programs.
 export OMPI_MCA_ess_singleton_isolated=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -112,6 +127,10 @@ if [ -z "$TORCH_PREFIX" ] || [ ! -d "$TORCH_PREFIX/Torch" ]; then
   [ -d /usr/lib/x86_64-linux-gnu/cmake/Torch ] && TORCH_PREFIX=/usr/lib/x86_64-linux-gnu/cmake
 fi
 note "LibTorch CMake prefix: ${TORCH_PREFIX:-none found}"
+# Debian's C++ libraries use the CXX11 ABI; a LibTorch without it links to
+# none of them (undefined std::__cxx11 symbols): say so before building.
+abi=$(py -c 'import torch; print(torch._C._GLIBCXX_USE_CXX11_ABI)' 2>/dev/null || echo unknown)
+[ "$abi" = False ] && note "warning: this PyTorch's LibTorch uses the old C++ ABI: linking against Debian's libraries will fail"
 search=$TORCH_PREFIX; [ $use_prefix -eq 1 ] && search="$TORCH_PREFIX;$PREFIX/usr"
 # CMAKE_POLICY_VERSION_MINIMUM: CMake 4 (pip's) refuses Debian's older
 # package config files without it; older CMake ignores it.
@@ -124,8 +143,8 @@ if [ $use_prefix -eq 1 ]; then
   # libhdf5's own dependencies, so flbench runs without LD_LIBRARY_PATH.
   cmake_args+=(-DMPI_C_COMPILER="$PREFIX/bin/mpicc" -DMPIEXEC_EXECUTABLE="$PREFIX/bin/mpirun"
     -DPKG_CONFIG_EXECUTABLE="$PREFIX/bin/pkg-config"
-    "-DCMAKE_BUILD_RPATH=$L;$L/openmpi/lib;$L/hdf5/openmpi"
-    "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags -Wl,-rpath-link,$L:$L/openmpi/lib")
+    "-DCMAKE_BUILD_RPATH=${lib_path//:/;}"
+    "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags -Wl,-rpath-link,$lib_path")
 fi
 if command -v ccache >/dev/null; then cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 note "cmake ${cmake_args[*]}"
@@ -146,16 +165,24 @@ fi
 FLBENCH=${FLBENCH:-$root/$BUILD/apps/flbench}
 if [ ! -x "$FLBENCH" ]; then
   note "no flbench at $FLBENCH: the remaining steps need one"
-  printf '%s\n' "${summary[@]}"; exit 1
+  printf '  %s\n' "${summary[@]}"; exit 1
+fi
+if [ $use_prefix -eq 1 ]; then
+  # Python scripts below run flbench through this wrapper: the prefix's
+  # libraries for flbench alone, not for the Python that starts it.
+  printf '#!/bin/sh\nexport LD_LIBRARY_PATH=%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\nexec %s "$@"\n' \
+    "$lib_path" "$FLBENCH" >"$PREFIX/bin/flbench"
+  chmod +x "$PREFIX/bin/flbench"
+  FLBENCH=$PREFIX/bin/flbench
 fi
 "$FLBENCH" --version || true
-[ $use_prefix -eq 1 ] && { ldd "$FLBENCH" | grep -E 'not found|libmpi|libhdf5|torch_cuda' || true; }
+[ $use_prefix -eq 1 ] && { with_prefix ldd "$root/$BUILD/apps/flbench" 2>/dev/null | grep -E 'not found|libmpi|libhdf5|torch_cuda' || true; }
 
 # --- c. tests --------------------------------------------------------------------
 if [ "$BUILD_TARGETS" = none ] || [ ! -d "$BUILD/tests" ]; then
   record "c. ctest unit, model" "SKIP (nothing built)"
-elif (cd "$BUILD" && ctest -L unit -R '' --timeout 300 -j "$JOBS" --output-on-failure >"$out/ctest.log" 2>&1 &&
-      ctest -R '^model\.' --timeout 300 --output-on-failure >>"$out/ctest.log" 2>&1); then
+elif (cd "$BUILD" && with_prefix ctest -L unit --timeout 300 -j "$JOBS" --output-on-failure >"$out/ctest.log" 2>&1 &&
+      with_prefix ctest -R '^model\.' --timeout 300 --output-on-failure >>"$out/ctest.log" 2>&1); then
   grep -E 'tests passed|tests failed|Skipped' "$out/ctest.log" | head; record "c. ctest unit, model" ok
 else
   grep -E 'tests passed|tests failed|\*\*\*Failed|Not Run' "$out/ctest.log" | head -20
