@@ -27,7 +27,8 @@
 #   BUILD          build directory (default build-gpu)
 #   BUILD_TARGETS  targets to build (default "flbench flb_unit_tests"; "none": configure only)
 #   JOBS           build jobs (default nproc)
-#   FLBENCH        an flbench binary to use instead of BUILD's (skips nothing else)
+#   FLBENCH        an flbench binary to use instead of BUILD's
+#   SKIP_BUILD     set: no configure, no build, no ctest (with FLBENCH: the CPU smoke test of ctest scripts.gpu_kit)
 #   TORCH_PREFIX   LibTorch's CMake prefix (default: python3's torch.utils.cmake_prefix_path)
 #   LLM_SHAPE      llama-3.2-1b (default with a GPU) or tiny (default without)
 #   LLM_STEPS, LLM_BATCH, LLM_CONTEXT, LLM_RANK   local steps, batch, context, LoRA rank of e. (4, 8, 512, 16; without a GPU 2, 2, 64, 16)
@@ -113,7 +114,7 @@ if [ "$GPU_DEBS" != none ] && compgen -G "$GPU_DEBS/*.deb" >/dev/null; then
   record "a. unpack debs" ok
 else
   note "no .deb files in GPU_DEBS=$GPU_DEBS: using the system's packages (make them with scripts/gpu-debs.sh)"
-  record "a. unpack debs" "SKIP (no $GPU_DEBS/*.deb)"
+  record "a. unpack debs" "SKIP (GPU_DEBS=$GPU_DEBS: no .deb files)"
 fi
 type with_prefix >/dev/null 2>&1 || with_prefix() { "$@"; }
 # Without a daemon: a one-rank flbench started without mpirun stays a
@@ -148,7 +149,9 @@ if [ $use_prefix -eq 1 ]; then
 fi
 if command -v ccache >/dev/null; then cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 note "cmake ${cmake_args[*]}"
-if cmake "${cmake_args[@]}" >"$out/cmake.log" 2>&1; then
+if [ -n "${SKIP_BUILD:-}" ]; then
+  record "b. configure, build" "SKIP (SKIP_BUILD set)"
+elif cmake "${cmake_args[@]}" >"$out/cmake.log" 2>&1; then
   grep -E 'flbench:|CUDA|Torch|MPI|HDF5' "$out/cmake.log" | grep -v '^--   ' | head -20
   record "b. configure" ok
   if [ "$BUILD_TARGETS" = none ]; then
@@ -179,7 +182,7 @@ fi
 [ $use_prefix -eq 1 ] && { with_prefix ldd "$root/$BUILD/apps/flbench" 2>/dev/null | grep -E 'not found|libmpi|libhdf5|torch_cuda' || true; }
 
 # --- c. tests --------------------------------------------------------------------
-if [ "$BUILD_TARGETS" = none ] || [ ! -d "$BUILD/tests" ]; then
+if [ "$BUILD_TARGETS" = none ] || [ -n "${SKIP_BUILD:-}" ] || [ ! -d "$BUILD/tests" ]; then
   record "c. ctest unit, model" "SKIP (nothing built)"
 elif (cd "$BUILD" && with_prefix ctest -L unit --timeout 300 -j "$JOBS" --output-on-failure >"$out/ctest.log" 2>&1 &&
       with_prefix ctest -R '^model\.' --timeout 300 --output-on-failure >>"$out/ctest.log" 2>&1); then
@@ -194,7 +197,7 @@ fi
 py scripts/gpu/make_llama.py --shape tiny --dtype f32 --out "$work/tiny" --tokens "$work/tiny-tokens" \
   --train-tokens 40000 --val-tokens 4000 >/dev/null
 tiny=(--dataset tokens --token-dir "$work/tiny-tokens" --base "$work/tiny" --domains d0,d1,d2,d3 --ood-domains none
-  --partition by-domain --clients 4 --clients-per-round 4 --algorithm fedsrd --rounds 3 --local-steps 3
+  --partition by-domain --clients 4 --clients-per-round 4 --algorithm fedsrd --rounds 3 --local-steps 2
   --batch-size 4 --context 64 --eval-sequences 4 --optimizer adamw --lr 1e-3 --lora-rank 8 --alpha 16 --seed 2)
 devices="cpu"; [ $have_gpu -eq 1 ] && devices="cpu cuda"
 ok=1
