@@ -132,7 +132,9 @@ note "LibTorch CMake prefix: ${TORCH_PREFIX:-none found}"
 # none of them (undefined std::__cxx11 symbols): say so before building.
 abi=$(py -c 'import torch; print(torch._C._GLIBCXX_USE_CXX11_ABI)' 2>/dev/null || echo unknown)
 [ "$abi" = False ] && note "warning: this PyTorch's LibTorch uses the old C++ ABI: linking against Debian's libraries will fail"
-search=$TORCH_PREFIX; [ $use_prefix -eq 1 ] && search="$TORCH_PREFIX;$PREFIX/usr"
+# The prefix first: Debian's LibTorch prefix (/usr/lib/x86_64-linux-gnu/cmake)
+# also holds the system's GTest and toml++ files, which would win otherwise.
+search=$TORCH_PREFIX; [ $use_prefix -eq 1 ] && search="$PREFIX/usr;$TORCH_PREFIX"
 # CMAKE_POLICY_VERSION_MINIMUM: CMake 4 (pip's) refuses Debian's older
 # package config files without it; older CMake ignores it.
 cmake_args=(-S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$search"
