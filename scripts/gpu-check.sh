@@ -139,9 +139,13 @@ search=$TORCH_PREFIX; [ $use_prefix -eq 1 ] && search="$PREFIX/usr;$TORCH_PREFIX
 # package config files without it; older CMake ignores it.
 cmake_args=(-S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$search"
   -DCMAKE_POLICY_VERSION_MINIMUM=3.5 "-DFLB_H5PY_PYTHON=$(command -v "$PYTHON")")
-[ $have_gpu -eq 1 ] && cmake_args+=(-DFLB_WITH_CUDA=ON)
+# With a GPU the build must have CUDA (a CPU LibTorch is an error, not a
+# silent CPU build); LibTorch's CMake files find the toolkit through CUDAToolkit_ROOT.
+if [ $have_gpu -eq 1 ]; then
+  cmake_args+=(-DFLB_WITH_CUDA=ON)
+  [ -e /usr/local/cuda/bin/nvcc ] && cmake_args+=(-DCUDAToolkit_ROOT=/usr/local/cuda -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
+fi
 if [ $use_prefix -eq 1 ]; then
-  [ -e /usr/local/cuda/bin/nvcc ] && cmake_args+=(-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
   # DT_RPATH (not RUNPATH) on our binaries: it also serves libmpi's and
   # libhdf5's own dependencies, so flbench runs without LD_LIBRARY_PATH.
   cmake_args+=(-DMPI_C_COMPILER="$PREFIX/bin/mpicc" -DMPIEXEC_EXECUTABLE="$PREFIX/bin/mpirun"
