@@ -35,6 +35,10 @@ COVERED_ELSEWHERE = {
     "scripts/issue3.py": "run-issue3.sh below",
     "scripts/bench/bare_pytorch_round.py": "round_cost.sh below",
     "slurm/README.md": "a document",
+    "scripts/gpu-check.sh": "scripts.gpu_kit (its CPU path; the GPU path needs a GPU)",
+    "scripts/gpu-debs.sh": "scripts.gpu_kit (bash -n; it downloads from Debian's mirror, run by hand)",
+    "scripts/gpu/make_llama.py": "scripts.gpu_kit",
+    "scripts/gpu/throughput_table.py": "scripts.gpu_kit (through gpu-check.sh)",
 }
 for t in ("single", "array", "scaling-strong", "scaling-weak", "gpu"):
     COVERED_ELSEWHERE[f"slurm/{t}.sbatch"] = "scripts.slurm"
