@@ -140,7 +140,8 @@ PY
   echo "GEMM bound = $($py -c "print('%.2f' % ($flops / 1e9))") GFLOP of forward + backward matmuls per step at the measured single-thread"
   echo "torch.mm rate ($($py -c "print('%.1f' % ($mm_rate / 1e9))") GFLOP/s) x threads. First-step loss on the same weights and windows:"
   echo "flbench $flb_loss, bare $bare_loss (|diff| $loss_diff)."
-  echo "Made by \`scripts/bench/llama_train.sh $reps\` on $(nproc) cores, $(date -u +%Y-%m-%d); $("$flbench" --version | head -1)."
+  echo "Made by \`scripts/bench/llama_train.sh $reps\` on $(nproc) cores, $(date -u +%Y-%m-%d); $("$flbench" --version | head -1);"
+  echo "load average at the start $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the cores: the side-by-side ratio is the figure to read)."
   echo
   echo "| threads | bare PyTorch tokens/s | flbench tokens/s | bare / flbench | GEMM bound tokens/s | flbench / bound | runs (flbench, bare) |"
   echo "|---:|---:|---:|---:|---:|---:|---|"
@@ -160,5 +161,7 @@ runs = "; ".join(f"{x:.0f}, {y:.0f}" for x, y in zip(flb, bare))
 print(f"| {t} | {b:.0f} | {f:.0f} | {b / f:.2f} | {bound:.0f} | {f / bound:.2f} | {runs} |")
 PY
   done
+  echo
+  echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 } | tee "$out.tmp"
 mv "$out.tmp" "$out"
