@@ -20,6 +20,9 @@
 # Environment: FLBENCH (default build/apps/flbench); OUT (default
 # results/bench/llama_train.md); THREADS (default "1 2"); STEPS (local
 # steps per round, default 6), ROUNDS (default 3; round 1 is warm-up).
+# OMP_WAIT_POLICY reaches both sides alike: on cores other processes also
+# use, libgomp's default spin-waiting makes 2 threads several times slower
+# than 1 (measured here: torch.mm at 9 against 47 GFLOP/s); PASSIVE avoids it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 reps=${1:-3}
@@ -140,7 +143,7 @@ PY
   echo "GEMM bound = $($py -c "print('%.2f' % ($flops / 1e9))") GFLOP of forward + backward matmuls per step at the measured single-thread"
   echo "torch.mm rate ($($py -c "print('%.1f' % ($mm_rate / 1e9))") GFLOP/s) x threads. First-step loss on the same weights and windows:"
   echo "flbench $flb_loss, bare $bare_loss (|diff| $loss_diff)."
-  echo "Made by \`scripts/bench/llama_train.sh $reps\` on $(nproc) cores, $(date -u +%Y-%m-%d); $("$flbench" --version | head -1);"
+  echo "Made by \`${OMP_WAIT_POLICY:+OMP_WAIT_POLICY=$OMP_WAIT_POLICY }scripts/bench/llama_train.sh $reps\` on $(nproc) cores, $(date -u +%Y-%m-%d); $("$flbench" --version | head -1);"
   echo "load average at the start $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the cores: the side-by-side ratio is the figure to read)."
   echo
   echo "| threads | bare PyTorch tokens/s | flbench tokens/s | bare / flbench | GEMM bound tokens/s | flbench / bound | runs (flbench, bare) |"
