@@ -122,7 +122,7 @@ for layer in range(L):
     for name, i, o in proj:
         needs_dx = not (layer == 0 and name in "qkv")
         flops += 2 * N * i * o * (2 if needs_dx else 1)        # x W^T, dx
-        flops += 2 * N * r * (i + o) * 2 + (2 * N * r * i if needs_dx else 0)  # LoRA fwd, dA dB d(xA^T), dx
+        flops += 2 * N * r * (i + o) + 2 * N * r * (2 * o + i) + (2 * N * r * i if needs_dx else 0)  # LoRA fwd; dB, d(xA^T), dA; dx
     flops += 2 * 2 * B * H * T * T * D * 3                      # q k^T, att v: forward and two gradients each
 flops += 2 * N * C * V * 2                                       # lm_head forward and dx
 torch.set_num_threads(1)
