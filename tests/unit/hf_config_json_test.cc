@@ -216,6 +216,33 @@ TEST(HfConfigJson, Mistral7B_v01) {
   EXPECT_EQ(c.eos_token_ids, (std::vector<int64_t>{2}));
 }
 
+TEST(HfConfigJson, Transformers5RopeParameters) {
+  // transformers 5 saves Llama-3.2-1B's rotary settings as one object.
+  const std::string v5 = with_field(with_field(with_field(kLlama32_1B, "rope_theta", ""), "rope_scaling", ""),
+                                    "rope_parameters",
+                                    R"({"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0,
+                                        "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                        "original_max_position_embeddings": 8192})");
+  const model::LlamaConfig a = read_llama_config(write_config("v5", v5));
+  const model::LlamaConfig b = read_llama_config(write_config("v4", kLlama32_1B));
+  EXPECT_EQ(a.rope_theta, b.rope_theta);
+  EXPECT_EQ(a.rope_scaling.type, "llama3");
+  EXPECT_EQ(a.rope_scaling.factor, b.rope_scaling.factor);
+  EXPECT_EQ(a.rope_scaling.low_freq_factor, b.rope_scaling.low_freq_factor);
+  EXPECT_EQ(a.rope_scaling.high_freq_factor, b.rope_scaling.high_freq_factor);
+  EXPECT_EQ(a.rope_scaling.original_max_position_embeddings, b.rope_scaling.original_max_position_embeddings);
+  const model::LlamaConfig d = read_llama_config(write_config(
+      "v5d", with_field(with_field(kQwen2_05B, "rope_theta", ""), "rope_parameters",
+                        R"({"rope_type": "default", "rope_theta": 1000000.0})")));
+  EXPECT_EQ(d.rope_theta, 1e6);
+  EXPECT_EQ(d.rope_scaling.type, "");
+  expect_config_error("both", with_field(kLlama32_1B, "rope_parameters", R"({"rope_type": "default"})"),
+                      {"rope_parameters", "rope_scaling", "keep one"});
+  expect_config_error("v5yarn", with_field(with_field(kLlama32_1B, "rope_scaling", ""), "rope_parameters",
+                                           R"({"rope_type": "yarn", "factor": 4.0})"),
+                      {"rope_parameters.rope_type", "yarn"});
+}
+
 TEST(HfConfigJson, DefaultsListsAndVariants) {
   // Llama-3.2-1B-Instruct's eos list; no head_dim; rope_scaling "default"; attention_bias.
   std::string t = with_field(kLlama32_1B, "eos_token_id", "[128001, 128008, 128009]");

@@ -91,31 +91,53 @@ class Fields {
   const json& j_;
 };
 
-void read_rope_scaling(const Fields& f, model::LlamaConfig& c) {
-  const json* rs = f.find("rope_scaling");
-  if (rs == nullptr || rs->is_null()) return;
-  if (!rs->is_object()) f.fail("rope_scaling", rs->dump() + " is not an object or null");
-  const json* type = f.find(*rs, "rope_type");
-  std::string key = "rope_scaling.rope_type";
+// The rotary settings of `rs` (rope_scaling, or transformers 5's
+// rope_parameters), its fields named `name`.x in errors.
+void read_rope_object(const Fields& f, const json& rs, const std::string& name, model::LlamaConfig& c) {
+  const json* type = f.find(rs, "rope_type");
+  std::string key = name + ".rope_type";
   if (type == nullptr) {
-    type = f.find(*rs, "type");
-    key = "rope_scaling.type";
+    type = f.find(rs, "type");
+    key = name + ".type";
   }
-  if (type == nullptr || !type->is_string()) f.fail("rope_scaling.rope_type", "required, a string");
+  if (type == nullptr || !type->is_string()) f.fail(name + ".rope_type", "required, a string");
   const std::string t = type->get<std::string>();
   if (t == "default") return;
   if (t != "llama3")
-    f.fail(key, "\"" + t + "\" is not supported (flbench's decoder runs \"llama3\" or \"default\", or rope_scaling null)");
+    f.fail(key, "\"" + t + "\" is not supported (flbench's decoder runs \"llama3\" or \"default\", or " + name + " null)");
   model::RopeScaling& s = c.rope_scaling;
   s.type = "llama3";
-  s.factor = f.number(f.find(*rs, "factor"), "rope_scaling.factor");
-  s.low_freq_factor = f.number(f.find(*rs, "low_freq_factor"), "rope_scaling.low_freq_factor");
-  s.high_freq_factor = f.number(f.find(*rs, "high_freq_factor"), "rope_scaling.high_freq_factor");
+  s.factor = f.number(f.find(rs, "factor"), name + ".factor");
+  s.low_freq_factor = f.number(f.find(rs, "low_freq_factor"), name + ".low_freq_factor");
+  s.high_freq_factor = f.number(f.find(rs, "high_freq_factor"), name + ".high_freq_factor");
   s.original_max_position_embeddings =
-      f.positive(f.find(*rs, "original_max_position_embeddings"), "rope_scaling.original_max_position_embeddings");
-  if (!(s.factor >= 1)) f.fail("rope_scaling.factor", std::to_string(s.factor) + " must be at least 1");
+      f.positive(f.find(rs, "original_max_position_embeddings"), name + ".original_max_position_embeddings");
+  if (!(s.factor >= 1)) f.fail(name + ".factor", std::to_string(s.factor) + " must be at least 1");
   if (!(s.low_freq_factor > 0) || !(s.high_freq_factor > s.low_freq_factor))
-    f.fail("rope_scaling.high_freq_factor", "needs 0 < low_freq_factor < high_freq_factor");
+    f.fail(name + ".high_freq_factor", "needs 0 < low_freq_factor < high_freq_factor");
+}
+
+// transformers 4.x writes rope_theta + rope_scaling; 5.x one object,
+// rope_parameters {rope_type, rope_theta, and llama3's fields}.
+void read_rope(const Fields& f, model::LlamaConfig& c) {
+  c.rope_theta = f.positive_number_or("rope_theta", 10000.0);
+  const json* rp = f.find("rope_parameters");
+  const json* rs = f.find("rope_scaling");
+  if (rp != nullptr && !rp->is_null()) {
+    if (!rp->is_object()) f.fail("rope_parameters", rp->dump() + " is not an object or null");
+    if (rs != nullptr && !rs->is_null())
+      f.fail("rope_parameters", "given together with rope_scaling: keep one (transformers 5 writes rope_parameters, "
+                                "4.x rope_theta + rope_scaling)");
+    if (const json* theta = f.find(*rp, "rope_theta")) {
+      c.rope_theta = f.number(theta, "rope_parameters.rope_theta");
+      if (!(c.rope_theta > 0)) f.fail("rope_parameters.rope_theta", theta->dump() + " must be positive");
+    }
+    read_rope_object(f, *rp, "rope_parameters", c);
+    return;
+  }
+  if (rs == nullptr || rs->is_null()) return;
+  if (!rs->is_object()) f.fail("rope_scaling", rs->dump() + " is not an object or null");
+  read_rope_object(f, *rs, "rope_scaling", c);
 }
 
 int64_t token_id(const Fields& f, const json& v, const std::string& field) {
@@ -184,8 +206,7 @@ void read_shapes(const Fields& f, model::LlamaConfig& c) {
   if (c.head_dim % 2 != 0) f.fail("head_dim", std::to_string(c.head_dim) + " must be even (rotary embeddings rotate pairs)");
   c.max_position_embeddings = f.positive(f.find("max_position_embeddings"), "max_position_embeddings");
   c.rms_norm_eps = f.positive_number_or("rms_norm_eps", 1e-6);
-  c.rope_theta = f.positive_number_or("rope_theta", 10000.0);
-  read_rope_scaling(f, c);
+  read_rope(f, c);
   c.tie_word_embeddings = f.boolean_or("tie_word_embeddings", false);
 }
 

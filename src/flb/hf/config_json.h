@@ -13,6 +13,9 @@
 //   rope_scaling              null, {"rope_type"|"type": "default"} (none), or
 //                             "llama3" with factor, low_freq_factor, high_freq_factor,
 //                             original_max_position_embeddings (all required)
+//   rope_parameters           transformers 5's layout instead of the two above: one
+//                             object with rope_type, rope_theta and llama3's fields
+//                             (refused together with a non-null rope_scaling)
 //   tie_word_embeddings       default false
 //   attention_bias, mlp_bias  Llama: attention_bias -> qkv_bias and o_bias; mlp_bias
 //                             Qwen2: qkv_bias = true, o_bias = false (fixed by the architecture)
