@@ -93,7 +93,7 @@ c.check(rel < 1e-6, "activation checkpointing leaves the losses")
 p = mpirun(args, 1, ["--base-dtype", "bfloat16", "--rounds", 1, "--out", f"{W}/mlp.h5", "--overwrite"], check=False)
 c.check(p.returncode == 2 and "--base-dtype bfloat16: only for --dataset tokens" in p.stderr,
         f"--base-dtype for the MLP: exit {p.returncode}, {p.stderr.strip()[-200:]}")
-p = mpirun(args, 1, base_flags + ["--clients", 2, "--algorithm", "fedavg", "--base-dtype", "bfloat16",
+p = mpirun(args, 1, base_flags + ["--clients", 2, "--clients-per-round", 2, "--algorithm", "fedavg", "--base-dtype", "bfloat16",
                                   "--out", f"{W}/dense.h5"], check=False)
 c.check(p.returncode != 0 and "trains the base weights" in p.stderr,
         f"--base-dtype with fedavg: exit {p.returncode}, {p.stderr.strip()[-200:]}")
