@@ -27,6 +27,9 @@ void add_text_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--lora-targets", c.model.lora_targets, "Projections that get LoRA: comma list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj, or all")->group(T);
   app.add_option("--lora-dropout", c.model.lora_dropout, "Dropout on the LoRA path's input while training")
       ->check(CLI::Range(0.0, 0.9))->group(T);
+  app.add_option("--base-dtype", c.model.base_dtype, "--dataset text/tokens: dtype the frozen base weights are stored and multiplied in (LoRA factors and optimiser state stay float32)")
+      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}))->group(T);
+  app.add_flag("--activation-checkpointing", c.model.activation_checkpointing, "--dataset text/tokens: keep only each decoder block's input for backward and recompute the block there (less memory, one more forward)")->group(T);
 }
 
 void add_run_options(CLI::App& app, flb::RunConfig& c) {

@@ -66,9 +66,11 @@ def datasets(group, prefix=""):
 
 
 # Columns that differ between runs of the same experiment: wall-clock
-# timings, memory, and what depends on the number of ranks.
+# timings, memory, and what depends on the number of ranks (/memory has
+# one row per rank).
 NOT_REPRODUCIBLE = {"wall_s", "train_s", "encode_s", "gather_wait_s", "gather_s", "aggregate_s", "bcast_s", "apply_s",
-                    "eval_s", "io_s", "rss_max_bytes", "rank", "client_state_bytes"}
+                    "eval_s", "io_s", "rss_max_bytes", "rank", "client_state_bytes", "base_bytes", "adapter_bytes",
+                    "optimizer_bytes", "activation_bytes"}
 
 
 def reproducible_datasets(path):

@@ -29,7 +29,7 @@ ALGORITHMS = {
     "pfedloru": ["--lora-rank", 4, "--alpha", 4, "--accumulate-every", 2, "--lr", 0.005],  # 0.02 diverges
 }
 TIMING = {"wall_s", "train_s", "encode_s", "gather_wait_s", "gather_s", "aggregate_s", "bcast_s", "apply_s", "eval_s", "io_s",
-          "rss_max_bytes"}
+          "rss_max_bytes", "activation_bytes"}  # activation_bytes: the peak of the steps this attempt ran
 END_ATTRS = ["completed_rounds", "mpi_gatherv_bytes_sent_all_ranks", "mpi_bcast_bytes", "memory_per_client_bytes"]
 
 

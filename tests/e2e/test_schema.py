@@ -26,13 +26,14 @@ out = f"{args.workdir}/run.h5"
 mpirun(args, 2, ["--clients", 10, "--clients-per-round", 4, "--rounds", 4, "--eval-every", 2, "--local-steps", 2,
                  "--out", out])
 with h5py.File(out, "r") as f:
-    for section, group in (("Root attributes", None), ("/rounds", "rounds"), ("/clients", "clients")):
+    for section, group in (("Root attributes", None), ("/rounds", "rounds"), ("/clients", "clients"), ("/memory", "memory")):
         names = documented(section)
         c.check(len(names) >= 5, f"results/README.md documents {section}")
         have = set(f.attrs) if group is None else set(f[group])
         c.check(names == have, f"{section}: documented {sorted(names - have)} missing, "
                                f"undocumented {sorted(have - names)}")
-    c.check(int(f.attrs["schema_version"]) == 2, "schema_version is 2")
+    c.check(int(f.attrs["schema_version"]) == 3, "schema_version is 3")
+    c.check(list(f["memory/rank"][:]) == [0, 1], "/memory: one row per rank, in rank order")
     rounds = f["rounds"]
     c.check(all(len(rounds[k]) == 4 for k in rounds), "every /rounds column has 4 rows")
     c.check(all(len(f["clients"][k]) == 16 for k in f["clients"]), "every /clients column has 16 rows")

@@ -23,6 +23,13 @@ void validate(const RunConfig& c) {
           "--token-dir: --dataset tokens needs the directory of token domains (make it with flbench tokenize)");
   require(c.data.dataset == "tokens" || (c.model.export_adapter.empty() && c.model.export_merged.empty()),
           "--export-adapter/--export-merged: only for --dataset tokens (a Hugging Face Llama)");
+  require(c.model.base_dtype == "float32" || c.model.base_dtype == "bfloat16" || c.model.base_dtype == "float16",
+          "--base-dtype: choose float32, bfloat16 or float16 (got '" + c.model.base_dtype + "')");
+  require(text || c.model.base_dtype == "float32",
+          "--base-dtype " + c.model.base_dtype + ": only for --dataset text or tokens (the Llama decoder); the "
+          "image models keep their weights in float32: drop --base-dtype");
+  require(text || !c.model.activation_checkpointing,
+          "--activation-checkpointing: only for --dataset text or tokens (the Llama decoder's blocks): drop it");
   require(!text || c.data.partition == "by-domain" || c.data.partition == "dirichlet" || c.data.partition == "iid",
           "--partition: the text and tokens datasets take by-domain, dirichlet or iid");
   require(text || c.data.partition != "by-domain", "--partition by-domain: only for --dataset text or tokens");

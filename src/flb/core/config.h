@@ -35,6 +35,11 @@ struct ModelConfig {
   int64_t width = 96, depth = 3, heads = 4;
   std::string lora_targets = "all";  // q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj or all
   double lora_dropout = 0.0;
+  // text and tokens (the Llama): dtype of the frozen base (W of the LoRA linears,
+  // embeddings, norms, lm_head): float32 | bfloat16 | float16. LoRA
+  // factors, trained biases and optimiser state stay float32.
+  std::string base_dtype = "float32";
+  bool activation_checkpointing = false;  // text and tokens: recompute each decoder block in backward
 };
 
 struct TrainConfig {

@@ -6,6 +6,10 @@
 #include <cmath>
 #include <sstream>
 
+#include <ATen/Context.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
+
 #include "flb/core/error.h"
 
 namespace flb::model {
@@ -36,7 +40,93 @@ torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const
   return x * cos.unsqueeze(1) + rotated * sin.unsqueeze(1);  // (T, 1, D) broadcasts over heads
 }
 
+bool is_training_with_grad(const torch::nn::Module& m) { return m.is_training() && torch::GradMode::is_enabled(); }
+
+// Activation checkpointing of one decoder block (LibTorch C++ has no
+// torch.utils.checkpoint). forward runs the block under no_grad and saves
+// only its input and the default generator's state; backward restores that
+// state (the same LoRA-dropout masks), recomputes the block with grad and
+// returns the gradients of the input and of the block's trainable
+// parameters, which are inputs of this node so that the engine accumulates
+// them. The Llama must outlive the graph (it does: backward runs in the
+// same training step).
+struct BlockCheckpoint : torch::autograd::Function<BlockCheckpoint> {
+  using Variables = torch::autograd::variable_list;
+
+  static Variables forward(torch::autograd::AutogradContext* ctx, Llama* model, int64_t block, torch::Tensor x,
+                           torch::Tensor cos, torch::Tensor sin, torch::TensorList params) {
+    ctx->saved_data["model"] = static_cast<int64_t>(reinterpret_cast<intptr_t>(model));
+    ctx->saved_data["block"] = block;
+    ctx->saved_data["rng"] = generator_state(x.device());
+    ctx->saved_data["params"] = static_cast<int64_t>(params.size());
+    ctx->save_for_backward({x, cos, sin});
+    torch::NoGradGuard no_grad;
+    return {model->block_forward(static_cast<size_t>(block), x, cos, sin)};
+  }
+
+  // Gradients in forward's argument order: model, block, x, cos, sin, params...
+  static Variables backward(torch::autograd::AutogradContext* ctx, Variables grad_out) {
+    auto* model = reinterpret_cast<Llama*>(static_cast<intptr_t>(ctx->saved_data["model"].toInt()));
+    const auto block = static_cast<size_t>(ctx->saved_data["block"].toInt());
+    const Variables saved = ctx->get_saved_variables();
+    const std::vector<torch::Tensor> params = model->block_trainable(block);
+    require(static_cast<int64_t>(params.size()) == ctx->saved_data["params"].toInt(),
+            "activation checkpointing: the block's trainable parameters changed between forward and backward");
+    const torch::Tensor x = saved[0].detach().requires_grad_(saved[0].requires_grad());
+    torch::Tensor out;
+    {
+      const torch::Tensor now = generator_state(x.device());
+      set_generator_state(x.device(), ctx->saved_data["rng"].toTensor());
+      torch::AutoGradMode with_grad(true);
+      out = model->block_forward(block, x, saved[1], saved[2]);
+      set_generator_state(x.device(), now);  // the rest of backward draws as without checkpointing
+    }
+    Variables wrt = params;
+    if (x.requires_grad()) wrt.insert(wrt.begin(), x);
+    const Variables grads = torch::autograd::grad({out}, wrt, {grad_out[0]}, /*retain_graph=*/false,
+                                                  /*create_graph=*/false, /*allow_unused=*/true);
+    Variables result = {torch::Tensor(), torch::Tensor(), x.requires_grad() ? grads[0] : torch::Tensor(),
+                        torch::Tensor(), torch::Tensor()};
+    result.insert(result.end(), grads.begin() + (x.requires_grad() ? 1 : 0), grads.end());
+    return result;
+  }
+
+  // The default generator of `device` (CPU, or that CUDA device), whose
+  // state the recompute must replay.
+  static at::Generator generator(torch::Device device) {
+    return at::globalContext().defaultGenerator(device);
+  }
+  static torch::Tensor generator_state(torch::Device device) {
+    at::Generator g = generator(device);
+    std::lock_guard<std::mutex> lock(g.mutex());
+    return g.get_state();
+  }
+  static void set_generator_state(torch::Device device, const torch::Tensor& state) {
+    at::Generator g = generator(device);
+    std::lock_guard<std::mutex> lock(g.mutex());
+    g.set_state(state);
+  }
+};
+
 }  // namespace
+
+torch::Dtype parse_base_dtype(const std::string& name) {
+  if (name == "float32") return torch::kFloat32;
+  if (name == "bfloat16") return torch::kBFloat16;
+  if (name == "float16") return torch::kFloat16;
+  throw Error("--base-dtype: choose float32, bfloat16 or float16 (got '" + name + "')");
+}
+
+void check_base_dtype_runs(torch::Dtype dtype, torch::Device device) {
+  const auto a = torch::ones({2, 2}, torch::TensorOptions().dtype(dtype).device(device));
+  try {
+    (void)torch::mm(a, a);
+  } catch (const c10::Error&) {
+    const char* name = dtype == torch::kFloat16 ? "float16" : dtype == torch::kBFloat16 ? "bfloat16" : "float32";
+    throw Error("--base-dtype " + std::string(name) + ": this LibTorch cannot multiply such matrices on " + device.str() +
+                "; use --base-dtype bfloat16 on the CPU, or float16 on --device cuda");
+  }
+}
 
 void check_llama_config(const LlamaConfig& c) {
   auto positive = [](int64_t v, const char* field) {
@@ -112,6 +202,7 @@ Llama::Llama(const LlamaConfig& c, const LowRankSpec* lora, const std::vector<st
   auto layers = model->register_module("layers", std::make_shared<torch::nn::Module>());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     auto layer = layers->register_module(std::to_string(i), std::make_shared<torch::nn::Module>());
+    layer_modules_.push_back(layer);
     auto attn = layer->register_module("self_attn", std::make_shared<torch::nn::Module>());
     auto mlp = layer->register_module("mlp", std::make_shared<torch::nn::Module>());
     Block b;
@@ -154,20 +245,47 @@ torch::Tensor Llama::attention(Block& b, const torch::Tensor& h, const torch::Te
   return torch::matmul(att, v).transpose(1, 2).reshape({B, T, H * D});
 }
 
+torch::Tensor Llama::block_forward(size_t i, const torch::Tensor& x_in, const torch::Tensor& cos, const torch::Tensor& sin) {
+  Block& b = blocks_.at(i);
+  const auto x = x_in + b.o->forward(attention(b, rms_norm(x_in, b.input_norm), cos, sin));
+  const auto h = rms_norm(x, b.post_norm);
+  return x + b.down->forward(torch::silu(b.gate->forward(h)) * b.up->forward(h));
+}
+
+std::vector<torch::Tensor> Llama::block_trainable(size_t i) const {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : layer_modules_.at(i)->parameters())
+    if (p.requires_grad()) out.push_back(p);
+  return out;
+}
+
 torch::Tensor Llama::forward(const torch::Tensor& idx) {
   const int64_t T = idx.size(1);
   const auto positions = torch::arange(T, torch::TensorOptions().dtype(torch::kFloat32).device(inv_freq_.device()));
   const auto angles = torch::outer(positions, inv_freq_);  // (T, D/2)
   const auto emb = torch::cat({angles, angles}, -1);       // (T, D)
   const auto cos = emb.cos(), sin = emb.sin();
-  auto x = F::embedding(idx, embed_);  // (B, T, C)
-  for (Block& b : blocks_) {
-    x = x + b.o->forward(attention(b, rms_norm(x, b.input_norm), cos, sin));
-    const auto h = rms_norm(x, b.post_norm);
-    x = x + b.down->forward(torch::silu(b.gate->forward(h)) * b.up->forward(h));
+  auto x = F::embedding(idx, embed_).to(torch::kFloat32);  // (B, T, C); a no-op for a float32 base
+  const bool checkpoint = checkpointing_ && is_training_with_grad(*this);
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    if (!checkpoint) {
+      x = block_forward(i, x, cos, sin);
+      continue;
+    }
+    const std::vector<torch::Tensor> params = block_trainable(i);
+    x = BlockCheckpoint::apply(this, static_cast<int64_t>(i), x, cos, sin, torch::TensorList(params))[0];
   }
   const auto out = rms_norm(x, norm_);
-  return lm_head_ ? lm_head_->forward(out) : F::linear(out, embed_);  // (B, T, V)
+  return lm_head_ ? lm_head_->forward(out) : frozen_linear(out, embed_);  // (B, T, V)
+}
+
+void Llama::set_base_dtype(torch::Dtype dtype) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : named_parameters()) {
+    const std::string name = checkpoint_name(p.key());
+    if (name.empty() || ends_with(name, ".bias")) continue;  // LoRA factors and biases stay float32
+    p.value().set_data(p.value().to(dtype));
+  }
 }
 
 std::string checkpoint_name(const std::string& parameter) {
@@ -185,7 +303,7 @@ void load_llama_weights(Llama& model, const std::function<torch::Tensor(const st
     require(value.defined(), "checkpoint: tensor '" + name + "' is missing");
     require(value.sizes() == p.value().sizes(), "checkpoint: tensor '" + name + "' has shape " + c10::str(value.sizes()) +
                                                     ", the config needs " + c10::str(p.value().sizes()));
-    p.value().copy_(value.to(p.value().device(), torch::kFloat32));
+    p.value().copy_(value.to(p.value().device(), p.value().scalar_type()));  // one conversion, into the base dtype
   }
 }
 

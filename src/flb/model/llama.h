@@ -20,8 +20,20 @@
 // down_proj) become LoRA layers (frozen W0 + s B A). Parameter names are
 // the checkpoint's with the Layer's suffixes ("model.layers.0.self_attn.
 // q_proj.W" holds "model.layers.0.self_attn.q_proj.weight");
-// checkpoint_name() maps one to the other. Computation is float32 in the
-// parameters' device; load_llama_weights converts a bf16/fp16 checkpoint.
+// checkpoint_name() maps one to the other. Activations are float32 in the
+// parameters' device; load_llama_weights converts a bf16/fp16 checkpoint
+// to each parameter's dtype.
+//
+// Memory options (issue 10):
+// - set_base_dtype(bf16/fp16) stores the frozen base (W of every
+//   projection, embed_tokens, the norms, lm_head) in that dtype; each
+//   frozen product runs in it (model::frozen_linear) and returns float32,
+//   so backward keeps bf16 inputs, never a float32 copy of the base.
+//   LoRA factors and biases stay float32 (and so do their gradients).
+// - set_activation_checkpointing(true): while training with grad enabled,
+//   each decoder block runs without grad in forward, keeps only its input,
+//   and is recomputed with grad in backward (the same LoRA-dropout masks:
+//   the default generator's state is saved and restored around it).
 #pragma once
 
 #include <torch/nn/module.h>
@@ -43,6 +55,17 @@ class Llama : public torch::nn::Module {
   Llama(const LlamaConfig& config, const LowRankSpec* lora, const std::vector<std::string>& lora_targets);
   torch::Tensor forward(const torch::Tensor& idx);  // (B, T) int64 in [0, V) -> (B, T, V) float32
   const LlamaConfig& config() const { return config_; }
+  // Converts the frozen base (every parameter with a checkpoint name but
+  // the biases) to `dtype` in place. Call before training and before
+  // load_llama_weights (which then converts straight into `dtype`).
+  void set_base_dtype(torch::Dtype dtype);
+  void set_activation_checkpointing(bool on) { checkpointing_ = on; }
+
+  // One decoder block, x (B, T, C) float32 -> (B, T, C); (cos, sin) (T, D).
+  // Public for the checkpointing autograd function.
+  torch::Tensor block_forward(size_t block, const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+  // The trainable (requires_grad) parameters of block `block`.
+  std::vector<torch::Tensor> block_trainable(size_t block) const;
 
  private:
   struct Block {
@@ -58,7 +81,17 @@ class Llama : public torch::nn::Module {
   torch::Tensor norm_;                // (C)
   std::shared_ptr<Layer> lm_head_;    // null when tied
   torch::Tensor inv_freq_;            // (D / 2) float32
+  std::vector<std::shared_ptr<torch::nn::Module>> layer_modules_;  // model.layers.{i}
+  bool checkpointing_ = false;
 };
+
+// "float32" | "bfloat16" | "float16" -> the dtype; flb::Error naming
+// --base-dtype otherwise.
+torch::Dtype parse_base_dtype(const std::string& name);
+
+// Throws flb::Error when this LibTorch cannot multiply `dtype` matrices on
+// `device` (1.13 has no float16 matmul on the CPU), saying what to use.
+void check_base_dtype_runs(torch::Dtype dtype, torch::Device device);
 
 // Throws flb::Error naming the field when the decoder cannot run `config`
 // (sizes not positive, heads not a multiple of KV heads, odd head_dim, an

@@ -22,7 +22,7 @@ class DenseLinear : public Layer {
     w_ = register_parameter("W", torch::empty({out, in}).uniform_(-bound, bound));
     if (bias) b_ = register_parameter("bias", torch::empty({out}).uniform_(-bound, bound));
   }
-  torch::Tensor forward(const torch::Tensor& x) override { return torch::nn::functional::linear(x, w_, b_); }
+  torch::Tensor forward(const torch::Tensor& x) override { return base_linear(x, w_, b_); }
 
  private:
   torch::Tensor w_, b_;
@@ -88,7 +88,7 @@ class FactorizedLinear : public FactorizedBase {
     build(spec, {out, in}, in, {out, spec.rank}, {spec.rank, in}, in, bias);
   }
   torch::Tensor forward(const torch::Tensor& x) override {
-    auto y = F::linear(x, w_, b_);  // (..., out)
+    auto y = base_linear(x, w_, b_);  // (..., out)
     const auto xin = path_input(x);
     for (size_t p = 0; p < u_.size(); ++p) y = y + scale_ * F::linear(F::linear(xin, d_[p]), u_[p]);
     return y;
@@ -119,6 +119,17 @@ class FactorizedConv : public FactorizedBase {
 };
 
 }  // namespace
+
+torch::Tensor frozen_linear(const torch::Tensor& x, const torch::Tensor& w) {
+  if (w.scalar_type() == x.scalar_type()) return F::linear(x, w);
+  return F::linear(x.to(w.scalar_type()), w).to(x.scalar_type());
+}
+
+torch::Tensor base_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  if (w.scalar_type() == x.scalar_type()) return F::linear(x, w, b);  // one addmm, as before base dtypes
+  auto y = frozen_linear(x, w);
+  return b.defined() ? y + b : y;
+}
 
 void kaiming_uniform(torch::Tensor& t, int64_t fan_in, const std::function<double()>& uniform01) {
   torch::NoGradGuard no_grad;

@@ -63,6 +63,15 @@ class Layer : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
 };
 
+// x W^T computed in W's dtype and returned in x's: with a bfloat16 W the
+// product saves x in bfloat16 for backward (half of x's bytes) and no
+// float32 copy of W ever exists. x (..., in), W (out, in) -> (..., out).
+torch::Tensor frozen_linear(const torch::Tensor& x, const torch::Tensor& w);
+
+// frozen_linear(x, W) + b (b undefined: none; b keeps x's dtype). With W in
+// x's dtype it is exactly F::linear(x, W, b).
+torch::Tensor base_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b);
+
 // spec == nullptr: a dense layer with LibTorch's default initialisation.
 // bias false: no bias parameter (the Llama family's projections).
 std::shared_ptr<Layer> make_linear(int64_t in, int64_t out, const LowRankSpec* spec, bool bias = true);

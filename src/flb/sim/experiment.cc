@@ -149,6 +149,20 @@ void write_exports(const Run& run) {
   std::fflush(stdout);
 }
 
+int64_t tensor_bytes(const torch::Tensor& t) { return t.numel() * static_cast<int64_t>(t.element_size()); }
+
+// This rank's /memory row: the base counted once (its clients share it).
+MemoryRow memory_row(const Run& run, const Round& round) {
+  const RunSetup& s = run.setup;
+  MemoryRow m;
+  m.rank = run.transport.rank();
+  for (const auto& p : s.model().parameters()) (p.requires_grad() ? m.adapters : m.base) += tensor_bytes(p);
+  m.optimizer = s.trainer->state_bytes();
+  m.activations = s.trainer->activation_bytes();
+  m.client_state = round.client_state_bytes();
+  return m;
+}
+
 // Collective. The final model and the end attributes.
 RunSummary finish(Run& run, ResultsWriter& results, const Round& round, const RunTotals& totals, const Timer& run_clock) {
   load_global(run.setup);
@@ -157,6 +171,7 @@ RunSummary finish(Run& run, ResultsWriter& results, const Round& round, const Ru
   int64_t state_total = 0;
   for (uint64_t s : run.transport.allgather(static_cast<uint64_t>(round.client_state_bytes())))
     state_total += static_cast<int64_t>(s);
+  results.write_memory(memory_row(run, round));
   results.write_end({end.gather_sent_all, end.bcast_bytes, state_total / run.config.clients, end.rss_max,
                      run.config.rounds});
   collectively(run.transport, [&] { write_exports(run); });

@@ -9,7 +9,10 @@ LocalTrainer::LocalTrainer(Task& task, std::vector<torch::Tensor> params, const 
       params_(std::move(params)),
       config_(config),
       optimizer_(params_, config.optimizer, config.lr, config.momentum, config.weight_decay),
-      loss_sum_(torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(device))) {}
+      loss_sum_(torch::zeros({}, torch::TensorOptions(torch::kFloat64).device(device))),
+      meter_(device) {
+  model::install_cpu_memory_counter();
+}
 
 LocalResult LocalTrainer::train(const std::vector<int64_t>& samples, uint64_t seed, int64_t client, int64_t round,
                                 const LocalHooks& hooks) {
@@ -35,6 +38,7 @@ LocalResult LocalTrainer::train(const std::vector<int64_t>& samples, uint64_t se
     auto [x, y] = task_.batch(order_.data() + pos, take);
     pos += take;
     for (auto& p : params_) p.mutable_grad() = torch::Tensor();  // set_to_none, as PyTorch's zero_grad()
+    meter_.begin();
     auto loss = task_.loss(x, y);
     if (hooks.regularizer) {
       auto extra = hooks.regularizer();
@@ -43,6 +47,7 @@ LocalResult LocalTrainer::train(const std::vector<int64_t>& samples, uint64_t se
     loss.backward();
     optimizer_.step();
     if (hooks.after_step) hooks.after_step();
+    meter_.end();
     loss_sum_.add_(loss.detach());  // no host sync per step
   }
   return {total_steps > 0 ? loss_sum_.item<double>() / static_cast<double>(total_steps) : 0.0, total_steps};

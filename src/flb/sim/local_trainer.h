@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "flb/core/config.h"
+#include "flb/model/memory_meter.h"
 #include "flb/model/optimizer.h"
 #include "flb/sim/task.h"
 
@@ -36,6 +37,10 @@ class LocalTrainer {
                     const LocalHooks& hooks);
 
   int64_t state_bytes() const { return optimizer_.state_bytes(); }
+  // The largest activation memory of one step so far, measured
+  // (model/memory_meter.h): peak during forward, backward and the
+  // optimiser step minus the bytes live before it. 0 before any step.
+  int64_t activation_bytes() const { return meter_.max_bytes(); }
 
  private:
   Task& task_;
@@ -44,6 +49,7 @@ class LocalTrainer {
   model::LocalOptimizer optimizer_;
   std::vector<int64_t> order_;  // reused across clients
   torch::Tensor loss_sum_;      // on the device
+  model::ActivationMeter meter_;
 };
 
 }  // namespace flb::sim

@@ -62,6 +62,28 @@ std::vector<metrics::ColumnSpec> eval_columns() {
   };
 }
 
+std::vector<metrics::ColumnSpec> memory_columns() {
+  const auto I = ColumnType::kInt64;
+  return {
+      {"rank", I, "MPI rank"},
+      {"base_bytes", I, "frozen parameters (the base, one copy shared by the rank's clients), in --base-dtype"},
+      {"adapter_bytes", I, "trained parameters (LoRA factors, trained biases), float32"},
+      {"optimizer_bytes", I, "local optimiser state (momentum, or AdamW's two moments), float32"},
+      {"activation_bytes", I, "measured: largest (peak - live before the step) tensor memory of one local training step"},
+      {"client_state_bytes", I, "per-client state of the clients this rank hosts (sample lists + algorithm state)"},
+  };
+}
+
+metrics::Rows to_rows(const std::vector<MemoryRow>& rows) {
+  metrics::Rows out(memory_columns().size());
+  for (const MemoryRow& r : rows) {
+    const double v[] = {double(r.rank), double(r.base), double(r.adapters), double(r.optimizer), double(r.activations),
+                        double(r.client_state)};
+    for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
+  }
+  return out;
+}
+
 metrics::Rows to_rows(const std::vector<EvalRow>& rows) {
   metrics::Rows out(eval_columns().size());
   for (const EvalRow& r : rows) {

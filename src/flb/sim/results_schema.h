@@ -11,8 +11,8 @@ namespace flb::sim {
 
 // The root attribute schema_version: changes whenever a name or meaning in
 // results/README.md changes. 2: /rounds/bytes_up became bytes_gathered and
-// /clients/bytes_up became upload_bytes (same values).
-constexpr int64_t kSchemaVersion = 2;
+// /clients/bytes_up became upload_bytes (same values). 3: the /memory table.
+constexpr int64_t kSchemaVersion = 3;
 
 struct RoundRow {
   int64_t round = 0;
@@ -42,7 +42,19 @@ struct EvalRow {
   double loss = 0, accuracy = 0;
 };
 
+// One rank's memory at the end of the run (/memory, one row per rank).
+struct MemoryRow {
+  int64_t rank = 0;
+  int64_t base = 0;          // frozen parameters (the shared base), in their dtype
+  int64_t adapters = 0;      // trained parameters (LoRA factors, trained biases)
+  int64_t optimizer = 0;     // the local optimiser's state
+  int64_t activations = 0;   // measured: largest (peak - live before) of one training step
+  int64_t client_state = 0;  // per-client state of the clients this rank hosts (sample lists + algorithm)
+};
+
 std::vector<metrics::ColumnSpec> round_columns();
+std::vector<metrics::ColumnSpec> memory_columns();
+metrics::Rows to_rows(const std::vector<MemoryRow>& rows);
 std::vector<metrics::ColumnSpec> eval_columns();
 std::vector<metrics::ColumnSpec> client_columns();
 

@@ -41,6 +41,7 @@ std::unique_ptr<ResultsWriter> ResultsWriter::reopen(const std::string& path, MP
   w->eval_ = &w->file_->open_table("eval", eval_columns(), rows_of("eval"));
   for (const char* name : kEndAttributes) w->file_->remove_attribute(name);
   w->file_->remove("final_model");
+  w->file_->remove("memory");  // written at the end, with the end attributes
   w->file_->set_attribute("config_toml", config_toml);
   w->file_->flush();
   return w;
@@ -90,6 +91,10 @@ void ResultsWriter::write_final_model(torch::nn::Module& model) {
     const torch::Tensor host = item.value().detach().to(torch::kCPU, torch::kFloat32).contiguous();
     file_->write_array("final_model/" + item.key(), host.sizes().vec(), host.data_ptr<float>());
   }
+}
+
+void ResultsWriter::write_memory(const MemoryRow& mine) {
+  file_->add_table("memory", memory_columns()).append(to_rows(std::vector<MemoryRow>{mine}));
 }
 
 void ResultsWriter::write_end(const EndAttributes& a) {

@@ -67,6 +67,8 @@ class ResultsWriter final : public RowSink {
 
   // Collective. /final_model: every parameter of `model` (rank 0's values) as float32.
   void write_final_model(torch::nn::Module& model);
+  // Collective. /memory: every rank passes its own row (rows in rank order).
+  void write_memory(const MemoryRow& mine);
   // Collective. The end attributes (results/README.md), then a flush.
   void write_end(const EndAttributes& a);
 

@@ -45,6 +45,20 @@ void freeze_untrained(torch::nn::Module& model, const algo::Tensors& trained) {
   }
 }
 
+namespace {
+
+// The trained tensors (and so their gradients and optimiser state) must be
+// float32: --base-dtype may only narrow what stays frozen.
+void check_trained_float32(const RunConfig& config, const algo::Tensors& trained) {
+  for (const auto& p : trained)
+    require(p.scalar_type() == torch::kFloat32,
+            "--base-dtype " + config.model.base_dtype + ": --algorithm " + config.algorithm +
+                " trains the base weights, which must stay float32; use a LoRA-family algorithm (fedit, fedprox, "
+                "ffa-lora, flexlora, fed-dare, fedsrd, fedsrd-e, ...) or --base-dtype float32");
+}
+
+}  // namespace
+
 // The order of these steps is part of the results: the model's initial
 // values come from LibTorch's generator right after manual_seed.
 RunSetup make_setup(const RunConfig& config, int local_rank, int local_size) {
@@ -63,6 +77,7 @@ RunSetup make_setup(const RunConfig& config, int local_rank, int local_size) {
   s.task = make_task(config, s.algorithm->model_spec() ? &spec : nullptr, s.device);
   s.params = s.algorithm->trainable(s.task->model());
   freeze_untrained(s.task->model(), s.params);
+  check_trained_float32(config, s.params);
   for (const auto& p : s.params) s.global.push_back(p.detach().clone());
   s.trainer = std::make_unique<LocalTrainer>(*s.task, s.params, config.train, s.device);
   s.upload_schema = s.algorithm->upload_schema(s.params);

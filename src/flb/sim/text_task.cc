@@ -32,13 +32,13 @@ constexpr int64_t kBytes = 256;  // the vocabulary: one token per byte value
 
 // --base, when given, is a byte-level Hugging Face directory this context fits.
 std::shared_ptr<model::Llama> load_byte_llama(const RunConfig& c, const model::LowRankSpec* low_rank,
-                                              const std::vector<std::string>& targets) {
+                                              const std::vector<std::string>& targets, torch::Dtype base_dtype) {
   const std::string& base = c.model.base;
   require(!fs::is_regular_file(base), "--base: " + base + " is a file; `flbench pretrain` writes a Hugging Face "
                                       "directory (config.json + model.safetensors), not a file: rerun flbench "
                                       "pretrain --out DIR and pass --base DIR");
   require(fs::is_directory(base), "--base: " + base + " does not exist (make it with flbench pretrain --out " + base + ")");
-  std::shared_ptr<model::Llama> m = hf::load_llama(base, low_rank, targets);
+  std::shared_ptr<model::Llama> m = hf::load_llama(base, low_rank, targets, base_dtype);
   require(m->config().vocab_size == kBytes,
           "--base: " + base + " has vocab_size " + std::to_string(m->config().vocab_size) + "; --dataset text "
           "predicts bytes (vocab_size 256, a `flbench pretrain` model); for a tokenizer's vocabulary pass "
@@ -54,8 +54,15 @@ class TextTask : public Task {
   TextTask(const RunConfig& c, const model::LowRankSpec* low_rank, torch::Device device) : config_(c), device_(device) {
     // The model first: a wrong --base fails before the corpus is read.
     const std::vector<std::string> targets = model::parse_llama_lora_targets(c.model.lora_targets);
-    model_ = c.model.base.empty() ? std::make_shared<model::Llama>(byte_llama_config(c), low_rank, targets)
-                                  : load_byte_llama(c, low_rank, targets);
+    const torch::Dtype base_dtype = model::parse_base_dtype(c.model.base_dtype);
+    model::check_base_dtype_runs(base_dtype, device);
+    if (c.model.base.empty()) {
+      model_ = std::make_shared<model::Llama>(byte_llama_config(c), low_rank, targets);
+      model_->set_base_dtype(base_dtype);
+    } else {
+      model_ = load_byte_llama(c, low_rank, targets, base_dtype);
+    }
+    model_->set_activation_checkpointing(c.model.activation_checkpointing);
     const data::TextCorpusOptions options{c.data.context, c.data.heldout_fraction, c.seed};
     corpus_ = data::load_corpus(c.data.corpus_dir, c.data.domains, options);
     if (has_ood_domains(c.data)) ood_ = data::load_corpus(c.data.corpus_dir, c.data.ood_domains, options);

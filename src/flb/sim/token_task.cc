@@ -44,7 +44,10 @@ class TokenTask : public Task {
  public:
   TokenTask(const RunConfig& c, const model::LowRankSpec* low_rank, torch::Device device) : config_(c), device_(device) {
     check_hf_base(c.model.base);
-    model_ = hf::load_llama(c.model.base, low_rank, model::parse_llama_lora_targets(c.model.lora_targets));
+    const torch::Dtype base_dtype = model::parse_base_dtype(c.model.base_dtype);
+    model::check_base_dtype_runs(base_dtype, device);
+    model_ = hf::load_llama(c.model.base, low_rank, model::parse_llama_lora_targets(c.model.lora_targets), base_dtype);
+    model_->set_activation_checkpointing(c.model.activation_checkpointing);
     vocab_ = model_->config().vocab_size;
     model_->to(device);
     corpus_ = data::load_token_corpus(c.data.token_dir, c.data.domains, c.data.context, vocab_, /*with_train=*/true);
