@@ -25,6 +25,9 @@ import sys
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "model"))
+from llama_reference import write_token_shard as write_shard  # noqa: E402
+
 SHAPES = {
     "llama-3.2-1b": dict(vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
                          num_attention_heads=32, num_key_value_heads=8, head_dim=64,
@@ -95,16 +98,6 @@ def write_model(out, s, dtype_key, seed):
     os.replace(path + ".tmp", path)
     params = sum(math.prod(sh) for _, sh in shapes)
     return params, offset
-
-
-def write_shard(path, tokens, vocab_size):
-    """llm.c's format: 256 x int32 header (magic, version, count), then uint16
-    (version 1, vocabularies up to 65,536) or uint32 tokens (version 2)."""
-    version = 1 if vocab_size <= 65536 else 2
-    header = np.zeros(256, dtype="<i4")
-    header[:3] = [20240520, version, len(tokens)]
-    with open(path, "wb") as f:
-        f.write(header.tobytes() + np.asarray(tokens, dtype="<u2" if version == 1 else "<u4").tobytes())
 
 
 def main():

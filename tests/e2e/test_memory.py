@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "model"))
-from llama_reference import CASES, make_weights, write_hf_dir  # noqa: E402
+from llama_reference import CASES, make_weights, write_hf_dir, write_token_shard as write_shard  # noqa: E402
 
 from common import Checker, mpirun, parse_args  # noqa: E402
 
@@ -25,14 +25,6 @@ os.makedirs(W, exist_ok=True)
 cfg = dict(CASES["llama3_gqa"], vocab_size=48)
 hf = f"{W}/hf"
 write_hf_dir(hf, cfg, make_weights(cfg, np.random.default_rng(5)))
-
-
-def write_shard(path, tokens):
-    """llm.c's format: 256 x int32 header (magic, version 1, count), uint16 tokens."""
-    header = np.zeros(256, dtype="<i4")
-    header[:3] = [20240520, 1, len(tokens)]
-    with open(path, "wb") as f:
-        f.write(header.tobytes() + np.asarray(tokens, dtype="<u2").tobytes())
 
 
 tokens = f"{W}/tokens"

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "model"))
-from llama_reference import CASES, make_weights, write_hf_dir  # noqa: E402
+from llama_reference import CASES, make_weights, write_hf_dir, write_token_shard as write_shard  # noqa: E402
 
 from common import ALGORITHMS, Checker, mpirun, parse_args, reproducible_datasets, same_bits  # noqa: E402
 
@@ -28,14 +28,6 @@ V = cfg["vocab_size"]
 hf = f"{W}/hf"
 write_hf_dir(hf, cfg, make_weights(cfg, np.random.default_rng(5)))
 PROJ = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-
-def write_shard(path, tokens):
-    """llm.c's format: 256 x int32 header (magic, version 1, count), uint16 tokens."""
-    header = np.zeros(256, dtype="<i4")
-    header[:3] = [20240520, 1, len(tokens)]
-    with open(path, "wb") as f:
-        f.write(header.tobytes() + np.asarray(tokens, dtype="<u2").tobytes())
 
 
 def domain_tokens(n, mult, add, rng):

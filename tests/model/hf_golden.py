@@ -49,7 +49,7 @@ except ImportError as e:
     sys.exit(77)
 
 sys.path.insert(0, HERE)
-from llama_reference import inv_frequencies  # noqa: E402
+from llama_reference import inv_frequencies, write_token_shard as write_shard  # noqa: E402
 
 CASES = {
     "llama3_gqa_untied": dict(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
@@ -90,14 +90,6 @@ def hf_config(c):
     else:
         kw.update(rope_theta=c["rope_theta"], rope_scaling=scaling)
     return LlamaConfig(**kw)
-
-
-def write_shard(path, tokens):
-    """llm.c's format: 256 x int32 header (magic, version 1, count), uint16 tokens."""
-    header = np.zeros(256, dtype="<i4")
-    header[:3] = [20240520, 1, len(tokens)]
-    with open(path, "wb") as f:
-        f.write(header.tobytes() + np.asarray(tokens, dtype="<u2").tobytes())
 
 
 def hf_loss(model, tokens, device, dtype):

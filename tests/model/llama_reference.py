@@ -167,6 +167,17 @@ def write_hf_dir(d, c, w):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
+def write_token_shard(path, tokens, vocab_size=65536):
+    """llm.c's token shard: a 256 x int32 header (magic 20240520, version,
+    count), then uint16 tokens (version 1) or, for a vocabulary over 65,536,
+    uint32 (version 2)."""
+    version = 1 if vocab_size <= 65536 else 2
+    header = np.zeros(256, dtype="<i4")
+    header[:3] = [20240520, version, len(tokens)]
+    with open(path, "wb") as f:
+        f.write(header.tobytes() + np.asarray(tokens, dtype="<u2" if version == 1 else "<u4").tobytes())
+
+
 def main():
     root = sys.argv[1]
     for seed, (name, c) in enumerate(CASES.items()):

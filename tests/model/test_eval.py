@@ -12,17 +12,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from llama_reference import CASES, forward, make_weights, write_hf_dir  # noqa: E402
+from llama_reference import CASES, forward, make_weights, write_hf_dir, write_token_shard as write_shard  # noqa: E402
 
 TOLERANCE = 1e-5  # |loss - reference| / reference
-
-
-def write_shard(path, tokens):
-    """llm.c format: 256 x int32 header (magic, version 1, count), uint16 tokens."""
-    header = np.zeros(256, dtype="<i4")
-    header[:3] = [20240520, 1, len(tokens)]
-    with open(path, "wb") as f:
-        f.write(header.tobytes() + np.asarray(tokens, dtype="<u2").tobytes())
 
 
 def reference_loss(c, w, tokens, T, N):
