@@ -34,6 +34,7 @@ COVERED_ELSEWHERE = {
     "scripts/lm_table.py": "run-lm.sh below",
     "scripts/issue3.py": "run-issue3.sh below",
     "scripts/bench/bare_pytorch_round.py": "round_cost.sh below",
+    "scripts/bench/bare_pytorch_llama.py": "llama_train.sh below",
     "slurm/README.md": "a document",
     "scripts/gpu-check.sh": "scripts.gpu_kit (its CPU path; the GPU path needs a GPU)",
     "scripts/gpu-debs.sh": "scripts.gpu_kit (bash -n; it downloads from Debian's mirror, run by hand)",
@@ -97,6 +98,14 @@ def check_overhead(tmp):
     expect("overhead.sh", len(rows) == 1, f"{out}: one row for 1 rank")
 
 
+def check_llama_train(tmp):
+    out = os.path.join(tmp, "llama_train.md")
+    run("llama_train.sh", [os.path.join(SRC, "scripts/bench/llama_train.sh"), "1"],
+        env={"FLBENCH": FLBENCH, "OUT": out, "THREADS": "1", "STEPS": "2", "ROUNDS": "2"})
+    rows = [l for l in open(out) if l.startswith("| 1 |")] if os.path.exists(out) else []
+    expect("llama_train.sh", len(rows) == 1, f"{out}: one row for 1 thread")
+
+
 def check_run_issue3(tmp):
     out = os.path.join(tmp, "issue3")
     env = {"FLBENCH": FLBENCH, "OUT": out, "SETTINGS": "A", "ALGS": "fedavg lbgm-d0.2", "EXTRA_A": "",
@@ -134,7 +143,7 @@ def readme_names():
 
 def main():
     checked = {"scripts/bench/round_cost.sh": check_round_cost, "scripts/bench/wire_codec.sh": check_wire_codec,
-               "scripts/bench/overhead.sh": check_overhead, "scripts/run-issue3.sh": check_run_issue3,
+               "scripts/bench/overhead.sh": check_overhead, "scripts/bench/llama_train.sh": check_llama_train, "scripts/run-issue3.sh": check_run_issue3,
                "scripts/run-lm.sh": check_run_lm, "scripts/quickstart.sh": check_quickstart}
     unknown = [n for n in readme_names() if n not in checked and n not in COVERED_ELSEWHERE
                and not os.path.isdir(os.path.join(SRC, n))]
