@@ -16,7 +16,11 @@
 #      random-initialised model of Llama-3.2-1B's shape (bf16 safetensors),
 #      4 random token domains, --device cuda;
 #   f. prints one table (scripts/gpu/throughput_table.py): tokens/s per
-#      client, server seconds per round, peak memory per GPU, MFU.
+#      client, server seconds per round, peak memory per GPU, MFU;
+#   g. the FedSRD server step for every adapted layer of Llama-3.2-3B
+#      (r = 64, 4 clients) on the GPU (apps/bench/server_bench.cc; issue
+#      10's target: under 1 s per round on one H200), checked against a
+#      dense float64 reference first.
 # Without a GPU every CUDA part is skipped and says so, and e. runs a tiny
 # model on the CPU so the table's path is exercised (not a measurement).
 #
@@ -32,6 +36,8 @@
 #   TORCH_PREFIX   LibTorch's CMake prefix (default: python3's torch.utils.cmake_prefix_path)
 #   LLM_SHAPE      llama-3.2-1b (default with a GPU) or tiny (default without)
 #   LLM_STEPS, LLM_BATCH, LLM_CONTEXT, LLM_RANK   local steps, batch, context, LoRA rank of e. (4, 8, 512, 16; without a GPU 2, 2, 64, 16)
+#   AUTOCAST       e.'s --autocast (default bf16 with a GPU, off without)
+#   SERVER_MODEL   g.'s model preset (default llama-3.2-3b with a GPU, llama-3.2-1b's shapes at r 8 on the CPU)
 #   PYTHON         the Python with torch (and h5py, transformers) (default python3)
 #   OUT            where the table and logs go (the device tool returns $OUT; default /tmp/flb-gpu-check)
 # Exit status: 0 when every step that ran passed, 1 otherwise (each step's
@@ -43,7 +49,7 @@ cd "$root"
 GPU_DEBS=${GPU_DEBS:-deps/gpu-debs}
 PREFIX=${PREFIX:-/tmp/flb-prefix}
 BUILD=${BUILD:-build-gpu}
-BUILD_TARGETS=${BUILD_TARGETS:-flbench flb_unit_tests}
+BUILD_TARGETS=${BUILD_TARGETS:-flbench flb_unit_tests server_bench}
 JOBS=${JOBS:-$(nproc)}
 out=${OUT:-/tmp/flb-gpu-check}
 work=$(mktemp -d /tmp/flb-gpu-check-XXXXXX)
@@ -232,6 +238,7 @@ if [ $have_gpu -eq 1 ]; then shape=${LLM_SHAPE:-llama-3.2-1b}; device=cuda; else
 # Without a GPU: a few small steps, so the CPU smoke run takes a minute, not ten.
 if [ $have_gpu -eq 1 ]; then d_steps=4 d_batch=8 d_context=512; else d_steps=2 d_batch=2 d_context=64; fi
 steps=${LLM_STEPS:-$d_steps} batch=${LLM_BATCH:-$d_batch} context=${LLM_CONTEXT:-$d_context} rank=${LLM_RANK:-16}
+if [ $have_gpu -eq 1 ]; then autocast=${AUTOCAST:-bf16}; else autocast=${AUTOCAST:-off}; fi
 [ $have_gpu -eq 1 ] || note "no GPU: e. runs the tiny shape on the CPU to exercise the table (not a measurement)"
 need=$(( 4 * (2 * steps * batch * (context + 1) + 8 * (context + 1)) + 4096 ))
 py scripts/gpu/make_llama.py --shape "$shape" --dtype bf16 --out "$work/llm" --tokens "$work/llm-tokens" \
@@ -246,7 +253,7 @@ set +e
   --ood-domains none --partition by-domain --clients 4 --clients-per-round 4 --algorithm fedsrd --rounds 2 \
   --local-steps "$steps" --batch-size "$batch" --context "$context" --eval-sequences 4 --eval-every 2 \
   --optimizer adamw --lr 1e-4 --lora-rank "$rank" --alpha $((2 * rank)) --lora-targets all \
-  --device "$device" --out "$work/llm.h5" 2>&1 | tee "$out/run.log"
+  --autocast "$autocast" --device "$device" --out "$work/llm.h5" 2>&1 | tee "$out/run.log"
 rc=${PIPESTATUS[0]}
 set -e
 [ $have_gpu -eq 1 ] && kill "$smi" 2>/dev/null
@@ -262,6 +269,22 @@ else
     record "f. table" "ok ($out/throughput.md)"
   else
     record "f. table" FAIL
+  fi
+fi
+
+# --- g. the FedSRD server step at Llama-3.2-3B's shapes ---------------------------
+# Next to the flbench used (FLBENCH's, or the build's when the prefix wraps it).
+server_bench=$(dirname "$FLBENCH")/server_bench
+[ $use_prefix -eq 1 ] && server_bench=$root/$BUILD/apps/server_bench
+if [ ! -x "$server_bench" ]; then
+  record "g. server step" "SKIP (no $server_bench)"
+else
+  if [ $have_gpu -eq 1 ]; then s_args=(--model "${SERVER_MODEL:-llama-3.2-3b}" --rank 64 --device cuda)
+  else s_args=(--model "${SERVER_MODEL:-llama-3.2-1b}" --rank 8 --device cpu --reps 1); fi
+  if with_prefix "$server_bench" "${s_args[@]}" --clients 4 2>&1 | tee "$out/server_step.log"; then
+    record "g. server step" "ok ($(grep -o 'whole model: fedsrd [0-9.]* s' "$out/server_step.log"))"
+  else
+    record "g. server step" "FAIL (server_step.log)"
   fi
 fi
 

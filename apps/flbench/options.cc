@@ -29,6 +29,8 @@ void add_text_options(CLI::App& app, flb::RunConfig& c) {
       ->check(CLI::Range(0.0, 0.9))->group(T);
   app.add_option("--base-dtype", c.model.base_dtype, "--dataset text/tokens: dtype the frozen base weights are stored and multiplied in (LoRA factors and optimiser state stay float32)")
       ->check(CLI::IsMember({"float32", "bfloat16", "float16"}))->group(T);
+  app.add_option("--autocast", c.model.autocast, "--dataset text/tokens: off, or bf16: run the decoder's products in bfloat16 under LibTorch autocast (parameters, gradients, optimiser state and the loss stay float32). For speed on CUDA; on the CPU LibTorch 1.13 runs bf16 products slowly (use --base-dtype for memory there)")
+      ->check(CLI::IsMember({"off", "bf16"}))->group(T);
   app.add_flag("--activation-checkpointing", c.model.activation_checkpointing, "--dataset text/tokens: keep only each decoder block's input for backward and recompute the block there (less memory, one more forward)")->group(T);
 }
 

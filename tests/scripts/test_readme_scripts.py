@@ -35,6 +35,7 @@ COVERED_ELSEWHERE = {
     "scripts/issue3.py": "run-issue3.sh below",
     "scripts/bench/bare_pytorch_round.py": "round_cost.sh below",
     "scripts/bench/bare_pytorch_llama.py": "llama_train.sh below",
+    "scripts/bench/bare_pytorch_server.py": "server_step.sh below",
     "slurm/README.md": "a document",
     "scripts/gpu-check.sh": "scripts.gpu_kit (its CPU path; the GPU path needs a GPU)",
     "scripts/gpu-debs.sh": "scripts.gpu_kit (bash -n; it downloads from Debian's mirror, run by hand)",
@@ -106,6 +107,16 @@ def check_llama_train(tmp):
     expect("llama_train.sh", len(rows) == 1, f"{out}: one row for 1 thread")
 
 
+def check_server_step(tmp):
+    out = os.path.join(tmp, "server_step.md")
+    run("server_step.sh", [os.path.join(SRC, "scripts/bench/server_step.sh"), "1"],
+        env={"FLB_BUILD_DIR": BUILD, "OUT": out, "MODEL": "llama-3.2-1b", "CLIENTS": "2", "RANK": "4"})
+    text = open(out).read() if os.path.exists(out) else ""
+    rows = [l for l in text.splitlines() if l.startswith("| ") and "_proj" in l]
+    expect("server_step.sh", len(rows) == 7 and "#wrong 0" in text and "**whole model**" in text,
+           f"{out}: 7 projection rows, a whole-model row, #wrong 0")
+
+
 def check_run_issue3(tmp):
     out = os.path.join(tmp, "issue3")
     env = {"FLBENCH": FLBENCH, "OUT": out, "SETTINGS": "A", "ALGS": "fedavg lbgm-d0.2", "EXTRA_A": "",
@@ -143,7 +154,8 @@ def readme_names():
 
 def main():
     checked = {"scripts/bench/round_cost.sh": check_round_cost, "scripts/bench/wire_codec.sh": check_wire_codec,
-               "scripts/bench/overhead.sh": check_overhead, "scripts/bench/llama_train.sh": check_llama_train, "scripts/run-issue3.sh": check_run_issue3,
+               "scripts/bench/overhead.sh": check_overhead, "scripts/bench/llama_train.sh": check_llama_train,
+               "scripts/bench/server_step.sh": check_server_step, "scripts/run-issue3.sh": check_run_issue3,
                "scripts/run-lm.sh": check_run_lm, "scripts/quickstart.sh": check_quickstart}
     unknown = [n for n in readme_names() if n not in checked and n not in COVERED_ELSEWHERE
                and not os.path.isdir(os.path.join(SRC, n))]

@@ -1,8 +1,10 @@
-// The Llama decoder's memory options (model/llama.h): a bfloat16 base
-// against the float32 model, activation checkpointing against plain
-// backward (with LoRA dropout), and the measured activation memory
-// (model/memory_meter.h) that checkpointing lowers.
+// The Llama decoder's memory and precision options (model/llama.h): a
+// bfloat16 base against the float32 model, activation checkpointing
+// against plain backward (with LoRA dropout), the measured activation
+// memory (model/memory_meter.h) that checkpointing lowers, and bf16
+// autocast (model/autocast.h) against float32.
 #include <gtest/gtest.h>
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -10,6 +12,7 @@
 
 #include "flb/core/config.h"
 #include "flb/core/error.h"
+#include "flb/model/autocast.h"
 #include "flb/model/llama.h"
 #include "flb/model/memory_meter.h"
 
@@ -189,6 +192,87 @@ TEST(LlamaBaseDtype, OptionErrorsNameTheFlag) {
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("--base-dtype float16"), std::string::npos) << e.what();
     }
+  }
+}
+
+// bf16 autocast on the CPU (the code path CUDA takes, with CPU's kernels):
+// the loss and gradients move by bf16 rounding, not more; logits,
+// parameters and gradients stay float32; autocast is off again after.
+TEST(LlamaAutocast, Bf16ProductsMatchFloat32WithinBf16Rounding) {
+  const LowRankSpec spec = lora_spec(0.0);
+  auto f32 = make(spec, 7), mixed = make(spec, 7);
+  mixed->set_autocast(true);
+  torch::manual_seed(12);
+  const auto idx = torch::randint(0, 32, {2, 12}), y = torch::randint(0, 32, {2, 12});
+  const auto logits = mixed->forward(idx);
+  EXPECT_EQ(logits.scalar_type(), torch::kFloat32);
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());  // the guard closed with forward
+  const auto l32 = step_loss(*f32, idx, y), l16 = step_loss(*mixed, idx, y);
+  l32.backward();
+  l16.backward();
+  const double loss_diff = std::abs(l32.item<double>() - l16.item<double>()) / l32.item<double>();
+  const double grad_diff = max_rel_grad_diff(*f32, *mixed);
+  std::printf("bf16 autocast vs float32: |loss diff| / loss = %.3g (in (0, 1e-2)), max |grad diff| / max |grad| = %.3g "
+              "(tolerance 5e-2)\n", loss_diff, grad_diff);
+  EXPECT_GT(loss_diff, 0.0);  // the products did run in bf16
+  EXPECT_LT(loss_diff, 1e-2);
+  EXPECT_LT(grad_diff, 5e-2);
+  for (const auto& p : mixed->parameters()) {
+    EXPECT_EQ(p.scalar_type(), torch::kFloat32);
+    if (p.requires_grad()) {
+      EXPECT_EQ(p.grad().scalar_type(), torch::kFloat32);
+    }
+  }
+}
+
+// A checkpointed block recomputes under autocast as it ran in forward:
+// without that, its gradients would differ by bf16 rounding (~1e-2).
+TEST(LlamaAutocast, CheckpointedRecomputeRunsUnderAutocast) {
+  const LowRankSpec spec = lora_spec(0.2);
+  auto plain = make(spec, 8), ckpt = make(spec, 8);
+  plain->set_autocast(true);
+  ckpt->set_autocast(true);
+  ckpt->set_activation_checkpointing(true);
+  torch::manual_seed(13);
+  const auto idx = torch::randint(0, 32, {2, 10}), y = torch::randint(0, 32, {2, 10});
+  torch::manual_seed(5);
+  step_loss(*plain, idx, y).backward();
+  torch::manual_seed(5);
+  step_loss(*ckpt, idx, y).backward();
+  const double grad_diff = max_rel_grad_diff(*plain, *ckpt);
+  std::printf("autocast, checkpointed vs plain: max |grad diff| / max |grad| = %.3g (tolerance 1e-6)\n", grad_diff);
+  EXPECT_LT(grad_diff, 1e-6);
+}
+
+TEST(LlamaAutocast, GuardRestoresTheOuterStateAndOptionErrorsNameTheFlag) {
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  {
+    const AutocastGuard outer(torch::kCPU, true);
+    EXPECT_TRUE(at::autocast::is_cpu_enabled());
+    {
+      const AutocastGuard off(torch::kCPU, false);  // a no-op: still on
+      const AutocastGuard inner(torch::kCPU, true);
+      EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(), torch::kBFloat16);
+    }
+    EXPECT_TRUE(at::autocast::is_cpu_enabled());
+  }
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(parse_autocast("bf16"));
+  EXPECT_FALSE(parse_autocast("off"));
+  try {
+    parse_autocast("fp16");
+    FAIL() << "fp16 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--autocast"), std::string::npos) << e.what();
+  }
+  RunConfig c;  // fashion-mnist: no Llama to autocast
+  c.model.autocast = "bf16";
+  try {
+    validate(c);
+    FAIL() << "--autocast accepted for fashion-mnist";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--autocast bf16: only for --dataset text or tokens"), std::string::npos) << e.what();
   }
 }
 

@@ -115,7 +115,7 @@ Mat to_eigen(const torch::Tensor& t) {
 
 Mat pinv(const Mat& M) { return M.completeOrthogonalDecomposition().pseudoInverse(); }
 
-Mat truncate(const Mat& W, int64_t r) {
+Mat truncate_to(const Mat& W, int64_t r) {
   Eigen::BDCSVD<Mat> svd(W, Eigen::ComputeThinU | Eigen::ComputeThinV);
   return svd.matrixU().leftCols(r) * svd.singularValues().head(r).asDiagonal() * svd.matrixV().leftCols(r).transpose();
 }
@@ -312,7 +312,7 @@ TEST(FlexLora, BroadcastMakesBAEqualTheRankRTruncationOfWavg) {
     const size_t ia = s.lora().a_index(l), ib = s.lora().b_index(l);
     Mat W = Mat::Zero(s.global[ib].size(0), s.global[ia].size(1));
     for (size_t k = 0; k < 3; ++k) W += w[k] * to_eigen(locals[k][ib]) * to_eigen(locals[k][ia]);
-    const Mat Wr = truncate(W, 3);
+    const Mat Wr = truncate_to(W, 3);
     const Mat B = to_eigen(rank0[ib]), A = to_eigen(rank0[ia]);
     const double diff = rel_diff(B * A, Wr);
     // B = U sqrt(S), A = sqrt(S) V^T: B^T B = A A^T = diag(S).
@@ -414,7 +414,7 @@ TEST(FedSrd, ServerReconstructsFromSparseUploadsAndSolvesAsTheBruteForceReferenc
       const auto sum = fedsrd::reconstruct(s.global[ia], s.global[ib], dA, dB, {1.f / 3, 1.f / 3, 1.f / 3});
       const double recon = rel_diff(to_eigen(linalg::dense(sum)), W);
       // truncate, project
-      const Mat dW = truncate(W, 3) - B * A;
+      const Mat dW = truncate_to(W, 3) - B * A;
       const bool b_round = std::string(first) == "b";
       const Mat want = b_round ? Mat(dW * pinv(A)) : Mat(pinv(B) * dW);
       const compress::Part& part = down.parts[l];
@@ -458,6 +458,40 @@ TEST(FedSrd, FedSrdAndFedSrdEAgreeWhenWavgHasRankAtMostR) {
       EXPECT_GT(solved[1].abs().max().item<double>(), 0.0);
     }
   }
+}
+
+// The server step once training has moved B A little: client updates
+// 1e-3 of the factors. W_r (or W_avg) and B A then agree to about three
+// digits, so a float32 difference would keep only four of the update's;
+// fedsrd::solve keeps float32 rounding of it. Reference: Eigen in float64
+// from the updates (B + dB_i exact), brute-force truncation and pinv.
+TEST(FedSrd, SolveKeepsFloat32AccuracyWhenUpdatesAreSmall) {
+  torch::manual_seed(17);
+  const int64_t d_out = 48, d_in = 40, r = 4, m = 3;  // R = 12 < 40: the geqrf path
+  const torch::Tensor A = torch::randn({r, d_in}), B = torch::randn({d_out, r});
+  std::vector<torch::Tensor> dA, dB;
+  std::vector<float> w;
+  for (int64_t i = 0; i < m; ++i) {
+    dA.push_back(1e-3 * torch::randn({r, d_in}));
+    dB.push_back(1e-3 * torch::randn({d_out, r}));
+    w.push_back(1.0f / m);
+  }
+  Mat W = Mat::Zero(d_out, d_in);
+  for (int64_t i = 0; i < m; ++i) W += static_cast<double>(w[i]) * (to_eigen(B) + to_eigen(dB[i])) * (to_eigen(A) + to_eigen(dA[i]));
+  const Mat BA = to_eigen(B) * to_eigen(A);
+  double worst = 0;
+  for (bool truncate : {true, false}) {
+    const Mat dW = (truncate ? truncate_to(W, r) : W) - BA;
+    for (auto f : {fedsrd::Factor::kA, fedsrd::Factor::kB}) {
+      const Mat want = f == fedsrd::Factor::kA ? Mat(pinv(to_eigen(B)) * dW) : Mat(dW * pinv(to_eigen(A)));
+      const double d = rel_diff(to_eigen(fedsrd::solve(A, B, dA, dB, w, f, truncate)), want);
+      std::printf("%s %s-round, updates 1e-3 of the factors: max rel diff from the float64 reference %.2e (tolerance 1e-5)\n",
+                  truncate ? "fedsrd" : "fedsrd-e", f == fedsrd::Factor::kA ? "A" : "B", d);
+      EXPECT_LT(d, 1e-5);
+      worst = std::max(worst, d);
+    }
+  }
+  EXPECT_GT(worst, 0.0);
 }
 
 TEST(FedSrd, PinvProjectionRecoversDaWhenDwIsBTimesDa) {

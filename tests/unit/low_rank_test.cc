@@ -89,6 +89,21 @@ Diff compare(const Svd& svd, const Eigen::BDCSVD<Mat>& ref, int64_t k) {
 // far below float32 rounding for these random sums.
 constexpr double kSvdTol = 1e-6;
 
+// The stacked-QR path factors float32 stacks in float32: a backward-stable
+// perturbation of W of ~eps32 ||W||, which moves the singular values by at
+// most that (Weyl) and the rank-k truncation by up to that times
+// 1 + s1 / (s_k - s_{k+1}) (Wedin's sin-theta theorem).
+double truncation_tol(const Eigen::VectorXd& S, int64_t k) {
+  const double gap = k < S.size() ? S(k - 1) - S(k) : S(k - 1);
+  return kSvdTol * (1 + S(0) / std::max(gap, 1e-300));
+}
+
+LowRankSum to_float64(LowRankSum s) {
+  for (auto& b : s.B) b = b.to(torch::kFloat64);
+  for (auto& a : s.A) a = a.to(torch::kFloat64);
+  return s;
+}
+
 struct Shape {
   int64_t d_out, d_in, m, r;
 };
@@ -97,7 +112,7 @@ struct Shape {
 const Shape kShapes[] = {{48, 40, 3, 4}, {30, 50, 4, 5}, {24, 20, 3, 8}, {16, 16, 5, 4}, {12, 33, 1, 12}};
 
 TEST(LowRankSvd, EveryPathMatchesTheFullSvdOfTheSummedMatrix) {
-  double worst_s = 0, worst_rec = 0, worst_orth = 0;
+  double worst_s = 0, worst_rec = 0, worst_orth = 0, worst_qr32 = 0;
   uint64_t seed = 1;
   for (const Shape& sh : kShapes) {
     const LowRankSum s = random_sum(sh.d_out, sh.d_in, sh.m, sh.r, seed++);
@@ -114,20 +129,27 @@ TEST(LowRankSvd, EveryPathMatchesTheFullSvdOfTheSummedMatrix) {
         if (path != SvdPath::kAuto) {
           EXPECT_EQ(used, path);
         }
+        const bool qr32 = used == SvdPath::kStackedQr;  // float32 QRs of the float32 stacks
+        const double rec_tol = qr32 ? truncation_tol(ref.singularValues(), k) : kSvdTol;
         EXPECT_LT(d.singular, kSvdTol) << to_string(used) << " " << sh.d_out << "x" << sh.d_in << " R " << R << " k " << k;
-        EXPECT_LT(d.reconstruction, kSvdTol) << to_string(used) << " " << sh.d_out << "x" << sh.d_in << " R " << R << " k " << k;
+        EXPECT_LT(d.reconstruction, rec_tol) << to_string(used) << " " << sh.d_out << "x" << sh.d_in << " R " << R << " k " << k;
         EXPECT_LT(d.orthonormality, kSvdTol) << to_string(used) << " k " << k;
         worst_s = std::max(worst_s, d.singular);
-        worst_rec = std::max(worst_rec, d.reconstruction);
+        (qr32 ? worst_qr32 : worst_rec) = std::max(qr32 ? worst_qr32 : worst_rec, d.reconstruction / rec_tol * kSvdTol);
         worst_orth = std::max(worst_orth, d.orthonormality);
       }
+      // Float64 factors take float64 QRs: the flat float64 tolerance.
+      const Diff d64 = compare(truncated_svd(to_float64(s), k, SvdPath::kStackedQr), ref, k);
+      EXPECT_LT(d64.reconstruction, kSvdTol) << "float64 stacked-qr " << sh.d_out << "x" << sh.d_in << " k " << k;
+      worst_rec = std::max(worst_rec, d64.reconstruction);
       const Diff d = compare(truncated_svd(dense(s), k), ref, k);  // the dense-input overload
       EXPECT_LT(d.reconstruction, kSvdTol);
       worst_rec = std::max(worst_rec, d.reconstruction);
     }
   }
-  std::printf("max |S - S_ref| / s1 = %.2e, max |U S V^T - ref| / s1 = %.2e, max |U^T U - I|, |V^T V - I| = %.2e (tolerance %.0e)\n",
-              worst_s, worst_rec, worst_orth, kSvdTol);
+  std::printf("max |S - S_ref| / s1 = %.2e, max |U S V^T - ref| / s1 = %.2e, max |U^T U - I|, |V^T V - I| = %.2e (tolerance %.0e); "
+              "float32 stacked-qr: max |U S V^T - ref| / s1 / (1 + s1 / gap_k) = %.2e (tolerance %.0e)\n",
+              worst_s, worst_rec, worst_orth, kSvdTol, worst_qr32, kSvdTol);
 }
 
 TEST(LowRankSvd, RankAboveTheSumsRankPadsWithZerosAndCompletesTheBases) {
@@ -253,6 +275,48 @@ TEST(LowRankPinv, SatisfiesThePenroseConditionsAndMatchesEigen) {
     worst_ref = std::max(worst_ref, ref);
   }
   std::printf("max Penrose residual %.2e, max |pinv - Eigen| %.2e (tolerance 1e-5)\n", worst_penrose, worst_ref);
+}
+
+// P W_k and W_k Q against Eigen's truncation of the summed matrix, on the
+// geqrf/ormqr path (R < min(d)) and the dense one (R >= min(d)).
+TEST(LowRankTruncatedProducts, EqualTheProductsWithTheTruncatedSum) {
+  double worst = 0;
+  uint64_t seed = 51;
+  for (const Shape& sh : kShapes) {
+    const LowRankSum s = random_sum(sh.d_out, sh.d_in, sh.m, sh.r, seed++);
+    const Eigen::BDCSVD<Mat> ref(reference_dense(s), Eigen::ComputeThinU | Eigen::ComputeThinV);
+    Stream st(seed, StreamPurpose::kTest);
+    const torch::Tensor P = randn(5, sh.d_out, st), Q = randn(sh.d_in, 3, st);
+    for (int64_t k = 1; k <= std::min(sh.d_out, sh.d_in); ++k) {
+      const Eigen::VectorXd S = ref.singularValues();
+      const Mat Wk = ref.matrixU().leftCols(k) * S.head(k).asDiagonal() * ref.matrixV().leftCols(k).transpose();
+      const torch::Tensor PW = truncated_left_multiply(P, s, k), WQ = truncated_right_multiply(s, k, Q);
+      ASSERT_EQ(PW.scalar_type(), torch::kFloat64);
+      const Mat want_pw = to_eigen(P) * Wk, want_wq = Wk * to_eigen(Q);
+      // Float64 throughout: errors ~1e-16 amplified by 1 / gap_k.
+      const double tol = 1e-11 * (1 + S(0) / std::max(k < S.size() ? S(k - 1) - S(k) : S(k - 1), 1e-300));
+      const double d = std::max(max_abs(to_eigen(PW) - want_pw) / max_abs(want_pw), max_abs(to_eigen(WQ) - want_wq) / max_abs(want_wq));
+      EXPECT_LT(d, tol) << sh.d_out << "x" << sh.d_in << " R " << s.rank_bound() << " k " << k;
+      worst = std::max(worst, d);
+    }
+  }
+  std::printf("max |P W_k - ref|, |W_k Q - ref| relative: %.2e (tolerance 1e-11 (1 + s1 / gap_k))\n", worst);
+  const LowRankSum s = random_sum(20, 30, 2, 3, 1);
+  EXPECT_THROW(truncated_left_multiply(torch::zeros({2, 19}), s, 2), Error);
+  EXPECT_THROW(truncated_right_multiply(s, 0, torch::zeros({30, 2})), Error);
+}
+
+TEST(LowRankPinv, WideMatricesAndFloat64KeepTheirContract) {
+  Stream st(43, StreamPurpose::kTest);
+  const torch::Tensor M = randn(6, 50, st);  // wide: through pinv(M^T)^T
+  const torch::Tensor X = pinv(M), X64 = pinv(M.to(torch::kFloat64));
+  EXPECT_EQ(X.scalar_type(), torch::kFloat32);
+  EXPECT_EQ(X64.scalar_type(), torch::kFloat64);
+  const Mat ref = to_eigen(M).completeOrthogonalDecomposition().pseudoInverse();
+  const double d32 = max_abs(to_eigen(X) - ref) / max_abs(ref), d64 = max_abs(to_eigen(X64) - ref) / max_abs(ref);
+  std::printf("wide pinv: float32 %.2e (tolerance 1e-6), float64 %.2e (tolerance 1e-12) from Eigen\n", d32, d64);
+  EXPECT_LT(d32, 1e-6);
+  EXPECT_LT(d64, 1e-12);
 }
 
 TEST(LowRankPinv, RecoversDAFromBdAWhenBHasFullColumnRank) {

@@ -53,23 +53,71 @@ linalg::LowRankSum reconstruct(const torch::Tensor& A, const torch::Tensor& B, c
   return sum;
 }
 
-torch::Tensor solve(const linalg::LowRankSum& w_avg, const torch::Tensor& A, const torch::Tensor& B, Factor factor,
-                    bool truncate, uint64_t svd_seed) {
-  const torch::Tensor A32 = A.to(torch::kFloat32), B32 = B.to(torch::kFloat32);
+namespace {
+
+// FedSRD's target W_r - B A through the truncated product, in float64 to
+// the difference (linalg::truncated_left_multiply).
+torch::Tensor solve_truncated(const linalg::LowRankSum& w_avg, const torch::Tensor& A, const torch::Tensor& B,
+                              Factor factor) {
+  const torch::Tensor A64 = A.to(torch::kFloat64), B64 = B.to(torch::kFloat64);
+  const int64_t k = std::min({A64.size(0), w_avg.d_out(), w_avg.d_in()});
   if (factor == Factor::kA) {
-    const torch::Tensor Bp = linalg::pinv(B32);  // (r, d_out)
-    const torch::Tensor base = Bp.matmul(B32).matmul(A32);  // pinv(B) B A  (r, d_in)
-    if (!truncate) return linalg::left_multiply(Bp, w_avg) - base;  // pinv(B) W_avg, each term r x r first
-    const int64_t k = std::min({A32.size(0), w_avg.d_out(), w_avg.d_in()});
-    const linalg::Svd svd = linalg::truncated_svd(w_avg, k, linalg::SvdPath::kAuto, svd_seed);
-    return (Bp.matmul(svd.U) * svd.S).matmul(svd.V.t()) - base;  // pinv(B) U S V^T
+    const torch::Tensor Bp = linalg::pinv(B64);  // (r, d_out)
+    return (linalg::truncated_left_multiply(Bp, w_avg, k) - Bp.matmul(B64).matmul(A64)).to(torch::kFloat32);
   }
-  const torch::Tensor Ap = linalg::pinv(A32);  // (d_in, r)
-  const torch::Tensor base = B32.matmul(A32.matmul(Ap));  // B A pinv(A)  (d_out, r)
-  if (!truncate) return linalg::right_multiply(w_avg, Ap) - base;
-  const int64_t k = std::min({A32.size(0), w_avg.d_out(), w_avg.d_in()});
-  const linalg::Svd svd = linalg::truncated_svd(w_avg, k, linalg::SvdPath::kAuto, svd_seed);
-  return (svd.U * svd.S).matmul(svd.V.t().matmul(Ap)) - base;  // U S V^T pinv(A)
+  const torch::Tensor Ap = linalg::pinv(A64);  // (d_in, r)
+  return (linalg::truncated_right_multiply(w_avg, k, Ap) - B64.matmul(A64.matmul(Ap))).to(torch::kFloat32);
+}
+
+// FedSRD-e's target W_avg - B A expanded in the updates, so no term is of
+// B A's size and float32 keeps its digits (s = sum_i w_i):
+//   W_avg - B A = sum_i w_i (dB_i (A + dA_i) + B dA_i) + (s - 1) B A
+// A-round, X_i = pinv(B) dB_i, G = pinv(B) B:
+//   pinv(B) dW = (sum_i w_i X_i + (s - 1) G) A + sum_i w_i (X_i + G) dA_i
+// B-round, Y_i = dA_i pinv(A), H = A pinv(A):
+//   dW pinv(A) = sum_i w_i dB_i (H + Y_i) + B (sum_i w_i Y_i + (s - 1) H)
+torch::Tensor solve_untruncated(const torch::Tensor& A, const torch::Tensor& B, const std::vector<torch::Tensor>& dA,
+                                const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor) {
+  double s = 0;
+  for (float wi : w) s += wi;
+  std::vector<torch::Tensor> stacked_left, stacked_right;
+  if (factor == Factor::kA) {
+    const torch::Tensor Bp = linalg::pinv(B), G = Bp.matmul(B);  // (r, d_out), (r, r)
+    torch::Tensor on_A = (s - 1) * G;
+    for (size_t i = 0; i < w.size(); ++i) {
+      const torch::Tensor X = Bp.matmul(dB[i]);
+      on_A = on_A + w[i] * X;
+      stacked_left.push_back(w[i] * (X + G));
+      stacked_right.push_back(dA[i]);
+    }
+    return on_A.matmul(A) + torch::cat(stacked_left, 1).matmul(torch::cat(stacked_right, 0));
+  }
+  const torch::Tensor Ap = linalg::pinv(A), H = A.matmul(Ap);  // (d_in, r), (r, r)
+  torch::Tensor on_B = (s - 1) * H;
+  for (size_t i = 0; i < w.size(); ++i) {
+    const torch::Tensor Y = dA[i].matmul(Ap);
+    on_B = on_B + w[i] * Y;
+    stacked_left.push_back(dB[i]);
+    stacked_right.push_back(w[i] * (H + Y));
+  }
+  return torch::cat(stacked_left, 1).matmul(torch::cat(stacked_right, 0)) + B.matmul(on_B);
+}
+
+}  // namespace
+
+torch::Tensor solve(const torch::Tensor& A, const torch::Tensor& B, const std::vector<torch::Tensor>& dA,
+                    const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor, bool truncate) {
+  (void)reconstruct(A, B, dA, dB, w);  // validates the shapes
+  const torch::ScalarType dtype = truncate ? torch::kFloat64 : torch::kFloat32;
+  std::vector<torch::Tensor> dA_, dB_;
+  for (size_t i = 0; i < w.size(); ++i) {
+    dA_.push_back(dA[i].to(dtype));
+    dB_.push_back(dB[i].to(dtype));
+  }
+  // Truncated: B + dB_i in float64 too, since its float32 rounding
+  // (eps32 ||B||) would already be of the size of what W_r - B A keeps.
+  if (truncate) return solve_truncated(reconstruct(A.to(dtype), B.to(dtype), dA_, dB_, w), A, B, factor);
+  return solve_untruncated(A.to(dtype), B.to(dtype), dA_, dB_, w, factor);
 }
 
 }  // namespace fedsrd
@@ -184,9 +232,7 @@ class FedSrd : public LoraAlgorithm {
         dA.push_back(as_matrix(d[ia]));
         dB.push_back(as_matrix(d[ib]));
       }
-      const linalg::LowRankSum w_avg = fedsrd::reconstruct(A, B, dA, dB, w);  // reconstruct + average
-      const torch::Tensor solved = fedsrd::solve(w_avg, A, B, factor, truncate_,  // truncate + project
-                                                 mix64(seed_ ^ mix64((static_cast<uint64_t>(round) << 20) + l)));
+      const torch::Tensor solved = fedsrd::solve(A, B, dA, dB, w, factor, truncate_);  // reconstruct, average, truncate, project
       Stream mask(seed_, StreamPurpose::kServerMask, static_cast<uint64_t>(round), l);
       out.parts.push_back(download_part(factor == fedsrd::Factor::kA ? ia : ib, solved, mask));  // sparsify
     }

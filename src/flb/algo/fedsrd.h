@@ -41,13 +41,20 @@ Factor factor_of_round(int64_t round, bool first_b);
 linalg::LowRankSum reconstruct(const torch::Tensor& A, const torch::Tensor& B, const std::vector<torch::Tensor>& dA,
                                const std::vector<torch::Tensor>& dB, const std::vector<float>& w);
 
-// The solved factor update for the target dW = W_target - B A, W_target
-// the rank-r truncation of W_avg (truncate) or W_avg itself (FedSRD-e):
+// The solved factor update for the target dW = W_target - B A, with
+// W_avg = reconstruct(A, B, dA, dB, w) and W_target its rank-r truncation
+// (truncate) or W_avg itself (FedSRD-e):
 //   Factor::kA: pinv(B) dW   (r, d_in)
 //   Factor::kB: dW pinv(A)   (d_out, r)
-// pinv in float32 as the authors' code; r = A.size(0), capped by
-// min(d_out, d_in). svd_seed keys the randomized SVD path when kAuto takes it.
-torch::Tensor solve(const linalg::LowRankSum& w_avg, const torch::Tensor& A, const torch::Tensor& B, Factor factor,
-                    bool truncate, uint64_t svd_seed = 0);
+// r = A.size(0), capped by min(d_out, d_in); float32. Once B A is
+// trained, W_target and B A agree to a few digits, and their difference
+// taken in float32 would lose them. So FedSRD's truncation runs in float64
+// to the difference (linalg::truncated_left_multiply; exact, never the
+// randomized SVD), and FedSRD-e's target is expanded in the updates
+// (fedsrd.cc), which float32 holds to its rounding. Either way the result
+// is the dense float64 reference's to float32 rounding (server_bench and
+// lora_algorithms_test measure it).
+torch::Tensor solve(const torch::Tensor& A, const torch::Tensor& B, const std::vector<torch::Tensor>& dA,
+                    const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor, bool truncate);
 
 }  // namespace flb::algo::fedsrd

@@ -28,6 +28,10 @@ void validate(const RunConfig& c) {
   require(text || c.model.base_dtype == "float32",
           "--base-dtype " + c.model.base_dtype + ": only for --dataset text or tokens (the Llama decoder); the "
           "image models keep their weights in float32: drop --base-dtype");
+  require(c.model.autocast == "off" || c.model.autocast == "bf16",
+          "--autocast: choose off or bf16 (got '" + c.model.autocast + "')");
+  require(text || c.model.autocast == "off",
+          "--autocast " + c.model.autocast + ": only for --dataset text or tokens (the Llama decoder): drop it");
   require(text || !c.model.activation_checkpointing,
           "--activation-checkpointing: only for --dataset text or tokens (the Llama decoder's blocks): drop it");
   require(!text || c.data.partition == "by-domain" || c.data.partition == "dirichlet" || c.data.partition == "iid",

@@ -40,6 +40,7 @@ struct ModelConfig {
   // factors, trained biases and optimiser state stay float32.
   std::string base_dtype = "float32";
   bool activation_checkpointing = false;  // text and tokens: recompute each decoder block in backward
+  std::string autocast = "off";           // text and tokens: off | bf16 (products in bfloat16, model/autocast.h)
 };
 
 struct TrainConfig {

@@ -48,6 +48,14 @@ struct Stacked {
   torch::Tensor Bs, At, w;
 };
 
+// float64 when any factor is float64, else float32 (bf16 and fp16 factors
+// are widened: LAPACK and cuSOLVER take neither).
+torch::ScalarType factor_dtype(const LowRankSum& s) {
+  for (size_t i = 0; i < s.B.size(); ++i)
+    if (s.B[i].scalar_type() == torch::kFloat64 || s.A[i].scalar_type() == torch::kFloat64) return torch::kFloat64;
+  return torch::kFloat32;
+}
+
 Stacked stack(const LowRankSum& s, torch::ScalarType dtype) {
   validate(s);
   std::vector<torch::Tensor> Bs, At, w;
@@ -86,9 +94,12 @@ torch::Tensor gaussian(int64_t rows, int64_t cols, uint64_t seed, uint64_t which
 torch::Tensor complete_basis(const torch::Tensor& Q, int64_t k, uint64_t which) {
   const int64_t c = Q.size(1);
   if (c >= k) return Q.narrow(1, 0, k);
+  // In float64 whatever Q's dtype: in float32 the new columns would be
+  // orthogonal to Q only to ~1e-5 (seen), not to float32 rounding.
+  const torch::Tensor Q64 = Q.to(torch::kFloat64);
   torch::Tensor G = gaussian(Q.size(0), k - c, 0, which, Q.device());
-  for (int pass = 0; pass < 2; ++pass) G = G - Q.matmul(Q.t().matmul(G));  // twice is enough (Kahan)
-  return torch::cat({Q, orth(G)}, 1);
+  for (int pass = 0; pass < 2; ++pass) G = G - Q64.matmul(Q64.t().matmul(G));  // twice is enough (Kahan)
+  return torch::cat({Q64, orth(G)}, 1);
 }
 
 // Keeps the leading k triplets of a float64 SVD (U (d_out, c), S (c),
@@ -110,15 +121,27 @@ Svd svd_of_dense(const torch::Tensor& W64, int64_t k) {
 
 // W = Qb Rb diag(w) Ra^T Qa^T with [B_1..B_m] = Qb Rb and [A_1^T..A_m^T] = Qa Ra,
 // so W's SVD is Qb (SVD of the small core Rb diag(w) Ra^T) Qa^T.
+//
+// The two QRs of the (d, R) stacks are the step's cost (O(R^2 d) each), so
+// they run in the factors' own precision (float32 for FedSRD's float32
+// factors, where they are about twice as fast as float64 and their error is
+// the float32 rounding the factors already carry); the R x R core, its SVD
+// and the rotations Uc, Vc stay float64 (cheap, and where the truncation is
+// decided). Only the k leading columns are mapped back through Qb and Qa.
 Svd stacked_qr_svd(const LowRankSum& s, int64_t k) {
-  const Stacked f = stack(s, torch::kFloat64);
+  const torch::ScalarType qr_dtype = factor_dtype(s);
+  const Stacked f = stack(s, qr_dtype);
   torch::Tensor Qb, Rb, Qa, Ra;
   std::tie(Qb, Rb) = torch::linalg_qr(f.Bs);  // Qb (d_out, kb), Rb (kb, R), kb = min(d_out, R)
   std::tie(Qa, Ra) = torch::linalg_qr(f.At);  // Qa (d_in, ka),  Ra (ka, R)
-  const torch::Tensor core = (Rb * f.w).matmul(Ra.t());  // (kb, ka)
+  const torch::Tensor w = f.w.to(torch::kFloat64);
+  const torch::Tensor core = (Rb.to(torch::kFloat64) * w).matmul(Ra.to(torch::kFloat64).t());  // (kb, ka)
   torch::Tensor Uc, S, Vch;
   std::tie(Uc, S, Vch) = torch::linalg_svd(core, /*full_matrices=*/false);
-  return finish(Qb.matmul(Uc), S, Qa.matmul(Vch.t()), k);
+  const int64_t c = std::min<int64_t>(k, S.size(0));
+  const torch::Tensor U = Qb.matmul(Uc.narrow(1, 0, c).to(qr_dtype));
+  const torch::Tensor V = Qa.matmul(Vch.narrow(0, 0, c).t().to(qr_dtype));
+  return finish(U, S, V, k);
 }
 
 // Halko, Martinsson & Tropp (2011): Algorithm 4.4 (randomized subspace
@@ -218,10 +241,88 @@ Svd truncated_svd(const torch::Tensor& W, int64_t k) {
 
 torch::Tensor reconstruct(const Svd& svd) { return (svd.U * svd.S).matmul(svd.V.t()); }
 
+namespace {
+
+// The stacked factors' Householder QRs in float64, kept as LAPACK's
+// reflectors (geqrf: Q is never formed), and the rank-k truncation of the
+// R x R core Rb diag(w) Ra^T, so that W_k = Qb core_k Qa^T.
+struct TruncatedCore {
+  torch::Tensor qb, tau_b;  // geqrf of [B_1..B_m] (d_out, R)
+  torch::Tensor qa, tau_a;  // geqrf of [A_1^T..A_m^T] (d_in, R)
+  torch::Tensor core_k;     // (R, R)
+};
+
+TruncatedCore truncated_core(const LowRankSum& s, int64_t k) {
+  const Stacked f = stack(s, torch::kFloat64);
+  const int64_t R = f.Bs.size(1);
+  TruncatedCore c;
+  std::tie(c.qb, c.tau_b) = torch::geqrf(f.Bs);
+  std::tie(c.qa, c.tau_a) = torch::geqrf(f.At);
+  const torch::Tensor Rb = c.qb.narrow(0, 0, R).triu(), Ra = c.qa.narrow(0, 0, R).triu();
+  torch::Tensor Uc, S, Vch;
+  std::tie(Uc, S, Vch) = torch::linalg_svd((Rb * f.w).matmul(Ra.t()), /*full_matrices=*/false);
+  const int64_t kk = std::min<int64_t>(k, S.size(0));  // k >= R: W_k = W
+  c.core_k = (Uc.narrow(1, 0, kk) * S.narrow(0, 0, kk)).matmul(Vch.narrow(0, 0, kk));
+  return c;
+}
+
+// Q X for X (R, c), Q the thin (d, R) factor of geqrf's (q, tau).
+torch::Tensor apply_q(const torch::Tensor& q, const torch::Tensor& tau, const torch::Tensor& X) {
+  torch::Tensor padded = torch::zeros({q.size(0), X.size(1)}, X.options());
+  padded.narrow(0, 0, X.size(0)).copy_(X);
+  return torch::ormqr(q, tau, padded, /*left=*/true, /*transpose=*/false);
+}
+
+// Q^T Y for Y (d, c): (R, c).
+torch::Tensor apply_qt(const torch::Tensor& q, const torch::Tensor& tau, const torch::Tensor& Y) {
+  return torch::ormqr(q, tau, Y.contiguous(), /*left=*/true, /*transpose=*/true).narrow(0, 0, q.size(1));
+}
+
+// The exact rank-k truncation as a dense float64 matrix (when R >= min(d)).
+torch::Tensor dense_truncation(const LowRankSum& s, int64_t k) {
+  torch::Tensor U, S, Vh;
+  std::tie(U, S, Vh) = torch::linalg_svd(dense(s, torch::kFloat64), /*full_matrices=*/false);
+  return (U.narrow(1, 0, k) * S.narrow(0, 0, k)).matmul(Vh.narrow(0, 0, k));
+}
+
+void check_truncation(const LowRankSum& s, int64_t k, const char* what) {
+  validate(s);
+  const int64_t mn = std::min(s.d_out(), s.d_in());
+  require(k >= 1 && k <= mn, std::string(what) + ": rank k = " + std::to_string(k) + " must be in [1, " + std::to_string(mn) + "]");
+}
+
+}  // namespace
+
+torch::Tensor truncated_left_multiply(const torch::Tensor& P, const LowRankSum& s, int64_t k) {
+  check_truncation(s, k, "truncated_left_multiply");
+  require(P.dim() == 2 && P.size(1) == s.d_out(),
+          "truncated_left_multiply: P must be (p, d_out = " + std::to_string(s.d_out()) + ")");
+  const torch::Tensor P64 = P.to(torch::kFloat64);
+  if (s.rank_bound() >= std::min(s.d_out(), s.d_in())) return P64.matmul(dense_truncation(s, k));
+  const TruncatedCore c = truncated_core(s, k);
+  // P W_k = (P Qb) core_k Qa^T = (Qa (core_k^T (Qb^T P^T)))^T
+  return apply_q(c.qa, c.tau_a, c.core_k.t().matmul(apply_qt(c.qb, c.tau_b, P64.t()))).t();
+}
+
+torch::Tensor truncated_right_multiply(const LowRankSum& s, int64_t k, const torch::Tensor& Q) {
+  check_truncation(s, k, "truncated_right_multiply");
+  require(Q.dim() == 2 && Q.size(0) == s.d_in(),
+          "truncated_right_multiply: Q must be (d_in = " + std::to_string(s.d_in()) + ", q)");
+  const torch::Tensor Q64 = Q.to(torch::kFloat64);
+  if (s.rank_bound() >= std::min(s.d_out(), s.d_in())) return dense_truncation(s, k).matmul(Q64);
+  const TruncatedCore c = truncated_core(s, k);
+  return apply_q(c.qb, c.tau_b, c.core_k.matmul(apply_qt(c.qa, c.tau_a, Q64)));  // Qb core_k (Qa^T Q)
+}
+
 torch::Tensor pinv(const torch::Tensor& M) {
   require(M.dim() == 2 && M.is_floating_point(), "pinv: M must be a 2-D floating-point tensor");
   const int64_t m = M.size(0), n = M.size(1);
-  if (m == 0 || n == 0) return torch::zeros({n, m}, M.options().dtype(torch::kFloat32));
+  const auto out_dtype = M.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  if (m == 0 || n == 0) return torch::zeros({n, m}, M.options().dtype(out_dtype));
+  // pinv(M) = pinv(M^T)^T, and LAPACK's SVD of a wide matrix is several
+  // times slower than of its transpose (seen: 19 ms against 4 ms for
+  // 64 x 3072 in float64).
+  if (m < n) return pinv(M.t()).t();
   torch::Tensor U, S, Vh;
   std::tie(U, S, Vh) = torch::linalg_svd(M.to(torch::kFloat64), /*full_matrices=*/false);
   // S is descending: S[0] is the largest. A tensor threshold keeps this free
@@ -229,7 +330,7 @@ torch::Tensor pinv(const torch::Tensor& M) {
   const double rcond = static_cast<double>(std::max(m, n)) * FLT_EPSILON;
   const torch::Tensor keep = S > S[0] * rcond;
   const torch::Tensor S_inv = torch::where(keep, S.reciprocal(), torch::zeros_like(S));
-  return (Vh.t() * S_inv).matmul(U.t()).to(torch::kFloat32);
+  return (Vh.t() * S_inv).matmul(U.t()).to(out_dtype);
 }
 
 }  // namespace flb::linalg

@@ -6,10 +6,16 @@
 //
 // has rank <= R = sum_i r_i. Everything here takes and returns LibTorch
 // tensors on the factors' device (CPU or GPU); results are float32 unless
-// said otherwise. The SVDs and pinv compute in float64 internally: float32
-// QR and SVD errors grow with the dimension and with 1 / (gap between
-// sigma_k and sigma_{k+1}); in float64 they stay below the float32 rounding
-// of the outputs (low_rank_test: <= 6e-8 of sigma_1).
+// said otherwise. The SVDs, pinv and the randomized and dense paths compute
+// in float64 internally: float32 SVD errors grow with the dimension and
+// with 1 / (gap between sigma_k and sigma_{k+1}); in float64 they stay
+// below the float32 rounding of the outputs (low_rank_test: <= 6e-8 of
+// sigma_1). The stacked-QR path, FedSRD's, runs its two QRs of the (d, R)
+// stacks (its whole cost) in the factors' precision, float32 for float32
+// factors, and only the R x R core and its SVD in float64: its error is
+// then that of a float32 backward-stable factorisation, within about
+// 1e-6 * (1 + sigma_1 / (sigma_k - sigma_{k+1})) of sigma_1 (low_rank_test
+// prints what it saw); float64 factors get the float64 path throughout.
 //
 // Errors (mismatched shapes, devices, k out of range) throw flb::Error.
 #pragma once
@@ -95,8 +101,22 @@ Svd truncated_svd(const torch::Tensor& W, int64_t k);
 // U diag(S) V^T as a (d_out, d_in) float32 tensor.
 torch::Tensor reconstruct(const Svd& svd);
 
-// The Moore-Penrose pseudo-inverse of M (m, n) -> (n, m), float32 on M's
-// device, via a float64 SVD: singular values at or below
+// P W_k and W_k Q for W_k the exact rank-k truncation of W, computed and
+// returned in float64 without forming W, U or V: the stacked factors'
+// float64 Householder QRs (geqrf), the SVD of the R x R core, and the
+// reflectors applied to P^T or Q (ormqr): O(R^2 (d_out + d_in) + R^3 +
+// (p or q) R (d_out + d_in)). When R >= min(d_out, d_in) the dense float64
+// SVD instead. FedSRD's server projects W_k - B A, where W_k and B A agree
+// to a few digits once training has moved B A little: in float64 to the end
+// its error stays at float32 rounding of the result; through float32 stacks
+// it grows as eps32 ||B A|| / ||W_k - B A|| (linalg_fedsrd_test measures both).
+// REQUIRES: 1 <= k <= min(d_out, d_in); P (p, d_out), Q (d_in, q).
+torch::Tensor truncated_left_multiply(const torch::Tensor& P, const LowRankSum& s, int64_t k);
+torch::Tensor truncated_right_multiply(const LowRankSum& s, int64_t k, const torch::Tensor& Q);
+
+// The Moore-Penrose pseudo-inverse of M (m, n) -> (n, m), on M's device,
+// float64 for float64 M and float32 otherwise, via a float64 SVD (of M^T
+// when M is wide): singular values at or below
 // rcond * max(S), rcond = max(m, n) * eps(float32) (torch.linalg.pinv's
 // default rtol for float32 input), are treated as 0. The zero matrix gives the
 // zero matrix. Exact left inverse when M has full column rank:

@@ -11,6 +11,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "flb/core/error.h"
+#include "flb/model/autocast.h"
 
 namespace flb::model {
 namespace {
@@ -78,6 +79,7 @@ struct BlockCheckpoint : torch::autograd::Function<BlockCheckpoint> {
       const torch::Tensor now = generator_state(x.device());
       set_generator_state(x.device(), ctx->saved_data["rng"].toTensor());
       torch::AutoGradMode with_grad(true);
+      const AutocastGuard autocast(x.device(), model->autocast());  // recompute as forward computed
       out = model->block_forward(block, x, saved[1], saved[2]);
       set_generator_state(x.device(), now);  // the rest of backward draws as without checkpointing
     }
@@ -260,6 +262,7 @@ std::vector<torch::Tensor> Llama::block_trainable(size_t i) const {
 }
 
 torch::Tensor Llama::forward(const torch::Tensor& idx) {
+  const AutocastGuard autocast(idx.device(), autocast_);
   const int64_t T = idx.size(1);
   const auto positions = torch::arange(T, torch::TensorOptions().dtype(torch::kFloat32).device(inv_freq_.device()));
   const auto angles = torch::outer(positions, inv_freq_);  // (T, D/2)
@@ -276,7 +279,8 @@ torch::Tensor Llama::forward(const torch::Tensor& idx) {
     x = BlockCheckpoint::apply(this, static_cast<int64_t>(i), x, cos, sin, torch::TensorList(params))[0];
   }
   const auto out = rms_norm(x, norm_);
-  return lm_head_ ? lm_head_->forward(out) : frozen_linear(out, embed_);  // (B, T, V)
+  const auto logits = lm_head_ ? lm_head_->forward(out) : frozen_linear(out, embed_);  // (B, T, V)
+  return logits.to(torch::kFloat32);  // a no-op without autocast
 }
 
 void Llama::set_base_dtype(torch::Dtype dtype) {

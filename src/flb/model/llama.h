@@ -34,6 +34,10 @@
 //   each decoder block runs without grad in forward, keeps only its input,
 //   and is recomputed with grad in backward (the same LoRA-dropout masks:
 //   the default generator's state is saved and restored around it).
+// - set_autocast(true) runs forward (and a checkpointed block's recompute)
+//   under bfloat16 autocast on the input's device (model/autocast.h):
+//   products in bf16, softmax and norms in float32, logits returned as
+//   float32 so the loss is computed in float32 (as transformers does).
 #pragma once
 
 #include <torch/nn/module.h>
@@ -60,6 +64,8 @@ class Llama : public torch::nn::Module {
   // load_llama_weights (which then converts straight into `dtype`).
   void set_base_dtype(torch::Dtype dtype);
   void set_activation_checkpointing(bool on) { checkpointing_ = on; }
+  void set_autocast(bool bf16) { autocast_ = bf16; }
+  bool autocast() const { return autocast_; }
 
   // One decoder block, x (B, T, C) float32 -> (B, T, C); (cos, sin) (T, D).
   // Public for the checkpointing autograd function.
@@ -83,6 +89,7 @@ class Llama : public torch::nn::Module {
   torch::Tensor inv_freq_;            // (D / 2) float32
   std::vector<std::shared_ptr<torch::nn::Module>> layer_modules_;  // model.layers.{i}
   bool checkpointing_ = false;
+  bool autocast_ = false;
 };
 
 // "float32" | "bfloat16" | "float16" -> the dtype; flb::Error naming

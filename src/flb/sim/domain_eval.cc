@@ -3,6 +3,7 @@
 #include <torch/nn/functional.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace flb::sim {
 
@@ -13,28 +14,39 @@ bool has_ood_domains(const DataConfig& data) {
   return !d.empty() && !(d.size() == 1 && (d[0] == "none" || d[0].empty()));
 }
 
-std::vector<DomainEval> evaluate_domains(data::TextBatches& batches, const std::vector<int64_t>& domain_begin,
-                                         const std::vector<std::string>& names, bool in_domain, int64_t max_chunks,
-                                         int64_t batch, const std::function<torch::Tensor(const torch::Tensor&)>& logits) {
-  std::vector<DomainEval> out;
-  std::vector<int64_t> ids(static_cast<size_t>(batch));
+DomainEvaluator::DomainEvaluator(int64_t max_chunks, int64_t batch, torch::nn::Module& model,
+                                 std::function<torch::Tensor(const torch::Tensor&)> logits)
+    : max_chunks_(max_chunks), batch_(batch), model_(model), logits_(std::move(logits)) {}
+
+void DomainEvaluator::add(std::unique_ptr<data::TextBatches> batches, const std::vector<int64_t>& domain_begin,
+                          const std::vector<std::string>& names, bool in_domain) {
+  const size_t set = sets_.size();
+  sets_.push_back(std::move(batches));
   for (size_t d = 0; d < names.size(); ++d) {
-    const int64_t begin = domain_begin[d];
-    const int64_t end = std::min(domain_begin[d + 1], begin + max_chunks);
-    double loss_sum = 0, correct = 0, tokens = 0;
-    for (int64_t at = begin; at < end; at += batch) {
-      const int64_t n = std::min(batch, end - at);
-      for (int64_t i = 0; i < n; ++i) ids[i] = at + i;
-      auto [x, y] = batches.load(ids.data(), n);
-      const auto scores = logits(x);
-      const auto flat = scores.reshape({-1, scores.size(-1)});
-      const auto target = y.reshape({-1});
-      loss_sum += F::cross_entropy(flat, target, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-      correct += static_cast<double>(flat.argmax(1).eq(target).sum().item<int64_t>());
-      tokens += static_cast<double>(target.numel());
-    }
-    out.push_back({names[d], in_domain, tokens > 0 ? loss_sum / tokens : 0.0, tokens > 0 ? correct / tokens : 0.0});
+    const int64_t domain = static_cast<int64_t>(domains_.size());
+    domains_.push_back({names[d], in_domain});
+    const int64_t begin = domain_begin[d], end = std::min(domain_begin[d + 1], begin + max_chunks_);
+    for (int64_t at = begin; at < end; at += batch_) units_.push_back({set, domain, at, std::min(batch_, end - at)});
   }
+}
+
+std::vector<EvalSums> DomainEvaluator::evaluate(int64_t begin, int64_t end) {
+  torch::NoGradGuard no_grad;
+  model_.eval();
+  std::vector<EvalSums> out;
+  std::vector<int64_t> ids(static_cast<size_t>(batch_));
+  for (int64_t i = begin; i < end; ++i) {
+    const Unit& u = units_.at(static_cast<size_t>(i));
+    for (int64_t j = 0; j < u.n; ++j) ids[j] = u.first + j;
+    auto [x, y] = sets_[u.set]->load(ids.data(), u.n);
+    const auto scores = logits_(x);
+    const auto flat = scores.reshape({-1, scores.size(-1)});
+    const auto target = y.reshape({-1});
+    const double loss = F::cross_entropy(flat, target, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+    const double correct = static_cast<double>(flat.argmax(1).eq(target).sum().item<int64_t>());
+    out.push_back({u.domain, loss, correct, static_cast<double>(target.numel())});
+  }
+  model_.train();
   return out;
 }
 

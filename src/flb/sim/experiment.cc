@@ -90,9 +90,11 @@ std::unique_ptr<ResultsWriter> open_results(Run& run) {
   }
   collectively(t, [&] { results = ResultsWriter::create(config.out, run.results_comm, config.overwrite); });
   const RunSetup& s = run.setup;
+  std::vector<std::string> domain_names;
+  for (const auto& d : s.task->eval_domains()) domain_names.push_back(d.name);
   results->write_start({run.info.config_toml, run.info.command_line, s.algorithm->name(), t.size(), hosts,
                         t.describe(), s.device.str(), s.threads, static_cast<int64_t>(config.seed), start_time,
-                        s.task->eval_domains()});
+                        domain_names});
   return results;
 }
 

@@ -1,6 +1,9 @@
 // Fashion-MNIST classification (task.h).
 #include <torch/nn/functional.h>
 
+#include <algorithm>
+#include <memory>
+
 #include "flb/data/image_batches.h"
 #include "flb/data/image_dataset.h"
 #include "flb/data/partition.h"
@@ -11,6 +14,8 @@ namespace flb::sim {
 namespace {
 
 namespace F = torch::nn::functional;
+
+constexpr int64_t kEvalBatch = 500;  // test images per evaluation unit
 
 class ImageTask : public Task {
  public:
@@ -33,27 +38,28 @@ class ImageTask : public Task {
     return F::cross_entropy(model_->forward(x), y);
   }
 
-  std::vector<std::string> eval_domains() const override { return {"test"}; }
+  std::vector<EvalDomain> eval_domains() const override { return {{"test", true}}; }
 
-  std::vector<DomainEval> evaluate() override {
+  // One unit per kEvalBatch test images, in order.
+  int64_t eval_units() const override { return (data_.test.count + kEvalBatch - 1) / kEvalBatch; }
+
+  std::vector<EvalSums> evaluate_units(int64_t begin, int64_t end) override {
     torch::NoGradGuard no_grad;
     model_->eval();
-    constexpr int64_t kBatch = 500;
-    data::ImageBatches batches(data_.test, kBatch, device_);
-    std::vector<int64_t> ids(static_cast<size_t>(kBatch));
-    double loss_sum = 0;
-    int64_t correct = 0;
-    for (int64_t start = 0; start < data_.test.count; start += kBatch) {
-      const int64_t n = std::min(kBatch, data_.test.count - start);
+    if (!eval_batches_) eval_batches_ = std::make_unique<data::ImageBatches>(data_.test, kEvalBatch, device_);
+    std::vector<int64_t> ids(static_cast<size_t>(kEvalBatch));
+    std::vector<EvalSums> out;
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t start = u * kEvalBatch, n = std::min(kEvalBatch, data_.test.count - start);
       for (int64_t i = 0; i < n; ++i) ids[i] = start + i;
-      auto [x, y] = batches.load(ids.data(), n);
+      auto [x, y] = eval_batches_->load(ids.data(), n);
       auto logits = model_->forward(x);
-      loss_sum += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-      correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+      const double loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+      const double correct = static_cast<double>(logits.argmax(1).eq(y).sum().item<int64_t>());
+      out.push_back({0, loss, correct, static_cast<double>(n)});
     }
     model_->train();
-    const double count = static_cast<double>(data_.test.count);
-    return {{"test", true, loss_sum / count, static_cast<double>(correct) / count}};
+    return out;
   }
 
  private:
@@ -63,6 +69,7 @@ class ImageTask : public Task {
   std::vector<std::vector<int64_t>> clients_;
   std::shared_ptr<model::ImageClassifier> model_;
   std::unique_ptr<data::ImageBatches> batches_;
+  std::unique_ptr<data::ImageBatches> eval_batches_;  // built at the first evaluation
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "flb/core/timer.h"
 #include "flb/hf/peft_export.h"
 #include "flb/model/llama.h"
+#include "flb/sim/evaluation.h"
 #include "flb/sim/local_trainer.h"
 #include "flb/sim/task.h"
 
@@ -39,7 +40,7 @@ void pretrain(const RunConfig& config, int64_t steps, int64_t report_every, cons
     const LocalResult r = trainer.train(samples, c.seed, 0, chunk, {});
     done += r.steps;
     double heldout = 0;
-    const auto evals = task->evaluate();
+    const auto evals = evaluate_all(*task);
     for (const auto& e : evals) heldout += e.loss / static_cast<double>(evals.size());
     std::printf("pretrain: step %6lld  train loss %.4f  held-out loss %.4f  %.1f s\n", static_cast<long long>(done),
                 r.mean_loss, heldout, clock.seconds());

@@ -9,6 +9,7 @@
 
 #include "flb/compress/wire_format.h"
 #include "flb/core/collective_error.h"
+#include "flb/sim/evaluation.h"
 #include "flb/sim/placement.h"
 #include "flb/compress/malformed_upload.h"
 
@@ -220,16 +221,19 @@ void Round::broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, R
   row.apply = phase.seconds();
 }
 
-// 6. Rank 0 evaluates the global model every --eval-every rounds and after
-//    the last; test_loss and test_accuracy are the in-domain means.
+// 6. Every --eval-every rounds and after the last, the ranks evaluate the
+//    global model, each a share of the units, and rank 0 adds the sums
+//    (evaluation.h: the same bits for any number of ranks); test_loss and
+//    test_accuracy are the in-domain means.
 std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
   Timer phase;
   row.test_loss = row.test_accuracy = kNaN;
   std::vector<EvalRow> rows;
   const bool last = round + 1 == config_.rounds;
-  if (transport_.rank() == 0 && ((round + 1) % config_.eval_every == 0 || last)) {
-    load_global(setup_);
-    const std::vector<DomainEval> evals = setup_.task->evaluate();
+  if ((round + 1) % config_.eval_every != 0 && !last) return rows;
+  load_global(setup_);
+  const std::vector<DomainEval> evals = evaluate_shared(*setup_.task, transport_);  // empty but on rank 0
+  if (transport_.rank() == 0) {
     double loss = 0, accuracy = 0, in_domain = 0;
     for (size_t d = 0; d < evals.size(); ++d) {
       rows.push_back({round, static_cast<int64_t>(d), evals[d].in_domain, evals[d].loss, evals[d].accuracy});

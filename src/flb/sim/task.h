@@ -29,6 +29,20 @@ struct DomainEval {
   double accuracy = 0;    // top-1 (class, or next byte)
 };
 
+// An evaluation domain: its name and whether some client holds it.
+struct EvalDomain {
+  std::string name;
+  bool in_domain = true;
+};
+
+// The sums of one evaluation unit (one forward pass), for its domain.
+struct EvalSums {
+  int64_t domain = 0;   // index into eval_domains()
+  double loss_sum = 0;  // summed cross-entropy (nats) of its predictions
+  double correct = 0;   // top-1 hits
+  double count = 0;     // predictions (images, or tokens)
+};
+
 class Task {
  public:
   virtual ~Task() = default;
@@ -42,10 +56,14 @@ class Task {
   virtual std::pair<torch::Tensor, torch::Tensor> batch(const int64_t* ids, int64_t n) = 0;
   // The mean training loss of the model on (x, y).
   virtual torch::Tensor loss(const torch::Tensor& x, const torch::Tensor& y) = 0;
-  // The names of the evaluation domains, in evaluate()'s order.
-  virtual std::vector<std::string> eval_domains() const = 0;
-  // The model as it is now, on every evaluation domain (rank 0 calls it).
-  virtual std::vector<DomainEval> evaluate() = 0;
+  // The evaluation domains, in the order of the results' /eval rows.
+  virtual std::vector<EvalDomain> eval_domains() const = 0;
+  // Evaluation is cut into units, one forward pass each, numbered in an
+  // order fixed by the configuration (so ranks can share it: evaluation.h).
+  virtual int64_t eval_units() const = 0;
+  // The sums of units [begin, end), in order, for the model as it is now.
+  // REQUIRES: 0 <= begin <= end <= eval_units().
+  virtual std::vector<EvalSums> evaluate_units(int64_t begin, int64_t end) = 0;
 };
 
 // Loads the data and builds the model (initialised from LibTorch's

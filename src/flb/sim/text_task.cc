@@ -18,6 +18,7 @@
 #include "flb/data/text_corpus.h"
 #include "flb/data/text_partition.h"
 #include "flb/hf/llama_model.h"
+#include "flb/model/autocast.h"
 #include "flb/model/llama.h"
 #include "flb/sim/domain_eval.h"
 #include "flb/sim/task.h"
@@ -63,6 +64,7 @@ class TextTask : public Task {
       model_ = load_byte_llama(c, low_rank, targets, base_dtype);
     }
     model_->set_activation_checkpointing(c.model.activation_checkpointing);
+    model_->set_autocast(model::parse_autocast(c.model.autocast));
     const data::TextCorpusOptions options{c.data.context, c.data.heldout_fraction, c.seed};
     corpus_ = data::load_corpus(c.data.corpus_dir, c.data.domains, options);
     if (has_ood_domains(c.data)) ood_ = data::load_corpus(c.data.corpus_dir, c.data.ood_domains, options);
@@ -70,6 +72,7 @@ class TextTask : public Task {
     clients_ = part.chunks;
     model_->to(device);
     batches_ = std::make_unique<data::TextBatches>(corpus_.train, c.train.batch_size, device);
+    make_evaluator();
   }
 
   std::string describe() const override {
@@ -85,32 +88,21 @@ class TextTask : public Task {
     return F::cross_entropy(model_->forward(x).reshape({-1, kBytes}), y.reshape({-1}));
   }
 
-  std::vector<std::string> eval_domains() const override {
-    std::vector<std::string> names = corpus_.domains;
-    if (has_ood_domains(config_.data)) names.insert(names.end(), ood_.domains.begin(), ood_.domains.end());
-    return names;
-  }
-
-  std::vector<DomainEval> evaluate() override {
-    torch::NoGradGuard no_grad;
-    model_->eval();
-    std::vector<DomainEval> out;
-    evaluate_corpus(corpus_, true, out);
-    if (has_ood_domains(config_.data)) evaluate_corpus(ood_, false, out);
-    model_->train();
-    return out;
-  }
+  std::vector<EvalDomain> eval_domains() const override { return evaluator_->domains(); }
+  int64_t eval_units() const override { return evaluator_->units(); }
+  std::vector<EvalSums> evaluate_units(int64_t begin, int64_t end) override { return evaluator_->evaluate(begin, end); }
 
  private:
-  // Mean next-byte loss and accuracy over the first eval_sequences held-out
-  // chunks of every domain of `corpus`.
-  void evaluate_corpus(const data::TextCorpus& corpus, bool in_domain, std::vector<DomainEval>& out) {
-    constexpr int64_t kBatch = 32;
-    data::TextBatches batches(corpus.heldout, kBatch, device_);
-    const auto evals = evaluate_domains(batches, corpus.heldout.domain_begin, corpus.domains, in_domain,
-                                        config_.data.eval_sequences, kBatch,
-                                        [&](const torch::Tensor& x) { return model_->forward(x); });
-    out.insert(out.end(), evals.begin(), evals.end());
+  // The first eval_sequences held-out chunks of every domain, kEvalBatch per unit.
+  void make_evaluator() {
+    constexpr int64_t kEvalBatch = 32;
+    evaluator_ = std::make_unique<DomainEvaluator>(config_.data.eval_sequences, kEvalBatch, *model_,
+                                                   [this](const torch::Tensor& x) { return model_->forward(x); });
+    evaluator_->add(std::make_unique<data::TextBatches>(corpus_.heldout, kEvalBatch, device_),
+                    corpus_.heldout.domain_begin, corpus_.domains, true);
+    if (has_ood_domains(config_.data))
+      evaluator_->add(std::make_unique<data::TextBatches>(ood_.heldout, kEvalBatch, device_), ood_.heldout.domain_begin,
+                      ood_.domains, false);
   }
 
   RunConfig config_;
@@ -119,6 +111,7 @@ class TextTask : public Task {
   std::vector<std::vector<int64_t>> clients_;
   std::shared_ptr<model::Llama> model_;
   std::unique_ptr<data::TextBatches> batches_;
+  std::unique_ptr<DomainEvaluator> evaluator_;
 };
 
 }  // namespace

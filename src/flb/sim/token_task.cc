@@ -15,6 +15,7 @@
 #include "flb/data/text_partition.h"
 #include "flb/data/token_corpus.h"
 #include "flb/hf/llama_model.h"
+#include "flb/model/autocast.h"
 #include "flb/sim/domain_eval.h"
 #include "flb/sim/task.h"
 
@@ -48,6 +49,7 @@ class TokenTask : public Task {
     model::check_base_dtype_runs(base_dtype, device);
     model_ = hf::load_llama(c.model.base, low_rank, model::parse_llama_lora_targets(c.model.lora_targets), base_dtype);
     model_->set_activation_checkpointing(c.model.activation_checkpointing);
+    model_->set_autocast(model::parse_autocast(c.model.autocast));
     vocab_ = model_->config().vocab_size;
     model_->to(device);
     corpus_ = data::load_token_corpus(c.data.token_dir, c.data.domains, c.data.context, vocab_, /*with_train=*/true);
@@ -55,6 +57,7 @@ class TokenTask : public Task {
     clients_ = data::partition_chunks(corpus_.train.domain_begin, c.clients,
                                       {c.data.partition, c.data.dirichlet_alpha, c.seed}).chunks;
     batches_ = std::make_unique<data::TextBatches>(chunks_view(corpus_.train), c.train.batch_size, device);
+    make_evaluator();
   }
 
   std::string describe() const override {
@@ -70,33 +73,22 @@ class TokenTask : public Task {
     return F::cross_entropy(model_->forward(x).reshape({-1, vocab_}), y.reshape({-1}));
   }
 
-  std::vector<std::string> eval_domains() const override {
-    std::vector<std::string> names = corpus_.domains;
-    if (has_ood_domains(config_.data)) names.insert(names.end(), ood_.domains.begin(), ood_.domains.end());
-    return names;
-  }
-
-  std::vector<DomainEval> evaluate() override {
-    torch::NoGradGuard no_grad;
-    model_->eval();
-    std::vector<DomainEval> out;
-    evaluate_corpus(corpus_, true, out);
-    if (has_ood_domains(config_.data)) evaluate_corpus(ood_, false, out);
-    model_->train();
-    return out;
-  }
+  std::vector<EvalDomain> eval_domains() const override { return evaluator_->domains(); }
+  int64_t eval_units() const override { return evaluator_->units(); }
+  std::vector<EvalSums> evaluate_units(int64_t begin, int64_t end) override { return evaluator_->evaluate(begin, end); }
 
  private:
-  // Mean next-token loss (nats) and top-1 accuracy over the first
-  // eval_sequences val windows of every domain of `corpus`, in batches of
-  // --batch-size windows (logits are batch x T x V floats).
-  void evaluate_corpus(data::TokenCorpus& corpus, bool in_domain, std::vector<DomainEval>& out) {
+  // The first eval_sequences val windows of every domain, --batch-size
+  // windows per unit (logits are batch x T x V floats).
+  void make_evaluator() {
     const int64_t batch = config_.train.batch_size;
-    data::TextBatches batches(chunks_view(corpus.val), batch, device_);
-    const auto evals = evaluate_domains(batches, corpus.val.domain_begin, corpus.domains, in_domain,
-                                        config_.data.eval_sequences, batch,
-                                        [&](const torch::Tensor& x) { return model_->forward(x); });
-    out.insert(out.end(), evals.begin(), evals.end());
+    evaluator_ = std::make_unique<DomainEvaluator>(config_.data.eval_sequences, batch, *model_,
+                                                   [this](const torch::Tensor& x) { return model_->forward(x); });
+    evaluator_->add(std::make_unique<data::TextBatches>(chunks_view(corpus_.val), batch, device_),
+                    corpus_.val.domain_begin, corpus_.domains, true);
+    if (has_ood_domains(config_.data))
+      evaluator_->add(std::make_unique<data::TextBatches>(chunks_view(ood_.val), batch, device_), ood_.val.domain_begin,
+                      ood_.domains, false);
   }
 
   RunConfig config_;
@@ -106,6 +98,7 @@ class TokenTask : public Task {
   data::TokenCorpus corpus_, ood_;
   std::vector<std::vector<int64_t>> clients_;
   std::unique_ptr<data::TextBatches> batches_;
+  std::unique_ptr<DomainEvaluator> evaluator_;
 };
 
 }  // namespace
