@@ -60,8 +60,12 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
 
   // Data
   app.add_option("--data-dir", c.data.data_dir, "Directory holding the Fashion-MNIST IDX files (.gz or plain)")->group("Data");
-  app.add_option("--dataset", c.data.dataset, "fashion-mnist (images, MLP/CNN), text (byte domains, byte-level Llama + LoRA) or tokens (token domains, Hugging Face Llama + LoRA)")
-      ->check(CLI::IsMember({"fashion-mnist", "text", "tokens"}))->group("Data");
+  app.add_option("--dataset", c.data.dataset, "fashion-mnist (images, MLP/CNN), text (byte domains, byte-level Llama + LoRA), tokens (token domains, Hugging Face Llama + LoRA) or synthetic (FedProx's Synthetic(alpha, beta), generated per client: --model logreg)")
+      ->check(CLI::IsMember({"fashion-mnist", "text", "tokens", "synthetic"}))->group("Data");
+  app.add_option("--synthetic-alpha", c.data.synthetic_alpha, "--dataset synthetic: spread of the clients' label models (FedProx's alpha)")
+      ->check(CLI::Range(0.0, 100.0))->group("Data");
+  app.add_option("--synthetic-beta", c.data.synthetic_beta, "--dataset synthetic: spread of the clients' input means (FedProx's beta)")
+      ->check(CLI::Range(0.0, 100.0))->group("Data");
   app.add_option("--partition", c.data.partition,
                  "How samples are split over clients: iid, dirichlet, shards (images), by-domain (text)")
       ->check(CLI::IsMember({"iid", "dirichlet", "shards", "by-domain"}))->group("Data");
@@ -73,7 +77,7 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
   add_text_options(app, c);
 
   // Local training
-  app.add_option("--model", c.train.model, "Model")->check(CLI::IsMember({"mlp", "cnn"}))->group("Local training");
+  app.add_option("--model", c.train.model, "Model: mlp or cnn (fashion-mnist), logreg (synthetic)")->check(CLI::IsMember({"mlp", "cnn", "logreg"}))->group("Local training");
   app.add_option("--local-epochs", c.train.local_epochs, "Local epochs per round (used when --local-steps is 0)")
       ->check(CLI::Range(int64_t{0}, int64_t{100000}))->group("Local training");
   app.add_option("--local-steps", c.train.local_steps, "Exactly this many local steps per round (0: use --local-epochs)")

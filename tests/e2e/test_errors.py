@@ -26,6 +26,11 @@ expect_error(1, ["--bogus-flag"], "--bogus-flag", 2, "unknown flag")
 expect_error(2, ["--clients", 0], "--clients", 2, "out-of-range value")
 expect_error(1, ["--clients", 5, "--clients-per-round", 6], "--clients-per-round", 2, "m > N")
 expect_error(2, ["--partition", "zipf"], "--partition", 2, "unknown partition")
+syn = small + ["--dataset", "synthetic", "--out", f"{args.workdir}/syn.h5"]
+expect_error(1, syn, "pass --model logreg", None, "synthetic without --model logreg")
+expect_error(1, syn + ["--model", "logreg", "--algorithm", "fedloru"], "no hidden layer", None, "synthetic with a low-rank algorithm")
+expect_error(1, syn + ["--model", "logreg", "--partition", "dirichlet"], "drop --partition", None, "synthetic with --partition")
+expect_error(1, small + ["--model", "logreg", "--out", f"{args.workdir}/lr.h5"], "only for --dataset synthetic", None, "logreg on images")
 expect_error(2, small + ["--data-dir", "/nonexistent", "--out", f"{args.workdir}/x.h5"], "--data-dir", 1, "missing data")
 
 # A truncated dataset file.

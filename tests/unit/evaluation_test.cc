@@ -32,7 +32,9 @@ class FakeEvalTask : public Task {
   }
   std::string describe() const override { return "fake"; }
   torch::nn::Module& model() override { throw std::logic_error("unused"); }
-  const std::vector<std::vector<int64_t>>& client_samples() const override { return none_; }
+  int64_t client_sample_count(int64_t) const override { return 0; }
+  const std::vector<int64_t>& client_samples(int64_t) override { return none_; }
+  int64_t client_stored_bytes(int64_t) const override { return 0; }
   std::pair<torch::Tensor, torch::Tensor> batch(const int64_t*, int64_t) override { throw std::logic_error("unused"); }
   torch::Tensor loss(const torch::Tensor&, const torch::Tensor&) override { throw std::logic_error("unused"); }
   std::vector<EvalDomain> eval_domains() const override { return {{"a", true}, {"b", true}, {"ood", false}}; }
@@ -55,7 +57,7 @@ class FakeEvalTask : public Task {
 
  private:
   std::vector<EvalSums> sums_;
-  std::vector<std::vector<int64_t>> none_;
+  std::vector<int64_t> none_;
   int64_t throw_at_;
   std::mutex mutex_;
 };

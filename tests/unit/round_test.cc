@@ -93,13 +93,13 @@ TEST(Round, OneRoundEqualsFedAvgComputedByHand) {
   }();
   const std::vector<int64_t> sampled = sample_clients(config.seed, 0, config.clients, config.clients_per_round);
   int64_t total = 0;
-  for (int64_t c : sampled) total += static_cast<int64_t>(ref.task->client_samples()[c].size());
+  for (int64_t c : sampled) total += static_cast<int64_t>(ref.task->client_sample_count(c));
   algo::Tensors want;
   for (const auto& g : start) want.push_back(g.clone());
   double weighted_loss = 0;
   for (int64_t c : sampled) {
     load_global(ref);
-    const auto& ids = ref.task->client_samples()[c];
+    const auto& ids = ref.task->client_samples(c);
     const LocalResult local = ref.trainer->train(ids, config.seed, c, 0, {});
     const double w = static_cast<double>(ids.size()) / static_cast<double>(total);
     weighted_loss += local.mean_loss * static_cast<double>(ids.size());
@@ -117,7 +117,7 @@ TEST(Round, OneRoundEqualsFedAvgComputedByHand) {
   for (size_t k = 0; k < sampled.size(); ++k) {
     const ClientRecord& cr = got.rows.clients[k];
     EXPECT_EQ(cr.client, sampled[k]);
-    EXPECT_EQ(cr.samples, static_cast<int64_t>(ref.task->client_samples()[sampled[k]].size()));
+    EXPECT_EQ(cr.samples, ref.task->client_sample_count(sampled[k]));
     EXPECT_EQ(cr.steps, 2);
     uploaded += cr.upload_bytes;
   }

@@ -15,7 +15,17 @@ void validate(const RunConfig& c) {
   require(c.train.batch_size >= 1, "--batch-size: must be at least 1");
   require(c.train.lr > 0, "--lr: must be positive");
   const bool text = c.data.dataset == "text" || c.data.dataset == "tokens";  // language models over domains
-  require(c.data.dataset == "fashion-mnist" || text, "--dataset: choose fashion-mnist, text or tokens");
+  const bool synthetic = c.data.dataset == "synthetic";
+  require(c.data.dataset == "fashion-mnist" || text || synthetic,
+          "--dataset: choose fashion-mnist, text, tokens or synthetic");
+  require(!synthetic || c.train.model == "logreg",
+          "--model " + c.train.model + ": --dataset synthetic trains multinomial logistic regression: pass --model logreg");
+  require(synthetic || c.train.model != "logreg", "--model logreg: only for --dataset synthetic");
+  require(!synthetic || c.data.partition == "iid",
+          "--partition " + c.data.partition + ": --dataset synthetic's clients are drawn non-identically by "
+          "--synthetic-alpha and --synthetic-beta; drop --partition");
+  require(!synthetic || c.clients <= (int64_t{1} << 31), "--clients: --dataset synthetic takes at most 2^31 clients");
+  require(c.data.synthetic_alpha >= 0 && c.data.synthetic_beta >= 0, "--synthetic-alpha/--synthetic-beta: must be >= 0");
   require(c.data.dataset != "tokens" || !c.model.base.empty(),
           "--base: --dataset tokens needs a Hugging Face model directory (config.json + model.safetensors): "
           "pass --base MODEL_DIR");

@@ -12,7 +12,7 @@
 namespace flb {
 
 struct DataConfig {
-  std::string dataset = "fashion-mnist";  // fashion-mnist | text
+  std::string dataset = "fashion-mnist";  // fashion-mnist | text | tokens | synthetic
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::string partition = "iid";   // images: iid | dirichlet | shards; text: by-domain | dirichlet | iid
   double dirichlet_alpha = 0.5;    // concentration over labels (dirichlet)
@@ -25,6 +25,8 @@ struct DataConfig {
   std::string token_dir;           // --dataset tokens: token domains (flbench tokenize --out)
   double heldout_fraction = 0.1;   // documents held out for evaluation
   int64_t eval_sequences = 64;     // held-out sequences evaluated per domain
+  double synthetic_alpha = 1.0;    // --dataset synthetic: how much the clients' models differ
+  double synthetic_beta = 1.0;     //   and their inputs (FedProx's Synthetic(alpha, beta))
 };
 
 // The language model (dataset text).
@@ -44,7 +46,7 @@ struct ModelConfig {
 };
 
 struct TrainConfig {
-  std::string model = "mlp";       // mlp | cnn (fashion-mnist); text and tokens use the Llama
+  std::string model = "mlp";       // mlp | cnn (fashion-mnist); logreg (synthetic); text and tokens use the Llama
   int64_t local_epochs = 1;        // used when local_steps == 0
   int64_t local_steps = 0;         // > 0: exactly this many steps per client
   int64_t batch_size = 32;

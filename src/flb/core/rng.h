@@ -22,6 +22,7 @@ enum class StreamPurpose : uint64_t {
   kTest = 7,
   kSketch = 8,   // randomized linear algebra (linalg/low_rank.h)
   kHeldOut = 9,  // text corpora: which documents are held out
+  kSynthetic = 10,  // --dataset synthetic: clients' models and samples (data/synthetic.h)
 };
 
 // SplitMix64 finaliser: a bijective 64-bit mix with good avalanche.

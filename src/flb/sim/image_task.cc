@@ -30,7 +30,9 @@ class ImageTask : public Task {
 
   std::string describe() const override { return "fashion-mnist (" + config_.data.partition + ")"; }
   torch::nn::Module& model() override { return *model_; }
-  const std::vector<std::vector<int64_t>>& client_samples() const override { return clients_; }
+  int64_t client_sample_count(int64_t c) const override { return static_cast<int64_t>(clients_.at(c).size()); }
+  const std::vector<int64_t>& client_samples(int64_t c) override { return clients_.at(c); }
+  int64_t client_stored_bytes(int64_t c) const override { return client_sample_count(c) * sizeof(int64_t); }
 
   std::pair<torch::Tensor, torch::Tensor> batch(const int64_t* ids, int64_t n) override { return batches_->load(ids, n); }
 
@@ -81,6 +83,7 @@ std::unique_ptr<Task> make_image_task(const RunConfig& c, const model::LowRankSp
 std::unique_ptr<Task> make_task(const RunConfig& c, const model::LowRankSpec* low_rank, torch::Device device) {
   if (c.data.dataset == "text") return make_text_task(c, low_rank, device);
   if (c.data.dataset == "tokens") return make_token_task(c, low_rank, device);
+  if (c.data.dataset == "synthetic") return make_synthetic_task(c, low_rank, device);
   return make_image_task(c, low_rank, device);
 }
 

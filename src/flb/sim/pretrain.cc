@@ -28,7 +28,7 @@ void pretrain(const RunConfig& config, int64_t steps, int64_t report_every, cons
   std::unique_ptr<Task> task = make_task(c, /*low_rank=*/nullptr, torch::kCPU);
   const std::vector<torch::Tensor> params = task->model().parameters();
   LocalTrainer trainer(*task, params, c.train, torch::kCPU);
-  const std::vector<int64_t>& samples = task->client_samples()[0];
+  const std::vector<int64_t> samples = task->client_samples(0);
   std::printf("pretrain: %lld parameters, %zu training sequences of %lld bytes, %lld steps\n",
               static_cast<long long>(std::accumulate(params.begin(), params.end(), int64_t{0},
                                                      [](int64_t n, const torch::Tensor& p) { return n + p.numel(); })),

@@ -64,10 +64,9 @@ double train_loss(const std::vector<ClientRecord>& records) {
 
 Round::Round(const RunConfig& config, RunSetup& setup, comm::Transport& transport, RowSink& sink)
     : config_(config), setup_(setup), transport_(transport), sink_(sink), last_test_loss_(kNaN), last_test_accuracy_(kNaN) {
-  const auto& samples = setup_.task->client_samples();
   for (int64_t c = 0; c < config_.clients; ++c)
     if (owner_rank(c, config_.clients, transport_.size()) == transport_.rank())
-      hosted_sample_bytes_ += static_cast<int64_t>(samples[c].size() * sizeof(int64_t));
+      hosted_sample_bytes_ += setup_.task->client_stored_bytes(c);
 }
 
 int64_t Round::client_state_bytes() const { return hosted_sample_bytes_ + setup_.algorithm->client_state_bytes(); }
@@ -96,7 +95,7 @@ std::vector<int64_t> Round::sample(int64_t round) const {
 LocalResult Round::train_client(const algo::ClientContext& ctx) {
   load_global(setup_);
   setup_.algorithm->load_client(ctx, setup_.params);
-  return setup_.trainer->train(setup_.task->client_samples()[ctx.client], config_.seed, ctx.client, ctx.round,
+  return setup_.trainer->train(setup_.task->client_samples(ctx.client), config_.seed, ctx.client, ctx.round,
                                {[&] { return setup_.algorithm->regularizer(setup_.params, setup_.global); },
                                 [&] { setup_.algorithm->after_step(ctx, setup_.params); }});
 }
@@ -106,13 +105,12 @@ Round::LocalUploads Round::train_and_encode(int64_t round, const std::vector<int
   LocalUploads out;
   out.bytes = std::move(upload_buffer_);
   out.bytes.clear();
-  const auto& samples = setup_.task->client_samples();
   const int rank = transport_.rank();
   double train_s = 0, encode_s = 0;
   Timer phase;
   for (int64_t c : sampled) {
     if (owner_rank(c, config_.clients, transport_.size()) != rank) continue;
-    const algo::ClientContext ctx{c, round, static_cast<int64_t>(samples[c].size())};
+    const algo::ClientContext ctx{c, round, setup_.task->client_sample_count(c)};
     phase.reset();
     const LocalResult local = train_client(ctx);
     train_s += phase.seconds();
@@ -149,7 +147,6 @@ Round::AtRoot Round::gather(LocalUploads mine, RoundRow& row) {
 // under stop its error is rethrown.
 std::vector<algo::Upload> Round::decode_uploads(const comm::Gathered& uploads, const std::vector<int64_t>& sampled,
                                                 int64_t round, RoundRow& row) {
-  const auto& samples = setup_.task->client_samples();
   std::vector<algo::Upload> accepted;
   for (const auto& [r, u] : split_uploads(uploads)) {
     try {
@@ -160,7 +157,7 @@ std::vector<algo::Upload> Round::decode_uploads(const comm::Gathered& uploads, c
                               "an upload for client " + std::to_string(client) +
                                   ", which this rank does not host or which was not sampled this round");
       // The decoded tensors view `uploads`, which outlives the aggregation.
-      accepted.push_back({client, static_cast<int64_t>(samples[client].size()),
+      accepted.push_back({client, setup_.task->client_sample_count(client),
                           compress::decode(u.data, u.size, setup_.upload_schema, u.client)});
     } catch (const MalformedUpload& e) {
       if (config_.on_bad_upload == "stop") throw;

@@ -49,8 +49,14 @@ class Task {
   // "fashion-mnist (dirichlet)", for the log.
   virtual std::string describe() const = 0;
   virtual torch::nn::Module& model() = 0;
-  // The sample ids of every client: a pure function of config and seed.
-  virtual const std::vector<std::vector<int64_t>>& client_samples() const = 0;
+  // Client `client`'s samples: a pure function of config, seed and client.
+  // The count, and the ids (the reference is valid until the next call: a
+  // task may generate them on demand).
+  virtual int64_t client_sample_count(int64_t client) const = 0;
+  virtual const std::vector<int64_t>& client_samples(int64_t client) = 0;
+  // Bytes the task keeps for the client between rounds (its sample-id list;
+  // 0 where the samples are generated from (seed, client)).
+  virtual int64_t client_stored_bytes(int64_t client) const = 0;
   // A training batch of the samples ids[0..n), on the device, in buffers
   // reused by the next call. REQUIRES: n <= the batch size.
   virtual std::pair<torch::Tensor, torch::Tensor> batch(const int64_t* ids, int64_t n) = 0;
@@ -72,6 +78,8 @@ class Task {
 std::unique_ptr<Task> make_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
 
 std::unique_ptr<Task> make_image_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
+// --dataset synthetic: FedProx's Synthetic(alpha, beta), logistic regression.
+std::unique_ptr<Task> make_synthetic_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
 std::unique_ptr<Task> make_text_task(const RunConfig& config, const model::LowRankSpec* low_rank, torch::Device device);
 // The text task's byte-level Llama when no --base is given (and the model
 // flbench pretrain trains): vocabulary 256, hidden --width, --depth blocks,

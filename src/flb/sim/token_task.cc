@@ -66,7 +66,9 @@ class TokenTask : public Task {
     return "tokens " + d + " (" + config_.data.partition + ", Llama V=" + std::to_string(vocab_) + ")";
   }
   torch::nn::Module& model() override { return *model_; }
-  const std::vector<std::vector<int64_t>>& client_samples() const override { return clients_; }
+  int64_t client_sample_count(int64_t c) const override { return static_cast<int64_t>(clients_.at(c).size()); }
+  const std::vector<int64_t>& client_samples(int64_t c) override { return clients_.at(c); }
+  int64_t client_stored_bytes(int64_t c) const override { return client_sample_count(c) * sizeof(int64_t); }
   std::pair<torch::Tensor, torch::Tensor> batch(const int64_t* ids, int64_t n) override { return batches_->load(ids, n); }
 
   torch::Tensor loss(const torch::Tensor& x, const torch::Tensor& y) override {
