@@ -59,11 +59,7 @@ class SyntheticTask : public Task {
     int64_t* yp = y.data_ptr<int64_t>();
     for (int64_t i = 0; i < n; ++i) {
       const int64_t client = ids[i] >> 32, index = ids[i] & 0xffffffff;
-      if (client != cached_client_) {
-        cached_ = data::synthetic_client(spec_, client);
-        cached_client_ = client;
-      }
-      yp[i] = data::synthetic_sample(spec_, cached_, client, index, /*test=*/false, xp + i * data::kSyntheticDim);
+      yp[i] = data::synthetic_sample(spec_, client_model(client), client, index, /*test=*/false, xp + i * data::kSyntheticDim);
     }
     return {x.to(device_), y.to(device_)};
   }
@@ -86,16 +82,21 @@ class SyntheticTask : public Task {
   }
 
  private:
+  // The model of `client`, drawn again only when the client changes.
+  const data::SyntheticClient& client_model(int64_t client) {
+    if (client != cached_client_) {
+      cached_ = data::synthetic_client(spec_, client);
+      cached_client_ = client;
+    }
+    return cached_;
+  }
+
   void make_test_set() {
     torch::Tensor x = torch::empty({kTestSamples, data::kSyntheticDim}), y = torch::empty({kTestSamples}, torch::kInt64);
     for (int64_t j = 0; j < kTestSamples; ++j) {
       const int64_t client = j % config_.clients;
-      if (client != cached_client_) {
-        cached_ = data::synthetic_client(spec_, client);
-        cached_client_ = client;
-      }
-      y.data_ptr<int64_t>()[j] = data::synthetic_sample(spec_, cached_, client, j / config_.clients, /*test=*/true,
-                                                        x.data_ptr<float>() + j * data::kSyntheticDim);
+      y.data_ptr<int64_t>()[j] = data::synthetic_sample(spec_, client_model(client), client, j / config_.clients,
+                                                        /*test=*/true, x.data_ptr<float>() + j * data::kSyntheticDim);
     }
     test_x_ = x.to(device_);
     test_y_ = y.to(device_);
