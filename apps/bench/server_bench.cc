@@ -31,6 +31,7 @@
 #include <tuple>
 #include <vector>
 
+#include "dense_reference.h"
 #include "flb/algo/fedsrd.h"
 #include "flb/core/error.h"
 #include "flb/model/llama.h"
@@ -94,25 +95,12 @@ torch::Tensor fedsrd_solve(const Layer& l, Factor factor, bool truncate) {
   return flb::algo::fedsrd::solve(l.A, l.B, l.dA, l.dB, l.w, factor, truncate);
 }
 
-// ---- the dense float64 reference ------------------------------------------
+// ---- the dense float64 reference (dense_reference.h) --------------------
 torch::Tensor reference_solve(const Layer& l, Factor factor, bool truncate = true) {
-  // From the updates themselves: B + dB_i exact, not its float32 rounding.
-  const torch::Tensor A = l.A.to(torch::kFloat64), B = l.B.to(torch::kFloat64);
-  torch::Tensor W = torch::zeros({B.size(0), A.size(1)}, A.options());
-  for (size_t i = 0; i < l.w.size(); ++i)
-    W += static_cast<double>(l.w[i]) * (B + l.dB[i].to(torch::kFloat64)).matmul(A + l.dA[i].to(torch::kFloat64));
-  torch::Tensor U, S, Vh;
-  std::tie(U, S, Vh) = torch::linalg_svd(W, false);
-  const int64_t k = l.A.size(0);
-  const torch::Tensor Wk = truncate ? (U.narrow(1, 0, k) * S.narrow(0, 0, k)).matmul(Vh.narrow(0, 0, k)) : W;
-  const torch::Tensor dW = Wk - B.matmul(A);
-  return factor == Factor::kA ? torch::linalg_pinv(B).matmul(dW) : dW.matmul(torch::linalg_pinv(A));
+  return flb_bench::fedsrd_solve(l.A, l.B, l.dA, l.dB, l.w, factor, truncate);
 }
 
-double rel_diff(const torch::Tensor& got, const torch::Tensor& want) {
-  const torch::Tensor w = want.to(torch::kFloat64);
-  return ((got.to(torch::kFloat64) - w).abs().max() / w.abs().max()).item<double>();
-}
+double rel_diff(const torch::Tensor& got, const torch::Tensor& want) { return flb_bench::max_rel_diff(got, want); }
 
 double seconds_of(const std::function<void()>& f) {
   const auto t0 = std::chrono::steady_clock::now();

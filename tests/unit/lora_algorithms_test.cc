@@ -242,6 +242,27 @@ TEST(FfaLora, AIsBitwiseUnchangedAndOnlyDbIsUploaded) {
   EXPECT_GT(b_moved, 0.0);
 }
 
+// FedIT's direct path (deltas computed into the buffer), which FedProx,
+// FFA-LoRA and FlexLoRA inherit, against the default (encode_upload's
+// payload, encoded): the same bytes; Fed-DARE, which overrides
+// encode_upload, must not take the direct path.
+TEST(FedIT, AppendUploadWritesTheBytesOfTheEncodedPayloadForEveryHeir) {
+  for (const char* name : {"fedit", "fedprox", "ffa-lora", "flexlora", "fed-dare"}) {
+    LoraRig s = make_rig(config(name));
+    torch::manual_seed(5);
+    const Tensors local = perturbed(s.global, 0.1);
+    std::vector<uint8_t> fast(3, 0xab), reference(3, 0xab);  // an odd prefix: the unaligned path
+    const EncodedUpload f = s.algo->append_upload({7, 1, 3}, s.global, local, fast);
+    const EncodedUpload r = s.algo->Algorithm::append_upload({7, 1, 3}, s.global, local, reference);
+    size_t differing = fast.size() == reference.size() ? 0 : fast.size();
+    for (size_t i = 0; i < std::min(fast.size(), reference.size()); ++i) differing += fast[i] != reference[i];
+    std::printf("%s: %zu bytes, %zu differ (tolerance 0)\n", name, fast.size(), differing);
+    EXPECT_EQ(differing, 0u) << name;
+    EXPECT_EQ(f.bytes, r.bytes) << name;
+    EXPECT_EQ(f.values, r.values) << name;
+  }
+}
+
 TEST(FedDare, ExpectedUpdateEqualsTheDenseOne) {
   AlgoArgs c = config("fed-dare");
   c.set("--dare-p", 0.9);

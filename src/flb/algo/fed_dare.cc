@@ -36,6 +36,11 @@ class FedDare : public FedIT {
     }
     return p;
   }
+  // FedIT's direct dense path would bypass the drop above.
+  EncodedUpload append_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local,
+                              std::vector<uint8_t>& out) override {
+    return Algorithm::append_upload(ctx, global, local, out);
+  }
 
  private:
   double p_;

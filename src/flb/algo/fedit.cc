@@ -11,6 +11,14 @@ compress::Payload FedIT::encode_upload(const ClientContext& ctx, const Tensors& 
   return p;
 }
 
+EncodedUpload FedIT::append_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local,
+                                   std::vector<uint8_t>& out) {
+  EncodedUpload e;
+  for (const torch::Tensor& t : local) e.values += t.numel();
+  e.bytes = static_cast<int64_t>(compress::append_dense_differences(wire_id(), static_cast<uint32_t>(ctx.client), local, global, out));
+  return e;
+}
+
 compress::Payload FedIT::aggregate(int64_t, const std::vector<Upload>& uploads, const Tensors& global) {
   return dense_broadcast(wire_id(), weighted_mean_of_parts(uploads, global, weights(uploads)));
 }

@@ -17,6 +17,12 @@ class FedIT : public LoraAlgorithm {
       : LoraAlgorithm(c, seed, train_a, AggregationWeights::kSamples) {}
   // Dense dA, dB of every layer (dB only when A is frozen).
   compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override;
+  // The same bytes, each delta computed straight into `out` (as FedAvg):
+  // no temporary per tensor and no copy. A subclass that overrides
+  // encode_upload (Fed-DARE) must override this back to
+  // Algorithm::append_upload.
+  EncodedUpload append_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local,
+                              std::vector<uint8_t>& out) override;
   // Dense weighted mean of each tensor's (dense or sparse) parts.
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override;
   void apply_download(int64_t round, Tensors& global, const compress::Payload& download) override;

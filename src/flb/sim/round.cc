@@ -80,6 +80,7 @@ RoundRow Round::run(int64_t round) {
   AtRoot at_root = gather(train_and_encode(round, sampled, row), row);
   std::vector<uint8_t> download = decode_and_aggregate(round, sampled, at_root, row);
   broadcast_and_apply(round, download, row);
+  download_buffer_ = std::move(download);
   const std::vector<EvalRow> evals = evaluate(round, row);
   write_rows(at_root.records, evals, row);
   upload_buffer_ = std::move(at_root.uploads.bytes);
@@ -174,7 +175,8 @@ std::vector<algo::Upload> Round::decode_uploads(const comm::Gathered& uploads, c
 std::vector<uint8_t> Round::decode_and_aggregate(int64_t round, const std::vector<int64_t>& sampled, const AtRoot& in,
                                                  RoundRow& row) {
   Timer phase;
-  std::vector<uint8_t> download;
+  std::vector<uint8_t> download = std::move(download_buffer_);
+  download.clear();
   if (transport_.rank() == 0) {
     try {
       for (const ClientRecord& r : in.records)

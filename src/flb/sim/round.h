@@ -87,6 +87,10 @@ class Round {
   // fills it, gather moves it, run() takes it back): its capacity stays, so
   // a round's uploads neither regrow it nor touch fresh pages.
   std::vector<uint8_t> upload_buffer_;
+  // The broadcast's buffer, handed on the same way (decode_and_aggregate
+  // fills it on rank 0, bcast fills it elsewhere): flcomm measured a fresh
+  // one costing 4-7x a memcpy of its bytes at Llama-3.2-3B size.
+  std::vector<uint8_t> download_buffer_;
 };
 
 }  // namespace flb::sim
