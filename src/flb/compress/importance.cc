@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -92,17 +93,28 @@ Part sparsify_by_score(const torch::Tensor& values, const torch::Tensor& scores,
   const float* vp = v.data_ptr<float>();
   const double* sp = s.data_ptr<double>();
   const int64_t n = v.numel();
-  for (int64_t i = 0; i < n; ++i) require(!std::isnan(sp[i]), "sparsify_by_score: score " + std::to_string(i) + " is NaN");
+  for (int64_t i = 0; i < n; ++i)  // the message is built only on failure: this loop runs per element
+    if (std::isnan(sp[i])) throw Error("sparsify_by_score: score " + std::to_string(i) + " is NaN");
 
   const auto drop = static_cast<int64_t>(std::floor(p * static_cast<double>(n) + 0.5));
   const int64_t keep = n - drop;
-  std::vector<uint32_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0u);
-  // Strict total order: higher score first, then lower index.
-  const auto before = [sp](uint32_t a, uint32_t b) { return sp[a] > sp[b] || (sp[a] == sp[b] && a < b); };
-  std::nth_element(order.begin(), order.begin() + keep, order.end(), before);
-  order.resize(static_cast<size_t>(keep));
-  std::sort(order.begin(), order.end());
+  // The `keep` first elements in the strict total order "higher score
+  // first, then lower index": every element above the keep-th largest
+  // score t, and the lowest-indexed of those equal to t. t comes from
+  // nth_element on a copy of the scores (contiguous, no indirection), and
+  // one pass in index order picks them, so `order` comes out ascending.
+  std::vector<uint32_t> order;
+  order.reserve(static_cast<size_t>(keep));
+  if (keep > 0) {
+    std::vector<double> sorted(sp, sp + n);
+    std::nth_element(sorted.begin(), sorted.begin() + (keep - 1), sorted.end(), std::greater<double>());
+    const double t = sorted[static_cast<size_t>(keep - 1)];
+    int64_t above = 0;
+    for (int64_t i = 0; i < n; ++i) above += sp[i] > t;
+    int64_t ties = keep - above;  // elements equal to t to keep, lowest index first
+    for (int64_t i = 0; i < n; ++i)
+      if (sp[i] > t || (sp[i] == t && ties-- > 0)) order.push_back(static_cast<uint32_t>(i));
+  }
 
   double l1_all = 0, l1_kept = 0;
   for (int64_t i = 0; i < n; ++i) l1_all += std::fabs(static_cast<double>(vp[i]));
