@@ -51,6 +51,11 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--seed", c.seed, "Seed of every random stream (data split, sampling, init, batches)")->group("Federation");
   app.add_option("--on-bad-upload", c.on_bad_upload, "What rank 0 does with a malformed upload: stop the run, or skip the upload")
       ->check(CLI::IsMember({"stop", "skip"}))->group("Federation");
+  app.add_option("--aggregation", c.aggregation,
+                 "central: rank 0 gathers and combines every upload; hierarchical: each rank combines its own clients' "
+                 "uploads, the ranks' sums are reduced, rank 0 finishes (weighted-mean algorithms: fedavg, topk, fedit, "
+                 "fedprox, ffa-lora, fed-dare)")
+      ->check(CLI::IsMember({"central", "hierarchical"}))->group("Federation");
 
   // Algorithms' own options: each algorithm file registers its option group
   // (algo/options.h); every group is listed under "Algorithm options".

@@ -117,6 +117,24 @@ def check_server_step(tmp):
            f"{out}: 7 projection rows, a whole-model row, #wrong 0")
 
 
+def check_flcomm(tmp):
+    out = os.path.join(tmp, "flcomm")
+    run("flcomm.sh", [os.path.join(SRC, "scripts/bench/flcomm.sh"), "--quick"],
+        env={"FLB_BUILD_DIR": BUILD, "OUT": out, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"})
+    text = open(os.path.join(out, "quick.txt")).read() if os.path.exists(os.path.join(out, "quick.txt")) else ""
+    expect("flcomm.sh", text.startswith("# command:") and "# #wrong total: 0 OK" in text
+           and os.path.exists(os.path.join(out, "quick.json")), f"{out}/quick.txt: the command, the table, #wrong 0")
+
+
+def check_scaling(tmp):
+    out = os.path.join(tmp, "scaling.md")
+    run("scaling.sh", [os.path.join(SRC, "scripts/bench/scaling.sh"), "3"],
+        env={"FLBENCH": FLBENCH, "OUT": out, "NP_LIST": "1 2", "KINDS": "strong"})
+    rows = [l for l in open(out) if l.startswith("| strong |")] if os.path.exists(out) else []
+    expect("scaling.sh", len(rows) == 4 and sum("hierarchical" in l for l in rows) == 2,
+           f"{out}: central and hierarchical rows on 1 and 2 ranks")
+
+
 def check_run_issue3(tmp):
     out = os.path.join(tmp, "issue3")
     env = {"FLBENCH": FLBENCH, "OUT": out, "SETTINGS": "A", "ALGS": "fedavg lbgm-d0.2", "EXTRA_A": "",
@@ -155,7 +173,9 @@ def readme_names():
 def main():
     checked = {"scripts/bench/round_cost.sh": check_round_cost, "scripts/bench/wire_codec.sh": check_wire_codec,
                "scripts/bench/overhead.sh": check_overhead, "scripts/bench/llama_train.sh": check_llama_train,
-               "scripts/bench/server_step.sh": check_server_step, "scripts/run-issue3.sh": check_run_issue3,
+               "scripts/bench/server_step.sh": check_server_step, "scripts/bench/flcomm.sh": check_flcomm,
+               "scripts/bench/scaling.sh": check_scaling,
+               "scripts/run-issue3.sh": check_run_issue3,
                "scripts/run-lm.sh": check_run_lm, "scripts/quickstart.sh": check_quickstart}
     unknown = [n for n in readme_names() if n not in checked and n not in COVERED_ELSEWHERE
                and not os.path.isdir(os.path.join(SRC, n))]

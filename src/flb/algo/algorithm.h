@@ -118,6 +118,17 @@ class Algorithm {
   // schema's rules (which tensors, which kinds, how often) hold here.
   virtual compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) = 0;
 
+  // Hierarchical aggregation (--aggregation hierarchical, sim/hierarchical.h)
+  // needs the server step to be a function of the weighted mean of the
+  // uploads' parts: aggregate(round, uploads, global) must equal
+  // aggregate(round, {m}, global) for the one upload m whose dense part
+  // for each tensor some upload sends is sum_i w_i d_i / sum_i w_i, with
+  // w_i = mean_weight(upload i) and d_i upload i's (dense or sparse) part.
+  // Algorithms for which that holds say so (FedAvg, top-k, the FedIT
+  // family); the others run central only.
+  virtual bool aggregates_by_weighted_mean() const { return false; }
+  virtual double mean_weight(const Upload& upload) const { return static_cast<double>(upload.samples); }
+
   // Every rank: apply the broadcast to the global tensors.
   virtual void apply_download(int64_t round, Tensors& global, const compress::Payload& download) = 0;
 

@@ -16,6 +16,7 @@ class FedAvg final : public Algorithm {
                               std::vector<uint8_t>& out) override;
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override;
   void apply_download(int64_t round, Tensors& global, const compress::Payload& download) override;
+  bool aggregates_by_weighted_mean() const override { return true; }  // sample weights
 };
 
 // Shared by the algorithms whose server step is FedAvg's: the weighted

@@ -26,6 +26,12 @@ class FedIT : public LoraAlgorithm {
   // Dense weighted mean of each tensor's (dense or sparse) parts.
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override;
   void apply_download(int64_t round, Tensors& global, const compress::Payload& download) override;
+  // The mean of the parts, weighted by samples or uniformly (FlexLoRA,
+  // which reconstructs, overrides this back to false).
+  bool aggregates_by_weighted_mean() const override { return true; }
+  double mean_weight(const Upload& upload) const override {
+    return uniform_weights() ? 1.0 : static_cast<double>(upload.samples);
+  }
 };
 
 }  // namespace flb::algo

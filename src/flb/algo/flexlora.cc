@@ -31,6 +31,7 @@ class FlexLora : public FedIT {
     return compress::WireSchema::uniform(wire_id(), numels(tensors), compress::kDenseOnly);
   }
 
+  bool aggregates_by_weighted_mean() const override { return false; }  // it reconstructs B_i A_i
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override {
     torch::NoGradGuard no_grad;
     const std::vector<Tensors> deltas = upload_deltas(uploads, global);

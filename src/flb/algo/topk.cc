@@ -41,6 +41,7 @@ class TopK : public Algorithm {
     return p;
   }
 
+  bool aggregates_by_weighted_mean() const override { return true; }  // sample weights
   compress::Payload aggregate(int64_t, const std::vector<Upload>& uploads, const Tensors& global) override {
     return dense_broadcast(wire_id(), weighted_mean_of_parts(uploads, global));
   }

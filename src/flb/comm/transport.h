@@ -11,8 +11,8 @@
 //   LoopbackTransport  comm/loopback.h       N ranks inside one process (one
 //                                            thread each), for unit tests
 //
-// A NCCL transport (device buffers) or a hierarchical one (ranks of a node
-// pre-combine, then reduce) plugs in here: subclass Transport.
+// A NCCL transport (device buffers) plugs in here: subclass Transport.
+// Hierarchical aggregation (sim/hierarchical.h) is built on reduce_sum.
 //
 // Parallel HDF5 (metrics/results_file.h) needs an MPI communicator of its
 // own; the transport does not hand one out. sim::run_experiment takes the

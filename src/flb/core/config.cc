@@ -58,6 +58,7 @@ void validate(const RunConfig& c) {
   require(c.data.partition != "dirichlet" || c.data.dirichlet_alpha > 0,
           "--dirichlet-alpha: must be positive");
   require(c.on_bad_upload == "stop" || c.on_bad_upload == "skip", "--on-bad-upload: choose stop or skip");
+  require(c.aggregation == "central" || c.aggregation == "hierarchical", "--aggregation: choose central or hierarchical");
   require(!c.out.empty(), "--out: must name an output file");
   require(c.checkpoint_every >= 0, "--checkpoint-every: must be 0 (off) or a number of rounds");
   require(!(c.resume && c.overwrite),

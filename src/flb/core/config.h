@@ -79,6 +79,7 @@ struct RunConfig {
   std::string out = "results/run.h5";
   bool overwrite = false;
   std::string on_bad_upload = "stop";  // stop | skip: what rank 0 does with a malformed upload
+  std::string aggregation = "central";  // central | hierarchical: ranks pre-combine their clients (sim/hierarchical.h)
   int64_t checkpoint_every = 0;    // checkpoint after every k-th round (0: only on SIGTERM/SIGUSR1)
   bool resume = false;             // continue from <out>.ckpt, appending to <out>
 };

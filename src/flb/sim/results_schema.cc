@@ -13,13 +13,14 @@ std::vector<metrics::ColumnSpec> round_columns() {
       {"train_s", F, "local training, max over ranks"},
       {"encode_s", F, "upload encoding, max over ranks"},
       {"gather_wait_s", F, "rank 0 waiting for the slowest rank (the gather of the client records)"},
-      {"gather_s", F, "MPI_Gatherv of the uploads (rank 0), after the wait"},
-      {"aggregate_s", F, "decode + aggregate + encode broadcast (rank 0)"},
+      {"gather_s", F, "MPI_Gatherv of the uploads (rank 0), after the wait; hierarchical: the reduction of the ranks' sums"},
+      {"aggregate_s", F, "decode + aggregate + encode broadcast (rank 0); hierarchical: the slowest rank's decode + sum, then rank 0's"},
       {"bcast_s", F, "MPI_Bcast of the download (rank 0)"},
       {"apply_s", F, "decode + apply the download (rank 0)"},
       {"eval_s", F, "test-set evaluation (rank 0)"},
       {"io_s", F, "writing the client rows and flushing the previous round (all ranks)"},
-      {"bytes_gathered", I, "bytes rank 0 gathered: the client payloads, back to back (the sum of /clients/upload_bytes)"},
+      {"bytes_gathered", I, "the client payloads, back to back (the sum of /clients/upload_bytes): what rank 0 gathered (central), what the ranks decoded and summed (hierarchical)"},
+      {"bytes_moved", I, "bytes that travelled to rank 0: bytes_gathered (central); the ranks' reduced sums (hierarchical)"},
       {"bytes_down", I, "bytes of the broadcast (what each client downloads)"},
       {"clients", I, "clients sampled this round"},
       {"rejected", I, "uploads rejected as malformed (--on-bad-upload skip)"},
@@ -97,7 +98,7 @@ metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
   metrics::Rows out(round_columns().size());
   for (const RoundRow& r : rows) {
     const double v[] = {double(r.round), r.wall, r.train, r.encode, r.gather_wait, r.gather, r.aggregate, r.bcast, r.apply, r.eval, r.io,
-                        double(r.bytes_gathered), double(r.bytes_down), double(r.clients), double(r.rejected), double(r.parts),
+                        double(r.bytes_gathered), double(r.bytes_moved), double(r.bytes_down), double(r.clients), double(r.rejected), double(r.parts),
                         double(r.scalar_parts), r.train_loss,
                         r.test_loss, r.test_accuracy, double(r.rss_max_bytes), double(r.client_state_bytes),
                         double(r.server_state_bytes)};

@@ -12,12 +12,13 @@ namespace flb::sim {
 // The root attribute schema_version: changes whenever a name or meaning in
 // results/README.md changes. 2: /rounds/bytes_up became bytes_gathered and
 // /clients/bytes_up became upload_bytes (same values). 3: the /memory table.
-constexpr int64_t kSchemaVersion = 3;
+constexpr int64_t kSchemaVersion = 4;
 
 struct RoundRow {
   int64_t round = 0;
   double wall = 0, train = 0, encode = 0, gather_wait = 0, gather = 0, aggregate = 0, bcast = 0, apply = 0, eval = 0, io = 0;
   int64_t bytes_gathered = 0;  // rank 0: every byte gatherv delivered (= sum of the ranks' buffers)
+  int64_t bytes_moved = 0;     // bytes that travelled to rank 0: = bytes_gathered (central), the ranks' sums (hierarchical)
   int64_t bytes_down = 0;      // the broadcast's bytes
   int64_t clients = 0, rejected = 0, parts = 0, scalar_parts = 0;
   double train_loss = 0, test_loss = 0, test_accuracy = 0;

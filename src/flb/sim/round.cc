@@ -60,6 +60,12 @@ double train_loss(const std::vector<ClientRecord>& records) {
   return samples > 0 ? weighted / samples : kNaN;
 }
 
+// Why the run stops on a malformed upload (--on-bad-upload stop).
+std::string malformed_stop(int64_t round, const std::string& what) {
+  return "round " + std::to_string(round + 1) + ": " + what +
+         " (the run stops; --on-bad-upload skip drops malformed uploads instead)";
+}
+
 }  // namespace
 
 Round::Round(const RunConfig& config, RunSetup& setup, comm::Transport& transport, RowSink& sink)
@@ -77,8 +83,11 @@ RoundRow Round::run(int64_t round) {
   round_clock_.reset();
   const std::vector<int64_t> sampled = sample(round);
   row.clients = static_cast<int64_t>(sampled.size());
-  AtRoot at_root = gather(train_and_encode(round, sampled, row), row);
-  std::vector<uint8_t> download = decode_and_aggregate(round, sampled, at_root, row);
+  const bool hierarchical = config_.aggregation == "hierarchical";
+  LocalUploads mine = train_and_encode(round, sampled, row);
+  AtRoot at_root = hierarchical ? reduce(std::move(mine), sampled, round, row) : gather(std::move(mine), row);
+  std::vector<uint8_t> download = hierarchical ? aggregate_reduced(round, at_root, row)
+                                               : decode_and_aggregate(round, sampled, at_root, row);
   broadcast_and_apply(round, download, row);
   download_buffer_ = std::move(download);
   const std::vector<EvalRow> evals = evaluate(round, row);
@@ -138,7 +147,51 @@ Round::AtRoot Round::gather(LocalUploads mine, RoundRow& row) {
   phase.reset();
   at.uploads = transport_.gatherv(std::move(mine.bytes));
   row.gather = phase.seconds();
-  if (transport_.rank() == 0) row.bytes_gathered = static_cast<int64_t>(at.uploads.bytes.size());
+  if (transport_.rank() == 0) row.bytes_gathered = row.bytes_moved = static_cast<int64_t>(at.uploads.bytes.size());
+  return at;
+}
+
+// 3'. Hierarchical: every rank decodes its own uploads (validated as rank 0
+//     would) and sums them; the ranks' sums are reduced to rank 0. A rank
+//     that must stop the run (--on-bad-upload stop) still takes part in
+//     the reduction, then rank 0 learns why.
+Round::AtRoot Round::reduce(LocalUploads mine, const std::vector<int64_t>& sampled, int64_t round, RoundRow& row) {
+  AtRoot at;
+  Timer phase;
+  at.records = records_of(transport_.gather_small(to_bytes(mine.records)).bytes);
+  row.gather_wait = phase.seconds();
+  phase.reset();
+  const int rank = transport_.rank(), ranks = transport_.size();
+  at.uploads.offsets.assign(static_cast<size_t>(ranks) + 1, 0);  // only this rank's buffer is not empty
+  for (int r = rank + 1; r <= ranks; ++r) at.uploads.offsets[static_cast<size_t>(r)] = mine.bytes.size();
+  at.uploads.bytes = std::move(mine.bytes);
+  std::string error;
+  RoundRow tally;
+  try {
+    const std::vector<algo::Upload> accepted = decode_uploads(at.uploads, sampled, round, tally);
+    Tallies t{0, double(accepted.size()), double(tally.rejected), 0, 0};
+    for (const algo::Upload& u : accepted) {
+      t.parts += double(u.payload.parts.size());
+      for (const auto& part : u.payload.parts) t.scalar_parts += part.kind == compress::PartKind::kScalar;
+    }
+    at.reduced = rank_sum(*setup_.algorithm, accepted, setup_.global, t);
+  } catch (const MalformedUpload& e) {
+    error = e.what();
+    at.reduced = rank_sum(*setup_.algorithm, {}, setup_.global, {});
+  }
+  const double combine_s = phase.seconds();
+  const auto uploaded = transport_.allgather(at.uploads.bytes.size());
+  phase.reset();
+  transport_.reduce_sum(at.reduced.values);
+  row.gather = phase.seconds();
+  row.aggregate = transport_.max_to_root(combine_s);  // aggregate_reduced adds rank 0's finish
+  if (transport_.any(!error.empty()))
+    for (const std::string& e : transport_.gather_text(error))
+      if (!e.empty() && at.stop.empty()) at.stop = e;
+  if (rank == 0) {
+    for (uint64_t b : uploaded) row.bytes_gathered += static_cast<int64_t>(b);
+    row.bytes_moved = static_cast<int64_t>(at.reduced.values.size() * sizeof(double)) * ranks;
+  }
   return at;
 }
 
@@ -179,9 +232,7 @@ std::vector<uint8_t> Round::decode_and_aggregate(int64_t round, const std::vecto
   download.clear();
   if (transport_.rank() == 0) {
     try {
-      for (const ClientRecord& r : in.records)
-        require(std::isfinite(r.loss), "client " + std::to_string(r.client) + " diverged (local loss " +
-                                           std::to_string(r.loss) + "); lower --lr");
+      check_losses(in.records);
       std::vector<algo::Upload> accepted = decode_uploads(in.uploads, sampled, round, row);
       std::sort(accepted.begin(), accepted.end(), [](const auto& a, const auto& b) { return a.client < b.client; });
       for (size_t i = 1; i < accepted.size(); ++i)
@@ -195,8 +246,7 @@ std::vector<uint8_t> Round::decode_and_aggregate(int64_t round, const std::vecto
       }
       compress::encode(setup_.algorithm->aggregate(round, accepted, setup_.global), download);
     } catch (const MalformedUpload& e) {
-      stop_reason_ = std::string("round ") + std::to_string(round + 1) + ": " + e.what() +
-                     " (the run stops; --on-bad-upload skip drops malformed uploads instead)";
+      stop_reason_ = malformed_stop(round, e.what());
       download.clear();
     } catch (const Error& e) {
       stop_reason_ = std::string("round ") + std::to_string(round + 1) + ": " + e.what();
@@ -205,6 +255,44 @@ std::vector<uint8_t> Round::decode_and_aggregate(int64_t round, const std::vecto
   }
   row.aggregate = phase.seconds();
   return download;
+}
+
+// 4'. Hierarchical, rank 0: the algorithm's server step on the mean of the
+//     reduced sums (sim/hierarchical.h), or the reason to stop.
+std::vector<uint8_t> Round::aggregate_reduced(int64_t round, const AtRoot& in, RoundRow& row) {
+  Timer phase;
+  std::vector<uint8_t> download = std::move(download_buffer_);
+  download.clear();
+  if (transport_.rank() == 0) {
+    try {
+      if (!in.stop.empty()) {
+        stop_reason_ = malformed_stop(round, in.stop);
+        return download;  // empty: every rank stops
+      }
+      check_losses(in.records);
+      const Tallies t = tallies_of(in.reduced, setup_.global);
+      row.rejected = static_cast<int64_t>(t.rejected);
+      row.parts = static_cast<int64_t>(t.parts);
+      row.scalar_parts = static_cast<int64_t>(t.scalar_parts);
+      require(t.accepted > 0, "no valid upload this round");
+      const algo::Upload mean = mean_upload(in.reduced, setup_.global, setup_.algorithm->wire_id());
+      compress::encode(setup_.algorithm->aggregate(round, {mean}, setup_.global), download);
+    } catch (const MalformedUpload& e) {
+      stop_reason_ = malformed_stop(round, e.what());
+      download.clear();
+    } catch (const Error& e) {
+      stop_reason_ = std::string("round ") + std::to_string(round + 1) + ": " + e.what();
+      download.clear();
+    }
+  }
+  row.aggregate += phase.seconds();
+  return download;
+}
+
+void Round::check_losses(const std::vector<ClientRecord>& records) const {
+  for (const ClientRecord& r : records)
+    require(std::isfinite(r.loss), "client " + std::to_string(r.client) + " diverged (local loss " +
+                                       std::to_string(r.loss) + "); lower --lr");
 }
 
 // 5. The broadcast to every rank; every rank applies it to the global state.

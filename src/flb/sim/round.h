@@ -7,6 +7,9 @@
 //   gather          every rank's uploads and records to rank 0
 //   decode_and_aggregate  rank 0: decode (validated), aggregate in
 //                   client-id order, encode the broadcast
+//     (--aggregation hierarchical, sim/hierarchical.h: reduce, in which
+//     every rank decodes and sums its own uploads and the sums are
+//     reduced to rank 0, then aggregate_reduced on their mean)
 //   broadcast_and_apply   the broadcast to every rank; every rank applies
 //                   it to its global state
 //   evaluate        rank 0, every --eval-every rounds and after the last
@@ -25,6 +28,7 @@
 #include "flb/comm/transport.h"
 #include "flb/core/config.h"
 #include "flb/core/timer.h"
+#include "flb/sim/hierarchical.h"
 #include "flb/sim/results_schema.h"
 #include "flb/sim/setup.h"
 
@@ -57,21 +61,26 @@ class Round {
     std::vector<ClientRecord> records;   // one per client trained here, ascending id
   };
   struct AtRoot {
-    comm::Gathered uploads;              // every rank's upload buffer
+    comm::Gathered uploads;              // every rank's upload buffer (hierarchical: this rank's)
     std::vector<ClientRecord> records;   // every participating client, ascending id
+    RankSum reduced;                     // hierarchical: the sum over ranks (rank 0)
+    std::string stop;                    // hierarchical, rank 0: why a rank refused its uploads
   };
 
   std::vector<int64_t> sample(int64_t round) const;
   LocalUploads train_and_encode(int64_t round, const std::vector<int64_t>& sampled, RoundRow& row);
   AtRoot gather(LocalUploads mine, RoundRow& row);
+  AtRoot reduce(LocalUploads mine, const std::vector<int64_t>& sampled, int64_t round, RoundRow& row);
   std::vector<uint8_t> decode_and_aggregate(int64_t round, const std::vector<int64_t>& sampled, const AtRoot& in,
                                             RoundRow& row);
+  std::vector<uint8_t> aggregate_reduced(int64_t round, const AtRoot& in, RoundRow& row);
   void broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, RoundRow& row);
   std::vector<EvalRow> evaluate(int64_t round, RoundRow& row);
   void write_rows(const std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row);
 
   // Pieces of the steps.
   LocalResult train_client(const algo::ClientContext& ctx);
+  void check_losses(const std::vector<ClientRecord>& records) const;
   std::vector<algo::Upload> decode_uploads(const comm::Gathered& uploads, const std::vector<int64_t>& sampled,
                                            int64_t round, RoundRow& row);
 

@@ -1,0 +1,55 @@
+// Hierarchical aggregation (--aggregation hierarchical): each rank
+// combines its own clients' uploads, the ranks' sums are reduced to rank
+// 0, and rank 0 finishes the algorithm's server step on their mean.
+//
+//   every rank   decode its clients' uploads (validated, as rank 0 would)
+//                S_r = sum_{i on r} w_i d_i,  W_r = sum_{i on r} w_i,  per tensor the count of uploads sending it
+//   reduce       S = sum_r S_r, W = sum_r W_r       (comm::Transport::reduce_sum: rank order, float64)
+//   rank 0       m = S / W as one upload; aggregate(round, {m}, global)
+//
+// w_i = Algorithm::mean_weight; only algorithms whose server step is a
+// function of that mean take part (Algorithm::aggregates_by_weighted_mean:
+// FedAvg, top-k, FedIT, FedProx, FFA-LoRA, Fed-DARE). Client state stays
+// with the client's rank as in central mode (top-k's error-feedback
+// residuals are the client's own), so results equal central mode's up to
+// the order of floating-point additions: float64 sums here against
+// float32 weighted sums in client order there (tests/e2e/test_hierarchical.py
+// measures the difference).
+//
+// What moves: each rank's S_r and the counts, 8 bytes per trained value,
+// whatever the number of clients it hosts; /rounds bytes_reduced counts
+// them next to the clients' simulated upload bytes in /clients.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "flb/algo/algorithm.h"
+
+namespace flb::sim {
+
+// One rank's contribution, flattened for Transport::reduce_sum: every
+// tensor's weighted sum (global's order and sizes), then per tensor the
+// number of uploads that sent it, then the total weight and the tallies.
+struct RankSum {
+  std::vector<double> values;
+};
+
+// Tallies carried with the sums (they add across ranks like the sums).
+struct Tallies {
+  double weight = 0, accepted = 0, rejected = 0, parts = 0, scalar_parts = 0;
+};
+
+// S_r, counts and tallies of this rank's accepted uploads.
+// REQUIRES: every upload passed decode() against the algorithm's upload schema.
+RankSum rank_sum(const algo::Algorithm& algorithm, const std::vector<algo::Upload>& uploads, const algo::Tensors& global,
+                 const Tallies& tallies);
+
+// The tallies inside a (reduced) RankSum.
+Tallies tallies_of(const RankSum& sum, const algo::Tensors& global);
+
+// Rank 0, from the reduced sum: the one upload m (dense float32 parts for
+// the tensors some upload sent, samples 1) whose aggregate is the round's.
+algo::Upload mean_upload(const RankSum& reduced, const algo::Tensors& global, uint16_t wire_id);
+
+}  // namespace flb::sim
