@@ -25,14 +25,11 @@ RankSum rank_sum(const algo::Algorithm& algorithm, const std::vector<algo::Uploa
   const int64_t n = total_numel(global);
   RankSum out;
   out.values.assign(static_cast<size_t>(n) + global.size() + kTallies, 0.0);
-  // Views of the flat buffer, one per tensor: the sums accumulate in place.
-  torch::Tensor flat = torch::from_blob(out.values.data(), {n}, torch::kFloat64);
+  // Float32 sums in client order, as rank 0 sums in central mode (the
+  // float64 buffer only carries them through the reduction): a float64
+  // accumulation took twice central's time here for no digits that matter.
   std::vector<torch::Tensor> acc;
-  int64_t at = 0;
-  for (const auto& g : global) {
-    acc.push_back(flat.narrow(0, at, g.numel()));
-    at += g.numel();
-  }
+  for (const auto& g : global) acc.push_back(torch::zeros({g.numel()}, torch::kFloat32));
   double* counts = out.values.data() + n;
   double weight = 0;
   for (const algo::Upload& u : uploads) {
@@ -41,11 +38,16 @@ RankSum rank_sum(const algo::Algorithm& algorithm, const std::vector<algo::Uploa
     for (const compress::Part& p : u.payload.parts) {
       require(p.kind != compress::PartKind::kScalar, "hierarchical aggregation: a scalar part in an upload");
       torch::Tensor& a = acc.at(p.tensor);
-      const torch::Tensor v = p.values.to(torch::kFloat64).reshape({-1}) * w;
-      if (p.kind == compress::PartKind::kDense) a.add_(v);
-      else a.index_add_(0, p.indices.to(torch::kLong), v);
+      if (p.kind == compress::PartKind::kDense) a.add_(p.values.reshape({-1}), w);
+      else a.index_add_(0, p.indices.to(torch::kLong), p.values * w);
       counts[p.tensor] += 1;
     }
+  }
+  torch::Tensor flat = torch::from_blob(out.values.data(), {n}, torch::kFloat64);
+  int64_t at = 0;
+  for (const auto& a : acc) {
+    flat.narrow(0, at, a.numel()).copy_(a);
+    at += a.numel();
   }
   double* tallies = counts + global.size();
   const double values[kTallies] = {weight, t.accepted, t.rejected, t.parts, t.scalar_parts};

@@ -4,6 +4,7 @@
 //
 //   every rank   decode its clients' uploads (validated, as rank 0 would)
 //                S_r = sum_{i on r} w_i d_i,  W_r = sum_{i on r} w_i,  per tensor the count of uploads sending it
+//                (float32, in client order, as rank 0 sums in central mode)
 //   reduce       S = sum_r S_r, W = sum_r W_r       (comm::Transport::reduce_sum: rank order, float64)
 //   rank 0       m = S / W as one upload; aggregate(round, {m}, global)
 //
@@ -12,9 +13,10 @@
 // FedAvg, top-k, FedIT, FedProx, FFA-LoRA, Fed-DARE). Client state stays
 // with the client's rank as in central mode (top-k's error-feedback
 // residuals are the client's own), so results equal central mode's up to
-// the order of floating-point additions: float64 sums here against
-// float32 weighted sums in client order there (tests/e2e/test_hierarchical.py
-// measures the difference).
+// the order and weights of the floating-point additions: per-rank float32
+// sums of w_i d_i divided by W at the end here, a float32 sum of
+// (w_i / W) d_i there (tests/e2e/test_hierarchical.py measures the
+// difference).
 //
 // What moves: each rank's S_r and the counts, 8 bytes per trained value,
 // whatever the number of clients it hosts; /rounds bytes_reduced counts
