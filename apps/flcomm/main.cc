@@ -78,6 +78,8 @@ int run(int argc, char** argv, flb::comm::MpiTransport& t) {
     w = o.workload();
     check_algorithms(o);
     preflight(o, w, t);
+  } catch (const flcomm::HelpShown&) {
+    return 0;
   } catch (const flb::Error& e) {  // the same on every rank
     if (t.rank() == 0) std::cerr << "flcomm: " << e.what() << "\n";
     return 2;

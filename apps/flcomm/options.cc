@@ -56,23 +56,23 @@ Options parse_options(int argc, char** argv, bool print_help) {
     for (const auto& n : flb::model::llama_preset_names()) s += (s.empty() ? "" : ", ") + n;
     return s;
   }())->capture_default_str();
-  app.add_option("--layers", o.layers, "custom shapes: this many layers of each --dims shape")->check(CLI::PositiveNumber);
+  app.add_option("--layers", o.layers, "custom shapes: this many layers of each --dims shape")->check(CLI::Range(int64_t{1}, int64_t{100000}));
   app.add_option("--dims", o.dims, "custom shapes: OUTxIN list, e.g. 4096x4096,1024x4096");
-  app.add_option("-r,--rank", o.rank, "LoRA rank r (without -b)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("-r,--rank", o.rank, "LoRA rank r (without -b)")->check(CLI::Range(1, 1000000))->capture_default_str();
   app.add_option("-b,--minbytes", o.min_bytes, "sweep: smallest dense upload per client (bytes; K, M, G)")
       ->transform(CLI::AsSizeValue(false));
   app.add_option("-e,--maxbytes", o.max_bytes, "sweep: largest dense upload per client")->transform(CLI::AsSizeValue(false));
   app.add_option("-f,--stepfactor", o.factor, "sweep: multiply the size by this")->check(CLI::Range(1.01, 1e6))
       ->capture_default_str();
   app.add_option("-c,--clients-per-rank", o.clients_per_rank, "simulated clients on every rank")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("-n,--iters", o.iters, "timed rounds per configuration")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("-w,--warmup_iters", o.warmup, "warm-up rounds per configuration")->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(1, 1000000))->capture_default_str();
+  app.add_option("-n,--iters", o.iters, "timed rounds per configuration")->check(CLI::Range(1, 1000000))->capture_default_str();
+  app.add_option("-w,--warmup_iters", o.warmup, "warm-up rounds per configuration")->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   app.add_option("--algorithms", o.algorithms, "algorithms to run (comma list)")->delimiter(',')->capture_default_str();
   app.add_option("--update-scale", o.update_scale, "client updates as a fraction of the factors' scale")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--threads", o.threads, "LibTorch intra-op threads per rank (0: its default)")->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(1e-9, 1e3))->capture_default_str();
+  app.add_option("--threads", o.threads, "LibTorch intra-op threads per rank (0: its default)")->check(CLI::Range(0, 4096));
   app.add_option("--seed", o.seed, "seed of the factors, the updates and the algorithms")->capture_default_str();
   app.add_option("--json", o.json, "also write every row to this JSON file");
   app.add_option("--out", o.out, "also write every row to this HDF5 file (table /flcomm)");
@@ -85,7 +85,7 @@ Options parse_options(int argc, char** argv, bool print_help) {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     if (print_help) std::cout << app.help();
-    std::exit(0);
+    throw HelpShown{};
   } catch (const CLI::ParseError& e) {
     throw flb::Error(e.what());
   }

@@ -47,7 +47,10 @@ struct Options {
 // o.algorithm_args, or `fallback` (the algorithm's default) when absent.
 double algorithm_arg(const Options& o, const std::string& name, double fallback);
 
-// Parses argv; on --help prints it and exits 0; on a bad option throws
+// Thrown by parse_options after printing --help (the caller exits 0).
+struct HelpShown {};
+
+// Parses argv; on --help prints it (when print_help) and throws HelpShown; on a bad option throws
 // flb::Error with CLI11's message. --quick replaces the workload and
 // counts with a seconds-long one (two layers of 96x64 and 64x96, r = 4,
 // 2 clients per rank, -n 2 -w 1).

@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstring>
 #include <iostream>
+#include <map>
 
 #include "factor_model.h"
 #include "flb/algo/lora.h"
@@ -292,8 +293,16 @@ double Bench::aggregate_bound(const std::vector<Upload>& uploads, double* flops)
   double seconds = 0;
   *flops = 0;
   if (lora && (name == "fedsrd" || name == "fedsrd-e" || name == "flexlora")) {
+    std::map<std::pair<int64_t, int64_t>, double> per_shape;  // every layer of a shape costs the same
     for (size_t l = 0; l < lora->slots().size(); ++l) {
       const size_t ia = lora->a_index(l), ib = lora->b_index(l);
+      const std::pair<int64_t, int64_t> shape{global_[ib].size(0), global_[ia].size(1)};
+      *flops += 2.0 * static_cast<double>(shape.first) * static_cast<double>(shape.second) *
+                static_cast<double>(global_[ia].size(0) * static_cast<int64_t>(uploads.size()));
+      if (per_shape.count(shape)) {
+        seconds += per_shape[shape];
+        continue;
+      }
       std::vector<torch::Tensor> As, Bs;
       for (const Upload& u : uploads)
         for (const auto& part : u.payload.parts) {
@@ -303,8 +312,8 @@ double Bench::aggregate_bound(const std::vector<Upload>& uploads, double* flops)
       const torch::Tensor A = torch::cat(As, 0), B = torch::cat(Bs, 1);
       const auto t0 = Clock::now();
       const torch::Tensor W = B.matmul(A);
-      seconds += since(t0);
-      *flops += 2.0 * static_cast<double>(B.size(0)) * static_cast<double>(B.size(1)) * static_cast<double>(A.size(1));
+      per_shape[shape] = since(t0);
+      seconds += per_shape[shape];
     }
     return seconds;
   }

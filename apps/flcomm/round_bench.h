@@ -11,7 +11,8 @@
 //                 LoRA family: reconstruct, average, decompose)   shape (FedSRD, FedSRD-e, FlexLoRA: one GEMM per
 //                                                                 layer, B_stack (d_out, m r) x A_stack (m r, d_in);
 //                                                                 the others: the weighted sum of m dense deltas),
-//                                                                 timed once per configuration
+//                                                                 timed once per configuration (the GEMM once per
+//                                                                 distinct layer shape, times its count)
 //   encode-bcast  rank 0: the broadcast's wire encoding          memcpy of its bytes
 //   bcast         comm::MpiTransport::bcast                       a raw MPI_Bcast of the same bytes
 //   apply         every rank: decode + apply_download             memcpy of the broadcast's bytes

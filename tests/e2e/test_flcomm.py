@@ -30,7 +30,7 @@ def check(cond, what):
 
 
 def table_rows(stdout):
-    header = [l for l in stdout.splitlines() if l.startswith("# algorithm")]
+    header = [l for l in stdout.splitlines() if l.startswith("# algorithm") and l.rstrip().endswith("#wrong")]
     rows = [l.split() for l in stdout.splitlines() if l and not l.startswith("#")]
     return header, rows
 
@@ -89,6 +89,9 @@ def sweep(args, w):
 
 
 def bad_input(args):
+    rc, out, err = run(args, 2, "--help")
+    check(rc == 0 and "-b,--minbytes" in out and out.count("Usage: flcomm") == 1 and not err.strip(),
+          "--help prints the options once and exits 0")
     for flags, words in ((["--quick", "--no-such-flag"], "no-such-flag"), (["--model", "llama-0"], "llama-3.2-1b"),
                          (["--quick", "--algorithms", "fedit,nope"], "nope"), (["--quick", "--lora-rank", "4"], "-r"),
                          (["--quick", "-n", "0"], "iters")):
