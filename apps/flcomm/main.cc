@@ -24,8 +24,8 @@ namespace {
 
 // What one configuration needs on this node, roughly: every rank's four
 // copies of the factors (trained, global, update pool, temporaries) and
-// rank 0's gathered uploads twice (the buffer and the decoded or densified
-// copies the bound and the checks make).
+// its own uploads, and at rank 0 the gathered uploads on top (its own
+// buffer grows into them in the first round) and two dense temporaries.
 double needed_bytes(const flcomm::Options& o, const flcomm::Workload& w, int64_t r, const std::string& algorithm,
                     int ranks_here, int ranks) {
   const double dense = 4.0 * static_cast<double>(w.factor_values(r));
@@ -34,7 +34,8 @@ double needed_bytes(const flcomm::Options& o, const flcomm::Workload& w, int64_t
   if (algorithm == "fed-dare") upload *= 2 * (1 - flcomm::algorithm_arg(o, "--dare-p", 0.9));
   if (algorithm == "topk") upload *= 2 * flcomm::algorithm_arg(o, "--topk-ratio", 0.01);
   const double clients = static_cast<double>(o.clients_per_rank) * ranks;
-  return 4 * dense * ranks_here + 2 * upload * clients + dense;
+  const double own = upload * static_cast<double>(o.clients_per_rank);
+  return (4 * dense + own) * ranks_here + upload * clients + 2 * dense;
 }
 
 double mem_available_bytes() {
