@@ -25,7 +25,8 @@ namespace {
 // What one configuration needs on this node, roughly: every rank's four
 // copies of the factors (trained, global, update pool, temporaries) and
 // its own uploads, and at rank 0 the gathered uploads on top (its own
-// buffer grows into them in the first round) and two dense temporaries.
+// buffer grows into them in the first round), two dense temporaries and
+// the raw-MPI bound's buffers (at most INT_MAX bytes received, and sent).
 double needed_bytes(const flcomm::Options& o, const flcomm::Workload& w, int64_t r, const std::string& algorithm,
                     int ranks_here, int ranks) {
   const double dense = 4.0 * static_cast<double>(w.factor_values(r));
@@ -35,7 +36,8 @@ double needed_bytes(const flcomm::Options& o, const flcomm::Workload& w, int64_t
   if (algorithm == "topk") upload *= 2 * flcomm::algorithm_arg(o, "--topk-ratio", 0.01);
   const double clients = static_cast<double>(o.clients_per_rank) * ranks;
   const double own = upload * static_cast<double>(o.clients_per_rank);
-  return (4 * dense + own) * ranks_here + upload * clients + 2 * dense;
+  const double raw = std::min(upload * clients, 2147483647.0) + std::min(own, 2147483647.0 / ranks);
+  return (4 * dense + own) * ranks_here + upload * clients + 2 * dense + raw;
 }
 
 double mem_available_bytes() {

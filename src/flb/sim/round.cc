@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <type_traits>
@@ -222,69 +223,67 @@ std::vector<algo::Upload> Round::decode_uploads(const comm::Gathered& uploads, c
   return accepted;
 }
 
+// Rank 0: the broadcast `step` makes, encoded into the reused buffer; an
+// error (a malformed upload, a diverged client, no valid upload) leaves it
+// empty, which tells every rank to stop, and stop_reason_ says why.
+std::vector<uint8_t> Round::server_step(int64_t round, const std::function<compress::Payload()>& step) {
+  std::vector<uint8_t> download = std::move(download_buffer_);
+  download.clear();
+  if (transport_.rank() != 0) return download;
+  try {
+    compress::encode(step(), download);
+  } catch (const MalformedUpload& e) {
+    stop_reason_ = malformed_stop(round, e.what());
+    download.clear();
+  } catch (const Error& e) {
+    stop_reason_ = std::string("round ") + std::to_string(round + 1) + ": " + e.what();
+    download.clear();
+  }
+  return download;
+}
+
 // 4. Rank 0 checks the clients' losses, decodes, aggregates in client-id
-//    order and encodes the broadcast. An empty broadcast tells every rank
-//    to stop (stop_reason_ says why).
+//    order and encodes the broadcast.
 std::vector<uint8_t> Round::decode_and_aggregate(int64_t round, const std::vector<int64_t>& sampled, const AtRoot& in,
                                                  RoundRow& row) {
   Timer phase;
-  std::vector<uint8_t> download = std::move(download_buffer_);
-  download.clear();
-  if (transport_.rank() == 0) {
-    try {
-      check_losses(in.records);
-      std::vector<algo::Upload> accepted = decode_uploads(in.uploads, sampled, round, row);
-      std::sort(accepted.begin(), accepted.end(), [](const auto& a, const auto& b) { return a.client < b.client; });
-      for (size_t i = 1; i < accepted.size(); ++i)
-        if (accepted[i].client == accepted[i - 1].client)
-          throw MalformedUpload("client " + std::to_string(accepted[i].client), accepted[i].client,
-                                MalformedUpload::kNone, "client", "uploaded twice");
-      require(!accepted.empty(), "no valid upload this round");
-      for (const algo::Upload& u : accepted) {
-        row.parts += static_cast<int64_t>(u.payload.parts.size());
-        for (const auto& part : u.payload.parts) row.scalar_parts += part.kind == compress::PartKind::kScalar;
-      }
-      compress::encode(setup_.algorithm->aggregate(round, accepted, setup_.global), download);
-    } catch (const MalformedUpload& e) {
-      stop_reason_ = malformed_stop(round, e.what());
-      download.clear();
-    } catch (const Error& e) {
-      stop_reason_ = std::string("round ") + std::to_string(round + 1) + ": " + e.what();
-      download.clear();
+  std::vector<uint8_t> download = server_step(round, [&] {
+    check_losses(in.records);
+    std::vector<algo::Upload> accepted = decode_uploads(in.uploads, sampled, round, row);
+    std::sort(accepted.begin(), accepted.end(), [](const auto& a, const auto& b) { return a.client < b.client; });
+    for (size_t i = 1; i < accepted.size(); ++i)
+      if (accepted[i].client == accepted[i - 1].client)
+        throw MalformedUpload("client " + std::to_string(accepted[i].client), accepted[i].client,
+                              MalformedUpload::kNone, "client", "uploaded twice");
+    require(!accepted.empty(), "no valid upload this round");
+    for (const algo::Upload& u : accepted) {
+      row.parts += static_cast<int64_t>(u.payload.parts.size());
+      for (const auto& part : u.payload.parts) row.scalar_parts += part.kind == compress::PartKind::kScalar;
     }
-  }
+    return setup_.algorithm->aggregate(round, accepted, setup_.global);
+  });
   row.aggregate = phase.seconds();
   return download;
 }
 
 // 4'. Hierarchical, rank 0: the algorithm's server step on the mean of the
-//     reduced sums (sim/hierarchical.h), or the reason to stop.
+//     reduced sums (sim/hierarchical.h), or the reason a rank stopped.
 std::vector<uint8_t> Round::aggregate_reduced(int64_t round, const AtRoot& in, RoundRow& row) {
-  Timer phase;
-  std::vector<uint8_t> download = std::move(download_buffer_);
-  download.clear();
-  if (transport_.rank() == 0) {
-    try {
-      if (!in.stop.empty()) {
-        stop_reason_ = malformed_stop(round, in.stop);
-        return download;  // empty: every rank stops
-      }
-      check_losses(in.records);
-      const Tallies t = tallies_of(in.reduced, setup_.global);
-      row.rejected = static_cast<int64_t>(t.rejected);
-      row.parts = static_cast<int64_t>(t.parts);
-      row.scalar_parts = static_cast<int64_t>(t.scalar_parts);
-      require(t.accepted > 0, "no valid upload this round");
-      const algo::Upload mean = mean_upload(in.reduced, setup_.global, setup_.algorithm->wire_id());
-      compress::encode(setup_.algorithm->aggregate(round, {mean}, setup_.global), download);
-    } catch (const MalformedUpload& e) {
-      stop_reason_ = malformed_stop(round, e.what());
-      download.clear();
-    } catch (const Error& e) {
-      stop_reason_ = std::string("round ") + std::to_string(round + 1) + ": " + e.what();
-      download.clear();
-    }
+  if (!in.stop.empty()) {  // rank 0 only: a rank refused an upload under --on-bad-upload stop
+    stop_reason_ = malformed_stop(round, in.stop);
+    return {};  // empty: every rank stops
   }
+  Timer phase;
+  std::vector<uint8_t> download = server_step(round, [&] {
+    check_losses(in.records);
+    const Tallies t = tallies_of(in.reduced, setup_.global);
+    row.rejected = static_cast<int64_t>(t.rejected);
+    row.parts = static_cast<int64_t>(t.parts);
+    row.scalar_parts = static_cast<int64_t>(t.scalar_parts);
+    require(t.accepted > 0, "no valid upload this round");
+    return setup_.algorithm->aggregate(round, {mean_upload(in.reduced, setup_.global, setup_.algorithm->wire_id())},
+                                       setup_.global);
+  });
   row.aggregate += phase.seconds();
   return download;
 }

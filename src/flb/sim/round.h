@@ -22,10 +22,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "flb/comm/transport.h"
+#include "flb/compress/payload.h"
 #include "flb/core/config.h"
 #include "flb/core/timer.h"
 #include "flb/sim/hierarchical.h"
@@ -74,6 +76,7 @@ class Round {
   std::vector<uint8_t> decode_and_aggregate(int64_t round, const std::vector<int64_t>& sampled, const AtRoot& in,
                                             RoundRow& row);
   std::vector<uint8_t> aggregate_reduced(int64_t round, const AtRoot& in, RoundRow& row);
+  std::vector<uint8_t> server_step(int64_t round, const std::function<compress::Payload()>& step);
   void broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, RoundRow& row);
   std::vector<EvalRow> evaluate(int64_t round, RoundRow& row);
   void write_rows(const std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row);
