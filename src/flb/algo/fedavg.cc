@@ -55,12 +55,17 @@ compress::Payload FedAvg::encode_upload(const ClientContext& ctx, const Tensors&
   return p;
 }
 
-EncodedUpload FedAvg::append_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local,
-                                    std::vector<uint8_t>& out) {
+EncodedUpload append_dense_upload(uint16_t wire_id, const ClientContext& ctx, const Tensors& global, const Tensors& local,
+                                  std::vector<uint8_t>& out) {
   EncodedUpload e;
   for (const torch::Tensor& t : local) e.values += t.numel();
-  e.bytes = static_cast<int64_t>(compress::append_dense_differences(wire_id(), static_cast<uint32_t>(ctx.client), local, global, out));
+  e.bytes = static_cast<int64_t>(compress::append_dense_differences(wire_id, static_cast<uint32_t>(ctx.client), local, global, out));
   return e;
+}
+
+EncodedUpload FedAvg::append_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local,
+                                    std::vector<uint8_t>& out) {
+  return append_dense_upload(wire_id(), ctx, global, local, out);
 }
 
 compress::Payload FedAvg::aggregate(int64_t, const std::vector<Upload>& uploads, const Tensors& global) {

@@ -32,6 +32,12 @@ Tensors weighted_mean_of_parts(const std::vector<Upload>& uploads, const Tensors
 // Sample weights n_i / sum n of the uploads, in their order.
 std::vector<float> sample_weights(const std::vector<Upload>& uploads);
 
+// Appends the upload {one dense part per tensor: local[k] - global[k]},
+// each difference written straight into `out` (FedAvg's and FedIT's
+// append_upload: the bytes of their encode_upload, encoded).
+EncodedUpload append_dense_upload(uint16_t wire_id, const ClientContext& ctx, const Tensors& global, const Tensors& local,
+                                  std::vector<uint8_t>& out);
+
 // A payload of dense parts, one per defined tensor, from the server to everyone.
 compress::Payload dense_broadcast(uint16_t wire_id, const Tensors& tensors);
 

@@ -13,10 +13,7 @@ compress::Payload FedIT::encode_upload(const ClientContext& ctx, const Tensors& 
 
 EncodedUpload FedIT::append_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local,
                                    std::vector<uint8_t>& out) {
-  EncodedUpload e;
-  for (const torch::Tensor& t : local) e.values += t.numel();
-  e.bytes = static_cast<int64_t>(compress::append_dense_differences(wire_id(), static_cast<uint32_t>(ctx.client), local, global, out));
-  return e;
+  return append_dense_upload(wire_id(), ctx, global, local, out);
 }
 
 compress::Payload FedIT::aggregate(int64_t, const std::vector<Upload>& uploads, const Tensors& global) {
