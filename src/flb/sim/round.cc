@@ -181,7 +181,6 @@ Round::AtRoot Round::reduce(LocalUploads mine, const std::vector<int64_t>& sampl
     at.reduced = rank_sum(*setup_.algorithm, {}, setup_.global, {});
   }
   const double combine_s = phase.seconds();
-  const auto uploaded = transport_.allgather(at.uploads.bytes.size());
   phase.reset();
   transport_.reduce_sum(at.reduced.values);
   row.gather = phase.seconds();
@@ -190,7 +189,7 @@ Round::AtRoot Round::reduce(LocalUploads mine, const std::vector<int64_t>& sampl
     for (const std::string& e : transport_.gather_text(error))
       if (!e.empty() && at.stop.empty()) at.stop = e;
   if (rank == 0) {
-    for (uint64_t b : uploaded) row.bytes_gathered += static_cast<int64_t>(b);
+    for (const ClientRecord& r : at.records) row.bytes_gathered += r.upload_bytes;  // the uploads, back to back
     row.bytes_moved = static_cast<int64_t>(at.reduced.values.size() * sizeof(double)) * ranks;
   }
   return at;
