@@ -6,9 +6,10 @@
 //
 // Per distinct projection shape it times, median over --reps after one
 // warm-up, the mean of an A-round and a B-round (rounds alternate) of
-//   fedsrd      truncate through the stacked-QR path (linalg::truncated_svd)
-//   before      the same with the previous stacked-QR code (float64 QRs,
-//               all R columns mapped back): a copy kept here as the baseline
+//   fedsrd      truncate through the shared-base stacks (linalg::base_left_pinv_delta:
+//               QRs in float32 of [B, dB_1 ..], B A cancelled in a float64 core)
+//   before      the previous code (float64 QRs of [B + dB_1 ..], float64
+//               reflector products to the difference): a copy kept here as the baseline
 //   fedsrd-e    no truncation (the target expanded in the updates)
 // and multiplies by the projection's count for the whole model.
 // scripts/bench/server_step.py times a bare PyTorch loop of the factored
@@ -67,28 +68,42 @@ Layer make_layer(int64_t d_out, int64_t d_in, int64_t m, int64_t r, uint64_t see
   return l;
 }
 
-// ---- BASELINE ONLY: the stacked-QR solve this change replaced ------------
+// ---- BASELINE ONLY: the solve this change replaced ----------------------
+// float64 Householder QRs of [B + dB_1 ..] and [(A + dA_1)^T ..] (R = m r
+// columns), the R x R core truncated, float64 reflector products to the
+// difference. Needs R < min(d_out, d_in).
 torch::Tensor before_solve(const Layer& l, Factor factor) {
+  const torch::Tensor A64 = l.A.to(torch::kFloat64), B64 = l.B.to(torch::kFloat64);
   std::vector<torch::Tensor> Bs, At, w;
-  for (size_t i = 0; i < l.w_avg.B.size(); ++i) {
-    Bs.push_back(l.w_avg.B[i].to(torch::kFloat64));
-    At.push_back(l.w_avg.A[i].to(torch::kFloat64).t());
-    w.push_back(torch::full({l.w_avg.B[i].size(1)}, l.w_avg.w[i], Bs.back().options()));
+  for (size_t i = 0; i < l.dB.size(); ++i) {  // B + dB_i in float64, as that code did
+    Bs.push_back(B64 + l.dB[i].to(torch::kFloat64));
+    At.push_back((A64 + l.dA[i].to(torch::kFloat64)).t());
+    w.push_back(torch::full({l.B.size(1)}, static_cast<double>(l.w[i]), Bs.back().options()));
   }
-  torch::Tensor Qb, Rb, Qa, Ra, Uc, S, Vch;
-  std::tie(Qb, Rb) = torch::linalg_qr(torch::cat(Bs, 1));
-  std::tie(Qa, Ra) = torch::linalg_qr(torch::cat(At, 1));
+  const int64_t R = l.w_avg.rank_bound(), k = l.A.size(0);
+  flb::require(R < std::min(l.B.size(0), l.A.size(1)), "server_bench: the baseline needs m r < min(d_out, d_in)");
+  torch::Tensor qb, tau_b, qa, tau_a, Uc, S, Vch;
+  std::tie(qb, tau_b) = torch::geqrf(torch::cat(Bs, 1));
+  std::tie(qa, tau_a) = torch::geqrf(torch::cat(At, 1));
+  const torch::Tensor Rb = qb.narrow(0, 0, R).triu(), Ra = qa.narrow(0, 0, R).triu();
   std::tie(Uc, S, Vch) = torch::linalg_svd((Rb * torch::cat(w)).matmul(Ra.t()), false);
-  const int64_t k = l.A.size(0);
-  const torch::Tensor U = Qb.matmul(Uc).narrow(1, 0, k).to(torch::kFloat32);  // every column, then k
-  const torch::Tensor V = Qa.matmul(Vch.t()).narrow(1, 0, k).to(torch::kFloat32);
-  const torch::Tensor Sk = S.narrow(0, 0, k).to(torch::kFloat32);
+  const torch::Tensor core_k = (Uc.narrow(1, 0, k) * S.narrow(0, 0, k)).matmul(Vch.narrow(0, 0, k));
+  const auto apply_q = [](const torch::Tensor& q, const torch::Tensor& tau, const torch::Tensor& X) {
+    torch::Tensor padded = torch::zeros({q.size(0), X.size(1)}, X.options());
+    padded.narrow(0, 0, X.size(0)).copy_(X);
+    return torch::ormqr(q, tau, padded, true, false);
+  };
+  const auto apply_qt = [](const torch::Tensor& q, const torch::Tensor& tau, const torch::Tensor& Y) {
+    return torch::ormqr(q, tau, Y.contiguous(), true, true).narrow(0, 0, q.size(1));
+  };
   if (factor == Factor::kA) {
-    const torch::Tensor Bp = flb::linalg::pinv(l.B);
-    return (Bp.matmul(U) * Sk).matmul(V.t()) - Bp.matmul(l.B).matmul(l.A);
+    const torch::Tensor Bp = flb::linalg::pinv(B64);
+    const torch::Tensor PWk = apply_q(qa, tau_a, core_k.t().matmul(apply_qt(qb, tau_b, Bp.t()))).t();
+    return (PWk - Bp.matmul(B64).matmul(A64)).to(torch::kFloat32);
   }
-  const torch::Tensor Ap = flb::linalg::pinv(l.A);
-  return (U * Sk).matmul(V.t().matmul(Ap)) - l.B.matmul(l.A.matmul(Ap));
+  const torch::Tensor Ap = flb::linalg::pinv(A64);
+  const torch::Tensor WkQ = apply_q(qb, tau_b, core_k.matmul(apply_qt(qa, tau_a, Ap)));
+  return (WkQ - B64.matmul(A64.matmul(Ap))).to(torch::kFloat32);
 }
 
 torch::Tensor fedsrd_solve(const Layer& l, Factor factor, bool truncate) {

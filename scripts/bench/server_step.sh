@@ -61,7 +61,7 @@ for s in f["shapes"]:
           f"{row[0]/row[3]:.2f} | {ms[4]} | {ms[5]} | {row[4]/row[5]:.2f} |")
 print(f"| **whole model** | | | **{tot[0]:.2f} s** | {tot[1]:.2f} s | {tot[2]:.2f} s | {tot[3]:.2f} s | "
       f"**{tot[0]/tot[2]:.2f}** | **{tot[0]/tot[3]:.2f}** | **{tot[4]:.2f} s** | {tot[5]:.2f} s | **{tot[4]/tot[5]:.2f}** |")
-print(f"\nflbench against its previous code (float64 QRs, every column mapped back, float32 projections): "
+print(f"\nflbench against its previous code (float64 QRs of [B + dB_1 ..], float64 to the difference): "
       f"{tot[0]/tot[1]:.2f}x the time.\n")
 print(f"Accuracy ({f['accuracy_shape']}; clients' updates at a fraction of the factors' scale, as training moves B A "
       "a little per round): max |solved - reference| / max |reference| over an A- and a B-round, against a dense "

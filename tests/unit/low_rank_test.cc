@@ -277,33 +277,90 @@ TEST(LowRankPinv, SatisfiesThePenroseConditionsAndMatchesEigen) {
   std::printf("max Penrose residual %.2e, max |pinv - Eigen| %.2e (tolerance 1e-5)\n", worst_penrose, worst_ref);
 }
 
-// P W_k and W_k Q against Eigen's truncation of the summed matrix, on the
-// geqrf/ormqr path (R < min(d)) and the dense one (R >= min(d)).
-TEST(LowRankTruncatedProducts, EqualTheProductsWithTheTruncatedSum) {
-  double worst = 0;
+// A shared-base sum: base B A of unit scale, m updates `scale` of it (as
+// after a few FedSRD rounds), weights in [-0.5, 1.5).
+SharedBaseSum random_shared_base(const Shape& sh, double scale, uint64_t seed) {
+  Stream st(seed, StreamPurpose::kTest);
+  SharedBaseSum s;
+  s.B = randn(sh.d_out, sh.r, st);
+  s.A = randn(sh.r, sh.d_in, st);
+  for (int64_t i = 0; i < sh.m; ++i) {
+    s.dB.push_back(randn(sh.d_out, sh.r, st) * scale);
+    s.dA.push_back(randn(sh.r, sh.d_in, st) * scale);
+    s.w.push_back(2 * st.uniform() - 0.5);
+  }
+  return s;
+}
+
+// pinv(B) (W_k - B A) and (W_k - B A) pinv(A) from Eigen in float64: W
+// summed explicitly, BDCSVD, truncated, and COD pseudo-inverses.
+struct SharedBaseReference {
+  Mat left, right;
+  Eigen::VectorXd S;
+};
+
+SharedBaseReference shared_base_reference(const SharedBaseSum& s, int64_t k) {
+  const Mat A = to_eigen(s.A), B = to_eigen(s.B);
+  Mat W = Mat::Zero(B.rows(), A.cols());
+  for (size_t i = 0; i < s.w.size(); ++i) W += s.w[i] * (B + to_eigen(s.dB[i])) * (A + to_eigen(s.dA[i]));
+  const Eigen::BDCSVD<Mat> svd(W, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  const Eigen::VectorXd S = svd.singularValues();
+  const Mat D = svd.matrixU().leftCols(k) * S.head(k).asDiagonal() * svd.matrixV().leftCols(k).transpose() - B * A;
+  return {B.completeOrthogonalDecomposition().pseudoInverse() * D, D * A.completeOrthogonalDecomposition().pseudoInverse(), S};
+}
+
+// Float32 factors: the QRs perturb each stacked column by float32 rounding
+// of its own size, so the error is float32 rounding of the result, times
+// the truncation's conditioning 1 + s1 / gap_k (Wedin) and the projected
+// factor's condition number (seen below 2e-6 here; kSvdTol = 1e-6 per unit
+// of that product). Float64 factors: the same at 1e-11.
+TEST(LowRankSharedBase, PinvProjectedTruncationsEqualEigensAtEveryScaleAndRank) {
+  double worst = 0, worst64 = 0;
   uint64_t seed = 51;
   for (const Shape& sh : kShapes) {
-    const LowRankSum s = random_sum(sh.d_out, sh.d_in, sh.m, sh.r, seed++);
-    const Eigen::BDCSVD<Mat> ref(reference_dense(s), Eigen::ComputeThinU | Eigen::ComputeThinV);
-    Stream st(seed, StreamPurpose::kTest);
-    const torch::Tensor P = randn(5, sh.d_out, st), Q = randn(sh.d_in, 3, st);
-    for (int64_t k = 1; k <= std::min(sh.d_out, sh.d_in); ++k) {
-      const Eigen::VectorXd S = ref.singularValues();
-      const Mat Wk = ref.matrixU().leftCols(k) * S.head(k).asDiagonal() * ref.matrixV().leftCols(k).transpose();
-      const torch::Tensor PW = truncated_left_multiply(P, s, k), WQ = truncated_right_multiply(s, k, Q);
-      ASSERT_EQ(PW.scalar_type(), torch::kFloat64);
-      const Mat want_pw = to_eigen(P) * Wk, want_wq = Wk * to_eigen(Q);
-      // Float64 throughout: errors ~1e-16 amplified by 1 / gap_k.
-      const double tol = 1e-11 * (1 + S(0) / std::max(k < S.size() ? S(k - 1) - S(k) : S(k - 1), 1e-300));
-      const double d = std::max(max_abs(to_eigen(PW) - want_pw) / max_abs(want_pw), max_abs(to_eigen(WQ) - want_wq) / max_abs(want_wq));
-      EXPECT_LT(d, tol) << sh.d_out << "x" << sh.d_in << " R " << s.rank_bound() << " k " << k;
-      worst = std::max(worst, d);
+    for (double scale : {1.0, 1e-3}) {
+      const SharedBaseSum s = random_shared_base(sh, scale, seed++);
+      for (int64_t k : {int64_t{1}, std::min({sh.r, sh.d_out, sh.d_in})}) {
+        const SharedBaseReference ref = shared_base_reference(s, k);
+        const torch::Tensor left = base_left_pinv_delta(s, k), right = base_right_pinv_delta(s, k);
+        ASSERT_EQ(left.scalar_type(), torch::kFloat32);
+        ASSERT_EQ(left.sizes(), torch::IntArrayRef({sh.r, sh.d_in}));
+        ASSERT_EQ(right.sizes(), torch::IntArrayRef({sh.d_out, sh.r}));
+        const Eigen::JacobiSVD<Mat> sb(to_eigen(s.B)), sa(to_eigen(s.A));
+        const double cond = std::max(sb.singularValues()(0) / sb.singularValues().tail(1)(0),
+                                     sa.singularValues()(0) / sa.singularValues().tail(1)(0));
+        const double tol = truncation_tol(ref.S, k) * cond;
+        const double d = std::max(max_abs(to_eigen(left) - ref.left) / max_abs(ref.left),
+                                  max_abs(to_eigen(right) - ref.right) / max_abs(ref.right));
+        EXPECT_LT(d, tol) << sh.d_out << "x" << sh.d_in << " m " << sh.m << " r " << sh.r << " scale " << scale << " k " << k;
+        worst = std::max(worst, d / tol);
+        SharedBaseSum s64 = s;
+        s64.A = s.A.to(torch::kFloat64);
+        s64.B = s.B.to(torch::kFloat64);
+        const torch::Tensor left64 = base_left_pinv_delta(s64, k);
+        ASSERT_EQ(left64.scalar_type(), torch::kFloat64);
+        const double d64 = max_abs(to_eigen(left64) - ref.left) / max_abs(ref.left);
+        EXPECT_LT(d64, tol * 1e-5) << sh.d_out << "x" << sh.d_in << " scale " << scale << " k " << k;
+        worst64 = std::max(worst64, d64 / tol);
+      }
     }
   }
-  std::printf("max |P W_k - ref|, |W_k Q - ref| relative: %.2e (tolerance 1e-11 (1 + s1 / gap_k))\n", worst);
-  const LowRankSum s = random_sum(20, 30, 2, 3, 1);
-  EXPECT_THROW(truncated_left_multiply(torch::zeros({2, 19}), s, 2), Error);
-  EXPECT_THROW(truncated_right_multiply(s, 0, torch::zeros({30, 2})), Error);
+  std::printf("pinv(B) (W_k - B A), (W_k - B A) pinv(A) against Eigen: float32 factors at most %.2f of the tolerance "
+              "1e-6 (1 + s1 / gap_k) cond; float64 factors %.2e of it (limit 1e-5)\n", worst, worst64);
+}
+
+TEST(LowRankSharedBase, ZeroBaseGivesZeroLeftSolveAndBadInputThrows) {
+  // FedSRD's first A-round with B = 0: pinv(0) = 0, whatever the updates.
+  SharedBaseSum s = random_shared_base({20, 30, 2, 3}, 1.0, 7);
+  s.B = torch::zeros_like(s.B);
+  EXPECT_TRUE(torch::equal(base_left_pinv_delta(s, 3), torch::zeros({3, 30})));
+  EXPECT_THROW(base_left_pinv_delta(s, 0), Error);
+  EXPECT_THROW(base_right_pinv_delta(s, 21), Error);
+  s.dA.pop_back();
+  EXPECT_THROW(base_left_pinv_delta(s, 2), Error);
+  SharedBaseSum t = random_shared_base({20, 30, 2, 3}, 1.0, 8);
+  t.dB[1] = torch::zeros({20, 4});
+  EXPECT_THROW(base_right_pinv_delta(t, 2), Error);
 }
 
 TEST(LowRankPinv, WideMatricesAndFloat64KeepTheirContract) {

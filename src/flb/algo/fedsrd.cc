@@ -55,18 +55,15 @@ linalg::LowRankSum reconstruct(const torch::Tensor& A, const torch::Tensor& B, c
 
 namespace {
 
-// FedSRD's target W_r - B A through the truncated product, in float64 to
-// the difference (linalg::truncated_left_multiply).
-torch::Tensor solve_truncated(const linalg::LowRankSum& w_avg, const torch::Tensor& A, const torch::Tensor& B,
-                              Factor factor) {
-  const torch::Tensor A64 = A.to(torch::kFloat64), B64 = B.to(torch::kFloat64);
-  const int64_t k = std::min({A64.size(0), w_avg.d_out(), w_avg.d_in()});
-  if (factor == Factor::kA) {
-    const torch::Tensor Bp = linalg::pinv(B64);  // (r, d_out)
-    return (linalg::truncated_left_multiply(Bp, w_avg, k) - Bp.matmul(B64).matmul(A64)).to(torch::kFloat32);
-  }
-  const torch::Tensor Ap = linalg::pinv(A64);  // (d_in, r)
-  return (linalg::truncated_right_multiply(w_avg, k, Ap) - B64.matmul(A64.matmul(Ap))).to(torch::kFloat32);
+// FedSRD's target W_r - B A, with B A cancelled inside the float64 core of
+// the stacks [B, dB_1 ..] and [A^T, dA_1^T ..] (linalg::base_left_pinv_delta).
+torch::Tensor solve_truncated(const torch::Tensor& A, const torch::Tensor& B, const std::vector<torch::Tensor>& dA,
+                              const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor) {
+  linalg::SharedBaseSum sum{A, B, dA, dB, std::vector<double>(w.begin(), w.end())};
+  const int64_t k = std::min({A.size(0), B.size(0), A.size(1)});
+  const torch::Tensor solved =
+      factor == Factor::kA ? linalg::base_left_pinv_delta(sum, k) : linalg::base_right_pinv_delta(sum, k);
+  return solved.to(torch::kFloat32);
 }
 
 // FedSRD-e's target W_avg - B A expanded in the updates, so no term is of
@@ -108,16 +105,13 @@ torch::Tensor solve_untruncated(const torch::Tensor& A, const torch::Tensor& B, 
 torch::Tensor solve(const torch::Tensor& A, const torch::Tensor& B, const std::vector<torch::Tensor>& dA,
                     const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor, bool truncate) {
   (void)reconstruct(A, B, dA, dB, w);  // validates the shapes
-  const torch::ScalarType dtype = truncate ? torch::kFloat64 : torch::kFloat32;
-  std::vector<torch::Tensor> dA_, dB_;
+  if (truncate) return solve_truncated(A, B, dA, dB, w, factor);
+  std::vector<torch::Tensor> dA32, dB32;
   for (size_t i = 0; i < w.size(); ++i) {
-    dA_.push_back(dA[i].to(dtype));
-    dB_.push_back(dB[i].to(dtype));
+    dA32.push_back(dA[i].to(torch::kFloat32));
+    dB32.push_back(dB[i].to(torch::kFloat32));
   }
-  // Truncated: B + dB_i in float64 too, since its float32 rounding
-  // (eps32 ||B||) would already be of the size of what W_r - B A keeps.
-  if (truncate) return solve_truncated(reconstruct(A.to(dtype), B.to(dtype), dA_, dB_, w), A, B, factor);
-  return solve_untruncated(A.to(dtype), B.to(dtype), dA_, dB_, w, factor);
+  return solve_untruncated(A.to(torch::kFloat32), B.to(torch::kFloat32), dA32, dB32, w, factor);
 }
 
 }  // namespace fedsrd

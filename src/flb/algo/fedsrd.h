@@ -14,9 +14,8 @@
 //   sparsify      drop each element of the solved factor with probability q,
 //                 survivors / (1 - q), mask from Stream(seed, kServerMask, round, layer)
 //
-// None of these forms a d_out x d_in matrix: the SVD goes through the
-// factors (linalg::truncated_svd), the projections through pinv and
-// left_multiply / right_multiply.
+// None of these forms a d_out x d_in matrix: the truncation and the
+// projections go through QRs of the stacked factors (linalg::SharedBaseSum).
 #pragma once
 
 #include <torch/types.h>
@@ -48,12 +47,13 @@ linalg::LowRankSum reconstruct(const torch::Tensor& A, const torch::Tensor& B, c
 //   Factor::kB: dW pinv(A)   (d_out, r)
 // r = A.size(0), capped by min(d_out, d_in); float32. Once B A is
 // trained, W_target and B A agree to a few digits, and their difference
-// taken in float32 would lose them. So FedSRD's truncation runs in float64
-// to the difference (linalg::truncated_left_multiply; exact, never the
+// taken in float32 would lose them. So FedSRD's truncation factorises the
+// base apart from the updates, in the factors' precision, and B A cancels
+// in a small float64 core (linalg::base_left_pinv_delta; exact, never the
 // randomized SVD), and FedSRD-e's target is expanded in the updates
 // (fedsrd.cc), which float32 holds to its rounding. Either way the result
-// is the dense float64 reference's to float32 rounding (server_bench and
-// lora_algorithms_test measure it).
+// is the dense float64 reference's to near float32 rounding (server_bench
+// and lora_algorithms_test measure it).
 torch::Tensor solve(const torch::Tensor& A, const torch::Tensor& B, const std::vector<torch::Tensor>& dA,
                     const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor, bool truncate);
 

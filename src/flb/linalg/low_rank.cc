@@ -241,80 +241,125 @@ Svd truncated_svd(const torch::Tensor& W, int64_t k) {
 
 torch::Tensor reconstruct(const Svd& svd) { return (svd.U * svd.S).matmul(svd.V.t()); }
 
-namespace {
-
-// The stacked factors' Householder QRs in float64, kept as LAPACK's
-// reflectors (geqrf: Q is never formed), and the rank-k truncation of the
-// R x R core Rb diag(w) Ra^T, so that W_k = Qb core_k Qa^T.
-struct TruncatedCore {
-  torch::Tensor qb, tau_b;  // geqrf of [B_1..B_m] (d_out, R)
-  torch::Tensor qa, tau_a;  // geqrf of [A_1^T..A_m^T] (d_in, R)
-  torch::Tensor core_k;     // (R, R)
-};
-
-TruncatedCore truncated_core(const LowRankSum& s, int64_t k) {
-  const Stacked f = stack(s, torch::kFloat64);
-  const int64_t R = f.Bs.size(1);
-  TruncatedCore c;
-  std::tie(c.qb, c.tau_b) = torch::geqrf(f.Bs);
-  std::tie(c.qa, c.tau_a) = torch::geqrf(f.At);
-  const torch::Tensor Rb = c.qb.narrow(0, 0, R).triu(), Ra = c.qa.narrow(0, 0, R).triu();
-  torch::Tensor Uc, S, Vch;
-  std::tie(Uc, S, Vch) = torch::linalg_svd((Rb * f.w).matmul(Ra.t()), /*full_matrices=*/false);
-  const int64_t kk = std::min<int64_t>(k, S.size(0));  // k >= R: W_k = W
-  c.core_k = (Uc.narrow(1, 0, kk) * S.narrow(0, 0, kk)).matmul(Vch.narrow(0, 0, kk));
-  return c;
+void validate(const SharedBaseSum& s) {
+  require(s.A.defined() && s.B.defined() && s.A.dim() == 2 && s.B.dim() == 2 && s.B.size(1) == s.A.size(0) &&
+              s.A.size(0) >= 1,
+          "shared-base sum: need B (d_out, r) and A (r, d_in) with r >= 1");
+  require(s.A.is_floating_point() && s.B.is_floating_point() && s.A.device() == s.B.device(),
+          "shared-base sum: A and B must be floating point on one device");
+  require(!s.w.empty() && s.dA.size() == s.w.size() && s.dB.size() == s.w.size(),
+          "shared-base sum: " + std::to_string(s.dB.size()) + " dB, " + std::to_string(s.dA.size()) + " dA and " +
+              std::to_string(s.w.size()) + " weights; need at least one of each, one per term");
+  for (size_t i = 0; i < s.w.size(); ++i) {
+    const std::string term = "shared-base sum, term " + std::to_string(i) + ": ";
+    require(s.dA[i].defined() && s.dB[i].defined() && s.dA[i].sizes() == s.A.sizes() && s.dB[i].sizes() == s.B.sizes(),
+            term + "dA and dB must have A's and B's shapes");
+    require(s.dA[i].device() == s.A.device() && s.dB[i].device() == s.A.device(), term + "all factors must be on one device");
+  }
 }
 
-// Q X for X (R, c), Q the thin (d, R) factor of geqrf's (q, tau).
+namespace {
+
+// The truncated difference W_k - B A as Qb D Qa^T (low_rank.h,
+// base_left_pinv_delta): the stacks' reflectors (geqrf: Q never formed)
+// and the float64 pieces of the core.
+struct TruncatedDelta {
+  torch::Tensor qb, tau_b;  // geqrf of [B, dB_1 .. dB_m] (d_out, K)
+  torch::Tensor qa, tau_a;  // geqrf of [A^T, dA_1^T .. dA_m^T] (d_in, K)
+  torch::Tensor Rb0, Ra0;   // the base's columns of Rb and Ra, float64 (kb, r), (ka, r)
+  torch::Tensor D;          // core_k - Rb0 Ra0^T, float64 (kb, ka)
+};
+
+torch::ScalarType factor_dtype(const SharedBaseSum& s) {
+  bool f64 = s.A.scalar_type() == torch::kFloat64 || s.B.scalar_type() == torch::kFloat64;
+  for (size_t i = 0; i < s.w.size(); ++i)
+    f64 = f64 || s.dA[i].scalar_type() == torch::kFloat64 || s.dB[i].scalar_type() == torch::kFloat64;
+  return f64 ? torch::kFloat64 : torch::kFloat32;
+}
+
+// Rb M for the block weights of W = sum_i w_i (B + dB_i)(A + dA_i) =
+// [B, dB_1..] M [A^T, dA_1^T..]^T: M's base block s = sum_i w_i, its
+// blocks (0, i) and (i, 0) and (i, i) w_i. Column block 0 of Rb M is
+// s Rb0 + sum_i w_i Rb_i, block i is w_i (Rb0 + Rb_i).
+torch::Tensor times_weights(const torch::Tensor& Rb, const std::vector<double>& w, int64_t r) {
+  const torch::Tensor Rb0 = Rb.narrow(1, 0, r);
+  double total = 0;
+  for (double wi : w) total += wi;
+  std::vector<torch::Tensor> blocks{Rb0 * total};
+  for (size_t i = 0; i < w.size(); ++i) {
+    const torch::Tensor Rbi = Rb.narrow(1, static_cast<int64_t>(i + 1) * r, r);
+    blocks[0] = blocks[0] + w[i] * Rbi;
+    blocks.push_back(w[i] * (Rb0 + Rbi));
+  }
+  return torch::cat(blocks, 1);
+}
+
+// The upper trapezoid of geqrf's packed output, (min(d, K), K), float64.
+torch::Tensor r_factor(const torch::Tensor& packed) {
+  return packed.narrow(0, 0, std::min(packed.size(0), packed.size(1))).triu().to(torch::kFloat64);
+}
+
+TruncatedDelta truncated_delta(const SharedBaseSum& s, int64_t k) {
+  const torch::ScalarType dtype = factor_dtype(s);
+  const int64_t r = s.A.size(0);
+  std::vector<torch::Tensor> cols_b{s.B.to(dtype)}, cols_a{s.A.to(dtype).t()};
+  for (size_t i = 0; i < s.w.size(); ++i) {
+    cols_b.push_back(s.dB[i].to(dtype));
+    cols_a.push_back(s.dA[i].to(dtype).t());
+  }
+  TruncatedDelta t;
+  std::tie(t.qb, t.tau_b) = torch::geqrf(torch::cat(cols_b, 1));
+  std::tie(t.qa, t.tau_a) = torch::geqrf(torch::cat(cols_a, 1));
+  const torch::Tensor Rb = r_factor(t.qb), Ra = r_factor(t.qa);
+  t.Rb0 = Rb.narrow(1, 0, r);
+  t.Ra0 = Ra.narrow(1, 0, r);
+  torch::Tensor Uc, S, Vch;
+  std::tie(Uc, S, Vch) = torch::linalg_svd(times_weights(Rb, s.w, r).matmul(Ra.t()), /*full_matrices=*/false);
+  const int64_t kk = std::min<int64_t>(k, S.size(0));  // k >= rank: W_k = W
+  const torch::Tensor core_k = (Uc.narrow(1, 0, kk) * S.narrow(0, 0, kk)).matmul(Vch.narrow(0, 0, kk));
+  t.D = core_k - t.Rb0.matmul(t.Ra0.t());
+  return t;
+}
+
+// Q X for X (c, n), c <= K, Q the thin (d, min(d, K)) factor of geqrf's (q, tau).
 torch::Tensor apply_q(const torch::Tensor& q, const torch::Tensor& tau, const torch::Tensor& X) {
-  torch::Tensor padded = torch::zeros({q.size(0), X.size(1)}, X.options());
+  torch::Tensor padded = torch::zeros({q.size(0), X.size(1)}, q.options());
   padded.narrow(0, 0, X.size(0)).copy_(X);
   return torch::ormqr(q, tau, padded, /*left=*/true, /*transpose=*/false);
 }
 
-// Q^T Y for Y (d, c): (R, c).
-torch::Tensor apply_qt(const torch::Tensor& q, const torch::Tensor& tau, const torch::Tensor& Y) {
-  return torch::ormqr(q, tau, Y.contiguous(), /*left=*/true, /*transpose=*/true).narrow(0, 0, q.size(1));
-}
+double pinv_rcond(const torch::Tensor& M) { return static_cast<double>(std::max(M.size(0), M.size(1))) * FLT_EPSILON; }
 
-// The exact rank-k truncation as a dense float64 matrix (when R >= min(d)).
-torch::Tensor dense_truncation(const LowRankSum& s, int64_t k) {
-  torch::Tensor U, S, Vh;
-  std::tie(U, S, Vh) = torch::linalg_svd(dense(s, torch::kFloat64), /*full_matrices=*/false);
-  return (U.narrow(1, 0, k) * S.narrow(0, 0, k)).matmul(Vh.narrow(0, 0, k));
-}
-
-void check_truncation(const LowRankSum& s, int64_t k, const char* what) {
+void check_truncation(const SharedBaseSum& s, int64_t k, const char* what) {
   validate(s);
-  const int64_t mn = std::min(s.d_out(), s.d_in());
+  const int64_t mn = std::min(s.B.size(0), s.A.size(1));
   require(k >= 1 && k <= mn, std::string(what) + ": rank k = " + std::to_string(k) + " must be in [1, " + std::to_string(mn) + "]");
 }
 
 }  // namespace
 
-torch::Tensor truncated_left_multiply(const torch::Tensor& P, const LowRankSum& s, int64_t k) {
-  check_truncation(s, k, "truncated_left_multiply");
-  require(P.dim() == 2 && P.size(1) == s.d_out(),
-          "truncated_left_multiply: P must be (p, d_out = " + std::to_string(s.d_out()) + ")");
-  const torch::Tensor P64 = P.to(torch::kFloat64);
-  if (s.rank_bound() >= std::min(s.d_out(), s.d_in())) return P64.matmul(dense_truncation(s, k));
-  const TruncatedCore c = truncated_core(s, k);
-  // P W_k = (P Qb) core_k Qa^T = (Qa (core_k^T (Qb^T P^T)))^T
-  return apply_q(c.qa, c.tau_a, c.core_k.t().matmul(apply_qt(c.qb, c.tau_b, P64.t()))).t();
+torch::Tensor base_left_pinv_delta(const SharedBaseSum& s, int64_t k) {
+  check_truncation(s, k, "base_left_pinv_delta");
+  const TruncatedDelta t = truncated_delta(s, k);
+  // pinv(B) Qb D Qa^T = pinv(Rb0) D Qa^T = (Qa (pinv(Rb0) D)^T)^T
+  const torch::Tensor X = pinv(t.Rb0, pinv_rcond(s.B)).matmul(t.D);  // (r, ka)
+  return apply_q(t.qa, t.tau_a, X.t().to(t.qa.scalar_type())).t().contiguous();
 }
 
-torch::Tensor truncated_right_multiply(const LowRankSum& s, int64_t k, const torch::Tensor& Q) {
-  check_truncation(s, k, "truncated_right_multiply");
-  require(Q.dim() == 2 && Q.size(0) == s.d_in(),
-          "truncated_right_multiply: Q must be (d_in = " + std::to_string(s.d_in()) + ", q)");
-  const torch::Tensor Q64 = Q.to(torch::kFloat64);
-  if (s.rank_bound() >= std::min(s.d_out(), s.d_in())) return dense_truncation(s, k).matmul(Q64);
-  const TruncatedCore c = truncated_core(s, k);
-  return apply_q(c.qb, c.tau_b, c.core_k.matmul(apply_qt(c.qa, c.tau_a, Q64)));  // Qb core_k (Qa^T Q)
+torch::Tensor base_right_pinv_delta(const SharedBaseSum& s, int64_t k) {
+  check_truncation(s, k, "base_right_pinv_delta");
+  const TruncatedDelta t = truncated_delta(s, k);
+  // Qb D Qa^T pinv(A) = Qb D pinv(Ra0)^T, since A^T = Qa Ra0
+  const torch::Tensor Y = t.D.matmul(pinv(t.Ra0, pinv_rcond(s.A)).t());  // (kb, r)
+  return apply_q(t.qb, t.tau_b, Y.to(t.qb.scalar_type()));
 }
 
 torch::Tensor pinv(const torch::Tensor& M) {
+  require(M.dim() == 2 && M.is_floating_point(), "pinv: M must be a 2-D floating-point tensor");
+  return pinv(M, static_cast<double>(std::max(M.size(0), M.size(1))) * FLT_EPSILON);
+}
+
+torch::Tensor pinv(const torch::Tensor& M, double rcond) {
   require(M.dim() == 2 && M.is_floating_point(), "pinv: M must be a 2-D floating-point tensor");
   const int64_t m = M.size(0), n = M.size(1);
   const auto out_dtype = M.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
@@ -322,12 +367,11 @@ torch::Tensor pinv(const torch::Tensor& M) {
   // pinv(M) = pinv(M^T)^T, and LAPACK's SVD of a wide matrix is several
   // times slower than of its transpose (seen: 19 ms against 4 ms for
   // 64 x 3072 in float64).
-  if (m < n) return pinv(M.t()).t();
+  if (m < n) return pinv(M.t(), rcond).t();
   torch::Tensor U, S, Vh;
   std::tie(U, S, Vh) = torch::linalg_svd(M.to(torch::kFloat64), /*full_matrices=*/false);
   // S is descending: S[0] is the largest. A tensor threshold keeps this free
   // of host syncs on the GPU.
-  const double rcond = static_cast<double>(std::max(m, n)) * FLT_EPSILON;
   const torch::Tensor keep = S > S[0] * rcond;
   const torch::Tensor S_inv = torch::where(keep, S.reciprocal(), torch::zeros_like(S));
   return (Vh.t() * S_inv).matmul(U.t()).to(out_dtype);

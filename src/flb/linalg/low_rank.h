@@ -10,7 +10,7 @@
 // in float64 internally: float32 SVD errors grow with the dimension and
 // with 1 / (gap between sigma_k and sigma_{k+1}); in float64 they stay
 // below the float32 rounding of the outputs (low_rank_test: <= 6e-8 of
-// sigma_1). The stacked-QR path, FedSRD's, runs its two QRs of the (d, R)
+// sigma_1). The stacked-QR path (FlexLoRA's, and FedSRD's base_*_pinv_delta) runs its two QRs of the (d, R)
 // stacks (its whole cost) in the factors' precision, float32 for float32
 // factors, and only the R x R core and its SVD in float64: its error is
 // then that of a float32 backward-stable factorisation, within about
@@ -101,18 +101,47 @@ Svd truncated_svd(const torch::Tensor& W, int64_t k);
 // U diag(S) V^T as a (d_out, d_in) float32 tensor.
 torch::Tensor reconstruct(const Svd& svd);
 
-// P W_k and W_k Q for W_k the exact rank-k truncation of W, computed and
-// returned in float64 without forming W, U or V: the stacked factors'
-// float64 Householder QRs (geqrf), the SVD of the R x R core, and the
-// reflectors applied to P^T or Q (ormqr): O(R^2 (d_out + d_in) + R^3 +
-// (p or q) R (d_out + d_in)). When R >= min(d_out, d_in) the dense float64
-// SVD instead. FedSRD's server projects W_k - B A, where W_k and B A agree
-// to a few digits once training has moved B A little: in float64 to the end
-// its error stays at float32 rounding of the result; through float32 stacks
-// it grows as eps32 ||B A|| / ||W_k - B A|| (linalg_fedsrd_test measures both).
-// REQUIRES: 1 <= k <= min(d_out, d_in); P (p, d_out), Q (d_in, q).
-torch::Tensor truncated_left_multiply(const torch::Tensor& P, const LowRankSum& s, int64_t k);
-torch::Tensor truncated_right_multiply(const LowRankSum& s, int64_t k, const torch::Tensor& Q);
+// W = sum_i w[i] (B + dB[i]) (A + dA[i]): m low-rank products around one
+// base B A (FedSRD's reconstructed client products), kept as the base and
+// the updates. B is (d_out, r), A (r, d_in), dB[i] and dA[i] alike, one
+// device, float32 or float64.
+struct SharedBaseSum {
+  torch::Tensor A, B;
+  std::vector<torch::Tensor> dA, dB;
+  std::vector<double> w;
+};
+
+// Throws flb::Error naming the malformed term.
+void validate(const SharedBaseSum& s);
+
+// The exact rank-k truncation W_k of W minus the base, projected on a
+// factor's pseudo-inverse without forming a d_out x d_in matrix:
+//   base_left_pinv_delta   pinv(B) (W_k - B A)   (r, d_in)
+//   base_right_pinv_delta  (W_k - B A) pinv(A)   (d_out, r)
+// with pinv's rcond (below) for B and A.
+//
+// How: Householder QRs of the stacks [B, dB_1 .. dB_m] = Qb Rb and
+// [A^T, dA_1^T .. dA_m^T] = Qa Ra, K = (m + 1) r columns, in the factors'
+// precision; then W = Qb (Rb M Ra^T) Qa^T and B A = Qb (Rb0 Ra0^T) Qa^T,
+// with M the K x K block matrix of the weights and Rb0, Ra0 the base's
+// first r columns. The core, its SVD, the truncation and the difference
+// D = core_k - Rb0 Ra0^T are float64 and small (at most K x K); then
+// pinv(B) Qb = pinv(Rb0) and Qa^T pinv(A) = pinv(Ra0)^T, so only one
+// reflector product (ormqr) maps the result back. Cost
+// O(K^2 (d_out + d_in) + K^3 + r K d).
+//
+// Why the stacks keep the base apart: Householder QR is backward stable
+// column by column, so a float32 QR perturbs B, A and each update by
+// float32 rounding of its own size, and B A cancels inside D instead of
+// in a float32 difference W_k - B A, which would lose the digits in which
+// W_k and B A agree (about eps32 ||B A|| / ||W_k - B A||). The result is
+// then float32 accurate relative to itself, amplified only by the
+// truncation's own conditioning 1 + sigma_1 / (sigma_k - sigma_{k+1})
+// (low_rank_test and lora_algorithms_test print what they saw).
+// Float32, or float64 for float64 factors.
+// REQUIRES: 1 <= k <= min(d_out, d_in).
+torch::Tensor base_left_pinv_delta(const SharedBaseSum& s, int64_t k);
+torch::Tensor base_right_pinv_delta(const SharedBaseSum& s, int64_t k);
 
 // The Moore-Penrose pseudo-inverse of M (m, n) -> (n, m), on M's device,
 // float64 for float64 M and float32 otherwise, via a float64 SVD (of M^T
@@ -122,5 +151,9 @@ torch::Tensor truncated_right_multiply(const LowRankSum& s, int64_t k, const tor
 // zero matrix. Exact left inverse when M has full column rank:
 // pinv(B) (B X) = X to float32 rounding times cond(B).
 torch::Tensor pinv(const torch::Tensor& M);
+
+// The same with rcond given: singular values at or below rcond * max(S) are
+// treated as 0 (pinv(M) is pinv(M, max(m, n) * eps(float32))).
+torch::Tensor pinv(const torch::Tensor& M, double rcond);
 
 }  // namespace flb::linalg
