@@ -57,6 +57,17 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
                  "fedprox, ffa-lora, fed-dare)")
       ->check(CLI::IsMember({"central", "hierarchical"}))->group("Federation");
 
+  // Virtual time
+  app.add_option("--system", c.system,
+                 "The clients' compute and links for virtual time: uniform[:KEY=V,...], lognormal[:KEY=V,...] (each "
+                 "value drawn per client from --seed) or trace:FILE (CSV); keys up, down (Mbit/s), latency (s), "
+                 "compute (factor), and for lognormal sigma, compute_sigma (README, \"Virtual time\")")
+      ->group("Virtual time");
+  app.add_option("--step-seconds", c.step_seconds,
+                 "Virtual seconds of one local step on a client of compute factor 1 (a calibration: measure a step "
+                 "on the device class you model)")
+      ->check(CLI::NonNegativeNumber)->group("Virtual time");
+
   // Algorithms' own options: each algorithm file registers its option group
   // (algo/options.h); every group is listed under "Algorithm options".
   auto algorithm_options = std::make_shared<flb::algo::Options>();

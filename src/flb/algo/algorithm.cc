@@ -25,6 +25,12 @@ compress::WireSchema Algorithm::upload_schema(const Tensors& tensors) const {
   return compress::WireSchema::uniform(wire_id(), numels(tensors), compress::kDenseOnly);
 }
 
+int64_t Algorithm::catch_up_numel(const Tensors& global) const {
+  int64_t n = 0;
+  for (const torch::Tensor& t : global) n += t.numel();
+  return n;
+}
+
 compress::WireSchema Algorithm::download_schema(const Tensors& tensors) const {
   return compress::WireSchema::uniform(wire_id(), numels(tensors), compress::kDenseOrSparse, compress::Presence::kAtMostOnce);
 }

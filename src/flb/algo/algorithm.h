@@ -132,6 +132,11 @@ class Algorithm {
   // Every rank: apply the broadcast to the global tensors.
   virtual void apply_download(int64_t round, Tensors& global, const compress::Payload& download) = 0;
 
+  // Elements a client must download to be current without the broadcasts
+  // it missed (sim/virtual_clock.h's dense catch-up): the global tensors,
+  // and any frozen weights the broadcasts change (FedLoRU's merges).
+  virtual int64_t catch_up_numel(const Tensors& global) const;
+
   // Bytes of per-client state this rank holds (for the memory metrics).
   virtual int64_t client_state_bytes() const { return 0; }
   // Bytes of server state (meaningful on rank 0).

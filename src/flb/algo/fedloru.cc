@@ -86,6 +86,13 @@ bool FedLoRU::merges_after(int64_t round) const {
   return std::find(a.accumulate_rounds.begin(), a.accumulate_rounds.end(), r1) != a.accumulate_rounds.end();
 }
 
+int64_t FedLoRU::catch_up_numel(const Tensors& global) const {
+  int64_t n = Algorithm::catch_up_numel(global);
+  if (accumulation_.accumulate_every > 0 || !accumulation_.accumulate_rounds.empty())
+    for (const Slots& s : slots_) n += s.layer->base().numel();
+  return n;
+}
+
 void FedLoRU::apply_download(int64_t round, Tensors& global, const compress::Payload& download) {
   add_download(global, download);
   if (merges_after(round)) merge(round, global);

@@ -38,6 +38,8 @@ class FedLoRU : public Algorithm {
   compress::WireSchema upload_schema(const Tensors& tensors) const override;
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override;
   void apply_download(int64_t round, Tensors& global, const compress::Payload& download) override;
+  // With merges on, also every factorised layer's W, which they change.
+  int64_t catch_up_numel(const Tensors& global) const override;
 
   // True when the factors are merged into W after 0-based `round`.
   bool merges_after(int64_t round) const;

@@ -1,5 +1,7 @@
 #include "flb/core/config.h"
 
+#include <cmath>
+
 #include "flb/core/error.h"
 
 namespace flb {
@@ -59,6 +61,7 @@ void validate(const RunConfig& c) {
           "--dirichlet-alpha: must be positive");
   require(c.on_bad_upload == "stop" || c.on_bad_upload == "skip", "--on-bad-upload: choose stop or skip");
   require(c.aggregation == "central" || c.aggregation == "hierarchical", "--aggregation: choose central or hierarchical");
+  require(c.step_seconds >= 0 && std::isfinite(c.step_seconds), "--step-seconds: must be a finite number >= 0");
   require(!c.out.empty(), "--out: must name an output file");
   require(c.checkpoint_every >= 0, "--checkpoint-every: must be 0 (off) or a number of rounds");
   require(!(c.resume && c.overwrite),

@@ -80,6 +80,10 @@ struct RunConfig {
   bool overwrite = false;
   std::string on_bad_upload = "stop";  // stop | skip: what rank 0 does with a malformed upload
   std::string aggregation = "central";  // central | hierarchical: ranks pre-combine their clients (sim/hierarchical.h)
+  // Virtual time (sim/virtual_clock.h): the clients' systems (sim/system_model.h)
+  // and the seconds of one local step at compute factor 1 (a calibration).
+  std::string system = "uniform";
+  double step_seconds = 0.1;
   int64_t checkpoint_every = 0;    // checkpoint after every k-th round (0: only on SIGTERM/SIGUSR1)
   bool resume = false;             // continue from <out>.ckpt, appending to <out>
 };

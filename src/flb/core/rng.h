@@ -23,6 +23,7 @@ enum class StreamPurpose : uint64_t {
   kSketch = 8,   // randomized linear algebra (linalg/low_rank.h)
   kHeldOut = 9,  // text corpora: which documents are held out
   kSynthetic = 10,  // --dataset synthetic: clients' models and samples (data/synthetic.h)
+  kSystem = 11,     // --system lognormal: each client's compute and link (sim/system_model.h)
 };
 
 // SplitMix64 finaliser: a bijective 64-bit mix with good avalanche.

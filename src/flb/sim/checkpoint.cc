@@ -98,6 +98,27 @@ void save_tensors(torch::serialize::OutputArchive& archive, const std::string& k
 }
 
 // Copies the archive's tensors into `ts` (same count, shapes and types).
+void save_clock(torch::serialize::OutputArchive& archive, const VirtualClock::State& s) {
+  torch::serialize::OutputArchive sub;
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  sub.write("bytes_down", torch::tensor(s.bytes_down, i64), /*is_buffer=*/true);
+  sub.write("last_round", torch::tensor(s.last_round, i64), /*is_buffer=*/true);
+  sub.write("elapsed_s", torch::tensor({s.elapsed_s}, torch::kFloat64), /*is_buffer=*/true);
+  archive.write("virtual_clock", sub);
+}
+VirtualClock::State load_clock(torch::serialize::InputArchive& archive, const std::string& where) {
+  torch::serialize::InputArchive sub;
+  torch::Tensor bytes_down, last_round, elapsed;
+  require(archive.try_read("virtual_clock", sub) && sub.try_read("bytes_down", bytes_down, true) &&
+              sub.try_read("last_round", last_round, true) && sub.try_read("elapsed_s", elapsed, true) &&
+              elapsed.numel() == 1,
+          where + ": the virtual clock's ledger is missing or incomplete");
+  const auto values = [](const torch::Tensor& t) {
+    const torch::Tensor c = t.to(torch::kCPU, torch::kInt64).contiguous();
+    return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+  };
+  return {values(bytes_down), values(last_round), elapsed.to(torch::kFloat64).item<double>()};
+}
 void load_tensors(torch::serialize::InputArchive& archive, const std::string& key, std::vector<torch::Tensor> ts,
                   const std::string& where) {
   torch::serialize::InputArchive sub;
@@ -229,6 +250,7 @@ void write_checkpoint(comm::Transport& comm, const std::string& out, const Manif
     save_tensors(model, "global_tensors", state.global);
     save_tensors(model, "model_parameters", state.model.parameters());
     save_tensors(model, "model_buffers", buffers(state.model));
+    save_clock(model, state.clock.state());
     model.save_to(tmp + "/model.pt");
     sync_path(tmp + "/model.pt");
     write_text(tmp + "/config.toml", resumable);
@@ -308,6 +330,7 @@ void load_checkpoint(comm::Transport& comm, const std::string& dir, torch::Devic
     load_tensors(model, "global_tensors", state.global, model_path);
     load_tensors(model, "model_parameters", state.model.parameters(), model_path);
     load_tensors(model, "model_buffers", buffers(state.model), model_path);
+    state.clock.restore(load_clock(model, model_path));
     torch::serialize::InputArchive mine;
     mine.load_from(rank_path, device);
     state.algorithm.load_state(mine);

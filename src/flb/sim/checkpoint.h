@@ -6,7 +6,8 @@
 //                    HDF5 table, run totals; written last, by rank 0
 //   config.toml      the config the hash covers (to name what differs)
 //   model.pt         rank 0: the global tensors and every model parameter
-//                    and buffer (FedLoRU's merges change the frozen W)
+//                    and buffer (FedLoRU's merges change the frozen W),
+//                    and the virtual clock's ledger
 //   rank-00000.pt    each rank: its Algorithm::save_state (its clients'
 //                    state; on rank 0 also the server state)
 // Random streams need nothing: every one is keyed by (seed, purpose,
@@ -28,6 +29,7 @@
 
 #include "flb/algo/algorithm.h"
 #include "flb/comm/transport.h"
+#include "flb/sim/virtual_clock.h"
 
 namespace flb::sim {
 
@@ -67,6 +69,7 @@ struct RunState {
   algo::Tensors& global;
   torch::nn::Module& model;
   algo::Algorithm& algorithm;
+  VirtualClock& clock;  // rank 0's is saved (in model.pt); every rank loads it
 };
 
 // Collective. Writes the checkpoint of `out` and swaps it in. Throws

@@ -37,7 +37,7 @@ struct Run {
   std::string resumable;  // the config a checkpoint must match
   Manifest resumed;       // completed_rounds 0 and zero totals for a fresh run
   bool root() const { return transport.rank() == 0; }
-  RunState state() { return RunState{setup.global, setup.model(), *setup.algorithm}; }
+  RunState state() { return RunState{setup.global, setup.model(), *setup.algorithm, setup.clock}; }
 };
 
 // --resume: loads the checkpoint into the run's state; true (with

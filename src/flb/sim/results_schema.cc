@@ -32,6 +32,8 @@ std::vector<metrics::ColumnSpec> round_columns() {
       {"rss_max_bytes", I, "peak resident memory, max over ranks"},
       {"client_state_bytes", I, "per-client state held by all ranks (sample lists + algorithm state)"},
       {"server_state_bytes", I, "algorithm server state on rank 0"},
+      {"virtual_s", F, "virtual seconds of the round: the largest /clients/virtual_done_s of its clients"},
+      {"virtual_clock_s", F, "the virtual clock at the round's end (sum of virtual_s so far)"},
   };
 }
 
@@ -48,6 +50,12 @@ std::vector<metrics::ColumnSpec> client_columns() {
       {"upload_bytes", I, "the client's encoded upload (wire format, header included)"},
       {"nonzeros", I, "values sent (dense and sparse parts and scalars)"},
       {"scalar_parts", I, "tensors sent as scalars (e.g. LBGM's look-back path)"},
+      {"download_bytes", I, "what the client downloaded before training: the broadcasts it had not heard, or the dense state if smaller"},
+      {"catch_up_bytes", I, "of which beyond the last round's broadcast (0 when it heard every broadcast)"},
+      {"virtual_down_s", F, "virtual seconds of its download (latency + bytes / downlink)"},
+      {"virtual_compute_s", F, "virtual seconds of its local steps (steps x --step-seconds / compute factor)"},
+      {"virtual_up_s", F, "virtual seconds of its upload (latency + upload_bytes / uplink)"},
+      {"virtual_done_s", F, "when its upload arrived, in virtual seconds from the round's start"},
   };
 }
 
@@ -101,7 +109,7 @@ metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
                         double(r.bytes_gathered), double(r.bytes_moved), double(r.bytes_down), double(r.clients), double(r.rejected), double(r.parts),
                         double(r.scalar_parts), r.train_loss,
                         r.test_loss, r.test_accuracy, double(r.rss_max_bytes), double(r.client_state_bytes),
-                        double(r.server_state_bytes)};
+                        double(r.server_state_bytes), r.virtual_s, r.virtual_clock_s};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
   }
   return out;
@@ -111,7 +119,9 @@ metrics::Rows to_rows(const std::vector<ClientRecord>& rows) {
   metrics::Rows out(client_columns().size());
   for (const ClientRecord& r : rows) {
     const double v[] = {double(r.round),  double(r.client),   double(r.rank),     double(r.samples),     double(r.steps),
-                        r.loss,           double(r.upload_bytes), double(r.nonzeros), double(r.scalar_parts)};
+                        r.loss,           double(r.upload_bytes), double(r.nonzeros), double(r.scalar_parts),
+                        double(r.download_bytes), double(r.catch_up_bytes), r.virtual_down_s, r.virtual_compute_s,
+                        r.virtual_up_s, r.virtual_done_s};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
   }
   return out;

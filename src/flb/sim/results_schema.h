@@ -12,7 +12,9 @@ namespace flb::sim {
 // The root attribute schema_version: changes whenever a name or meaning in
 // results/README.md changes. 2: /rounds/bytes_up became bytes_gathered and
 // /clients/bytes_up became upload_bytes (same values). 3: the /memory table.
-constexpr int64_t kSchemaVersion = 4;
+// 4: /rounds/bytes_moved. 5: virtual time and the clients' downloads
+// (/rounds/virtual_s, virtual_clock_s; /clients/download_bytes ... virtual_done_s).
+constexpr int64_t kSchemaVersion = 5;
 
 struct RoundRow {
   int64_t round = 0;
@@ -23,6 +25,7 @@ struct RoundRow {
   int64_t clients = 0, rejected = 0, parts = 0, scalar_parts = 0;
   double train_loss = 0, test_loss = 0, test_accuracy = 0;
   int64_t rss_max_bytes = 0, client_state_bytes = 0, server_state_bytes = 0;
+  double virtual_s = 0, virtual_clock_s = 0;  // rank 0: the round's virtual duration, the clock after it
 };
 
 // One participating client of a round: made by the rank that trains it,
@@ -35,6 +38,9 @@ struct ClientRecord {
   double loss = 0;           // mean local training loss
   int64_t upload_bytes = 0;  // its encoded upload (wire format), without the transport's framing
   int64_t nonzeros = 0, scalar_parts = 0;
+  // Rank 0 fills these in from the ledger (sim/virtual_clock.h).
+  int64_t download_bytes = 0, catch_up_bytes = 0;
+  double virtual_down_s = 0, virtual_compute_s = 0, virtual_up_s = 0, virtual_done_s = 0;
 };
 
 struct EvalRow {

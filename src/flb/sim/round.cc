@@ -334,12 +334,37 @@ std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
   return rows;
 }
 
+// Rank 0: each client's download and virtual times from the ledger, the
+// round's virtual duration (the last upload to arrive), then the ledger
+// learns this round's broadcast and who took part.
+void Round::advance_clock(std::vector<ClientRecord>& records, RoundRow& row) {
+  VirtualClock& clock = setup_.clock;
+  std::vector<int64_t> heard;
+  double duration = 0;
+  for (ClientRecord& r : records) {
+    const ClientTimes t = clock.client(r.round, r.client, r.steps, r.upload_bytes);
+    r.download_bytes = t.download_bytes;
+    r.catch_up_bytes = t.catch_up_bytes;
+    r.virtual_down_s = t.down_s;
+    r.virtual_compute_s = t.compute_s;
+    r.virtual_up_s = t.up_s;
+    r.virtual_done_s = t.done_s;
+    duration = std::max(duration, t.done_s);
+    heard.push_back(r.client);
+  }
+  row.virtual_s = clock.finish_round(row.round, row.bytes_down, heard, duration);
+  row.virtual_clock_s = clock.elapsed_s();
+}
+
 // 7. The rows: /clients and /eval (rank 0 holds them all), the memory
 //    metrics, then rank 0's /rounds row.
-void Round::write_rows(const std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row) {
+void Round::write_rows(std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row) {
   Timer phase;
   const bool root = transport_.rank() == 0;
-  if (root) row.train_loss = train_loss(records);
+  if (root) {
+    row.train_loss = train_loss(records);
+    advance_clock(records, row);
+  }
   sink_.write_details(records, evals);
   row.io = phase.seconds();
   row.rss_max_bytes = static_cast<int64_t>(transport_.max_to_root(static_cast<double>(rss_max_bytes())));

@@ -13,7 +13,9 @@
 //   broadcast_and_apply   the broadcast to every rank; every rank applies
 //                   it to its global state
 //   evaluate        rank 0, every --eval-every rounds and after the last
-//   write_rows      the /clients, /eval and /rounds rows (rank 0's), through
+//   write_rows      rank 0: each client's download and virtual times and the
+//                   round's virtual duration (sim/virtual_clock.h); the
+//                   /clients, /eval and /rounds rows (rank 0's), through
 //                   the RowSink
 //
 // Collective over the transport: every rank runs every round. Nothing here
@@ -79,7 +81,8 @@ class Round {
   std::vector<uint8_t> server_step(int64_t round, const std::function<compress::Payload()>& step);
   void broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, RoundRow& row);
   std::vector<EvalRow> evaluate(int64_t round, RoundRow& row);
-  void write_rows(const std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row);
+  void write_rows(std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row);
+  void advance_clock(std::vector<ClientRecord>& records, RoundRow& row);
 
   // Pieces of the steps.
   LocalResult train_client(const algo::ClientContext& ctx);

@@ -6,6 +6,7 @@
 //   -> freeze every parameter the algorithm does not train
 //   -> the global state (copies of the trained tensors) and the local trainer
 //   -> the wire schema uploads and broadcasts are decoded against
+//   -> the clients' systems and the virtual clock (--system, --step-seconds)
 //
 // The engine (sim/experiment.cc) and the round tests share it. (Named
 // RunSetup, not Setup: inside a GoogleTest body "Setup" is testing::Test's.)
@@ -23,6 +24,7 @@
 #include "flb/core/config.h"
 #include "flb/sim/local_trainer.h"
 #include "flb/sim/task.h"
+#include "flb/sim/virtual_clock.h"
 
 namespace flb::sim {
 
@@ -36,6 +38,7 @@ struct RunSetup {
   std::unique_ptr<LocalTrainer> trainer;       // trains params on one client at a time
   compress::WireSchema upload_schema;          // what every upload must match (the algorithm's)
   compress::WireSchema download_schema;        // what the broadcast must match
+  VirtualClock clock;                          // virtual time and the downloads' ledger (rank 0 keeps it)
 
   torch::nn::Module& model() const { return task->model(); }
 };
