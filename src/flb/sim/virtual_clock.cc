@@ -16,9 +16,13 @@ VirtualClock::VirtualClock(SystemModel systems, double step_seconds, int64_t den
   require(step_seconds >= 0, "--step-seconds: must be >= 0");
 }
 
+void VirtualClock::require_next(int64_t round) const {
+  require(round == static_cast<int64_t>(prefix_.size()) - 1,
+          "virtual clock: round " + std::to_string(round) + " is not the next round to finish");
+}
+
 ClientTimes VirtualClock::client(int64_t round, int64_t client, int64_t steps, int64_t upload_bytes) const {
-  require(round == static_cast<int64_t>(prefix_.size()) - 1, "virtual clock: round " + std::to_string(round) +
-                                                                 " is not the next round to finish");
+  require_next(round);
   const ClientSystem& s = systems_.client(client);
   const int64_t L = last_round_.at(static_cast<size_t>(client));
   ClientTimes t;
@@ -35,8 +39,7 @@ ClientTimes VirtualClock::client(int64_t round, int64_t client, int64_t steps, i
 
 double VirtualClock::finish_round(int64_t round, int64_t bytes_down, const std::vector<int64_t>& sampled,
                                   double duration_s) {
-  require(round == static_cast<int64_t>(prefix_.size()) - 1, "virtual clock: round " + std::to_string(round) +
-                                                                 " is not the next round to finish");
+  require_next(round);
   prefix_.push_back(prefix_.back() + bytes_down);
   for (int64_t c : sampled) last_round_.at(static_cast<size_t>(c)) = round;
   elapsed_s_ += duration_s;

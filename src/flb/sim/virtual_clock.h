@@ -65,6 +65,8 @@ class VirtualClock {
   void restore(const State& s);  // throws flb::Error when it does not fit this run
 
  private:
+  void require_next(int64_t round) const;  // throws flb::Error unless `round` is the next to finish
+
   SystemModel systems_;
   double step_seconds_;
   int64_t dense_state_bytes_;
