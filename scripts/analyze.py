@@ -11,11 +11,12 @@ line that is not an flbench result is an error (exit 1); such a file found
 while searching a directory is reported and skipped.
 
 Every number in the table is read from the file: nothing is re-run. The
-schema is results/README.md; this script reads schema_versions 1 to 5
+schema is results/README.md; this script reads schema_versions 1 to 6
 and says which one each file has (the table's "schema" column, the JSON's
 "schema_version"). Version 3 added /memory (not read here), version 4
 /rounds/bytes_moved (not read here), version 5 virtual time and the
-clients' downloads (not read here yet). Version 1 named /rounds/bytes_gathered "bytes_up" (and
+clients' downloads (not read here yet), version 6 the clients'
+statuses (arrived, dropped, late, surplus; not read here yet). Version 1 named /rounds/bytes_gathered "bytes_up" (and
 /clients/upload_bytes "bytes_up"); its columns are read under the new names.
 
 Needs h5py, numpy and (for --plots) matplotlib: on Debian, run it with
@@ -45,7 +46,7 @@ try:
 except ImportError:  # pragma: no cover
     tomllib = None
 
-SUPPORTED_SCHEMA_VERSIONS = {1, 2, 3, 4, 5}
+SUPPORTED_SCHEMA_VERSIONS = {1, 2, 3, 4, 5, 6}
 
 # Columns renamed by a schema version: {version: {table: {old name: new name}}}
 # for the files older than it (results/README.md lists the changes).

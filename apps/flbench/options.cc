@@ -67,6 +67,16 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
                  "Virtual seconds of one local step on a client of compute factor 1 (a calibration: measure a step "
                  "on the device class you model)")
       ->check(CLI::NonNegativeNumber)->group("Virtual time");
+  app.add_option("--dropout-prob", c.dropout_prob,
+                 "Probability that a sampled client fails after its download, before uploading (drawn per client "
+                 "and round from --seed)")
+      ->check(CLI::Range(0.0, 1.0))->group("Virtual time");
+  app.add_option("--deadline", c.deadline_s,
+                 "Virtual seconds from the round's start after which the server discards uploads (0: none)")
+      ->check(CLI::NonNegativeNumber)->group("Virtual time");
+  app.add_option("--over-select", c.over_select,
+                 "Sample round(K (1 + F)) clients and aggregate the first K uploads to arrive (K: --clients-per-round)")
+      ->check(CLI::Range(0.0, 100.0))->group("Virtual time");
 
   // Algorithms' own options: each algorithm file registers its option group
   // (algo/options.h); every group is listed under "Algorithm options".

@@ -123,9 +123,9 @@ def main():
             want = f"{exp[key]:.{digits}f}"
             check(row[i] == want, f"{key}: table {row[i]} == file {want}")
 
-        check(len(row) > 10 and row[10] == str(int(h5py.File(a, "r").attrs["schema_version"])) == "5",
-              f"schema column says the file's schema_version (5): {row[10:]}")
-        check("schema_version 5" in r.stderr, f"analyze.py says which schema it read: {r.stderr.strip()}")
+        check(len(row) > 10 and row[10] == str(int(h5py.File(a, "r").attrs["schema_version"])) == "6",
+              f"schema column says the file's schema_version (6): {row[10:]}")
+        check("schema_version 6" in r.stderr, f"analyze.py says which schema it read: {r.stderr.strip()}")
 
         # 1b. A schema_version 1 file (byte columns named bytes_up) reads the same.
         old = os.path.join(tmp, "schema1.h5")

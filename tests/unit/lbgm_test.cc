@@ -91,5 +91,39 @@ TEST(Lbgm, ScalarWithoutALookBackGradientOnRecordIsRejected) {
   EXPECT_THROW(algo->aggregate(0, {roundtrip(*algo, p, 1, global)}, global), Error);
 }
 
+
+// An upload the server never used (settle_upload(used = false)) leaves the
+// server's look-back gradient as it was; the client's goes back to it, so
+// the next scalar rho is rebuilt against the gradient both sides hold.
+TEST(Lbgm, ALostUploadKeepsClientAndServerLookBackGradientsEqual) {
+  const Tensors global = {torch::zeros({3})};
+  const Tensors first = {torch::tensor({2.0f, 0.0f, 0.0f})};
+  const Tensors second = {torch::tensor({0.0f, 3.0f, 0.0f})};   // orthogonal to first: sent in full
+  const Tensors third = {torch::tensor({4.0f, 0.2f, 0.1f})};    // close to first, far from second
+  for (bool second_used : {false, true}) {
+    auto algo = lbgm(0.2);
+    algo->aggregate(0, {roundtrip(*algo, algo->encode_upload({3, 0, 1}, global, first), 1, global)}, global);
+    algo->settle_upload({3, 0, 1}, true);
+    const auto p2 = algo->encode_upload({3, 1, 1}, global, second);
+    ASSERT_EQ(p2.parts[0].kind, compress::PartKind::kDense);
+    if (second_used) algo->aggregate(1, {roundtrip(*algo, p2, 1, global)}, global);
+    algo->settle_upload({3, 1, 1}, second_used);
+    const auto p3 = algo->encode_upload({3, 2, 1}, global, third);
+    if (second_used) {  // both sides hold lbg = second: third is far from it, sent in full
+      EXPECT_EQ(p3.parts[0].kind, compress::PartKind::kDense);
+      continue;
+    }
+    ASSERT_EQ(p3.parts[0].kind, compress::PartKind::kScalar);  // against first, which the server holds
+    const double rho = 8.0 / 4.0;                               // <third, first> / <first, first>
+    const auto down = algo->aggregate(2, {roundtrip(*algo, p3, 1, global)}, global);
+    const auto got = part_to_dense(down.parts[0], global[0]);
+    const double diff = (got - rho * first[0]).abs().max().item<double>();
+    std::printf("lost round-1 upload: rho %.6f (want %.6f), max |server - rho * first| = %.3g (tolerance 1e-6)\n",
+                compress::value_at(p3.parts[0], 0), rho, diff);
+    EXPECT_NEAR(compress::value_at(p3.parts[0], 0), rho, 1e-6);
+    EXPECT_LT(diff, 1e-6);
+  }
+}
+
 }  // namespace
 }  // namespace flb::algo

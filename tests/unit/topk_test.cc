@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "algo_args.h"
@@ -69,6 +70,43 @@ TEST(TopK, ErrorFeedbackSendsTopKOfUpdatePlusResidualAndConservesTheRest) {
   // Conservation: everything not sent is still in the residual.
   for (int i = 0; i < 16; ++i) EXPECT_NEAR(sent_total[i] + residual[i], delta_total[i], 1e-5);
   EXPECT_EQ(algo->client_state_bytes(), 16 * 4);
+}
+
+
+// A lost upload (settle_upload(used = false): late, or surplus under
+// over-selection) never reached the server, so all of g stays in the
+// residual; the reference tracks what the server really received.
+TEST(TopK, ErrorFeedbackKeepsALostUploadInTheResidual) {
+  AlgoArgs c;
+  c.name = "topk";
+  c.set("--topk-ratio", 0.25);
+  c.set("--error-feedback", true);
+  auto algo = make_algorithm(c, 1);
+  torch::manual_seed(8);
+  const Tensors global = {torch::zeros({16})};
+  std::vector<float> residual(16, 0.0f), received(16, 0.0f), delta_total(16, 0.0f);
+  double worst = 0;
+  for (int round = 0; round < 8; ++round) {
+    const bool used = round % 3 != 1;
+    const Tensors local = {torch::randn({16})};
+    const auto d = to_vec(local[0]);
+    std::vector<float> g(16);
+    for (int i = 0; i < 16; ++i) g[i] = d[i] + residual[i];
+    const auto want = brute_top_k(g, 4);
+    const auto p = algo->encode_upload({5, round, 1}, global, local);
+    algo->settle_upload({5, round, 1}, used);
+    const auto sent = to_vec(part_to_dense(p.parts[0], global[0]));
+    for (int i = 0; i < 16; ++i) {
+      worst = std::max(worst, double(std::abs(sent[i] - want[i])));
+      residual[i] = used ? g[i] - sent[i] : g[i];
+      if (used) received[i] += sent[i];
+      delta_total[i] += d[i];
+    }
+  }
+  std::printf("max |sent - brute-force top-k of (update + residual)| = %g (tolerance 1e-6)\n", worst);
+  EXPECT_LT(worst, 1e-6);
+  // Conservation against what the server received: nothing lost.
+  for (int i = 0; i < 16; ++i) EXPECT_NEAR(received[i] + residual[i], delta_total[i], 1e-5);
 }
 
 }  // namespace

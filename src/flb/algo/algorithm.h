@@ -112,6 +112,15 @@ class Algorithm {
   // Default: every tensor at most once, dense or sparse.
   virtual compress::WireSchema download_schema(const Tensors& tensors) const;
 
+  // Client side, once the round's arrivals are known (sim/arrivals.h), for
+  // every client whose upload this rank encoded: `used` says whether the
+  // server aggregates it. An upload the server never used (late, surplus
+  // under over-selection) must leave the client's state consistent with
+  // the server's: LBGM restores the look-back gradients the client had
+  // (the server never saw the new ones) and error feedback carries the
+  // whole unsent update in the residual. Default: nothing to settle.
+  virtual void settle_upload(const ClientContext& ctx, bool used) {}
+
   // Rank 0: combine the round's uploads (in ascending client id) into the
   // broadcast payload. `global` holds the values the clients started from.
   // REQUIRES: every upload passed decode() against upload_schema(), so the

@@ -69,10 +69,14 @@ class Lbgm : public Algorithm {
     Memory& mem = clients_[ctx.client];
     mem.lbg.resize(local.size());
     mem.residual.resize(local.size());
+    Unsettled& before = unsettled_[ctx.client];
+    before.lbg = mem.lbg;  // handles: the code below replaces tensors, never writes into them
+    before.g_in.assign(local.size(), torch::Tensor());
     for (size_t i = 0; i < local.size(); ++i) {
       const auto tensor = static_cast<uint32_t>(i);
       torch::Tensor g_in = local[i] - global[i];
       if (error_feedback_ && mem.residual[i].defined()) g_in.add_(mem.residual[i]);
+      if (error_feedback_) before.g_in[i] = g_in;
       torch::Tensor g = g_in;
       compress::Part full;
       if (topk_) {
@@ -99,6 +103,20 @@ class Lbgm : public Algorithm {
       if (error_feedback_) mem.residual[i] = g_in - g;  // top-k's leftover; zero without a base compressor
     }
     return p;
+  }
+
+  // An upload the server never used leaves the server's look-back
+  // gradients as they were, so the client's go back to them too; under
+  // error feedback the whole update g_in waits for the next round.
+  void settle_upload(const ClientContext& ctx, bool used) override {
+    const auto it = unsettled_.find(ctx.client);
+    if (it == unsettled_.end()) return;
+    if (!used) {
+      Memory& mem = clients_.at(ctx.client);
+      mem.lbg = it->second.lbg;
+      if (error_feedback_) mem.residual = it->second.g_in;
+    }
+    unsettled_.erase(it);
   }
 
   compress::Payload aggregate(int64_t, const std::vector<Upload>& uploads, const Tensors& global) override {
@@ -164,7 +182,12 @@ class Lbgm : public Algorithm {
   double delta_;
   bool error_feedback_, topk_;
   double ratio_;
+  struct Unsettled {  // a client's state before this round's encode, until settle_upload
+    Tensors lbg;
+    Tensors g_in;      // error feedback: the whole update, residual included
+  };
   std::map<int64_t, Memory> clients_;     // this rank's clients
+  std::map<int64_t, Unsettled> unsettled_;
   ClientTensors server_lbg_;               // rank 0: every client's look-back gradients
 };
 

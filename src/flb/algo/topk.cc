@@ -30,15 +30,30 @@ class TopK : public Algorithm {
     p.client = static_cast<uint32_t>(ctx.client);
     Tensors& residual = residuals_[ctx.client];
     residual.resize(local.size());
+    Tensors sent(error_feedback_ ? local.size() : 0);
     for (size_t i = 0; i < local.size(); ++i) {
       torch::Tensor g = local[i] - global[i];
       if (error_feedback_ && residual[i].defined()) g.add_(residual[i]);
       torch::Tensor kept;
       p.parts.push_back(top_k_part(static_cast<uint32_t>(i), g, top_k_count(ratio_, g.numel()), &kept));
       if (error_feedback_) residual[i] = g - kept;  // what was not sent waits for the next round
+      if (error_feedback_) sent[i] = kept;
     }
     if (!error_feedback_) residuals_.erase(ctx.client);
+    if (error_feedback_) unsettled_[ctx.client] = std::move(sent);
     return p;
+  }
+
+  // A lost upload was never received: with error feedback all of g (the
+  // residual plus what was sent) waits for the next round.
+  void settle_upload(const ClientContext& ctx, bool used) override {
+    const auto it = unsettled_.find(ctx.client);
+    if (it == unsettled_.end()) return;
+    if (!used) {
+      Tensors& residual = residuals_.at(ctx.client);
+      for (size_t i = 0; i < residual.size(); ++i) residual[i] = residual[i] + it->second[i];
+    }
+    unsettled_.erase(it);
   }
 
   bool aggregates_by_weighted_mean() const override { return true; }  // sample weights
@@ -65,6 +80,7 @@ class TopK : public Algorithm {
   double ratio_;
   bool error_feedback_;
   ClientTensors residuals_;  // this rank's clients
+  ClientTensors unsettled_;  // error feedback: what each client sent this round, until settle_upload
 };
 
 }  // namespace

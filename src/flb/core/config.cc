@@ -62,6 +62,9 @@ void validate(const RunConfig& c) {
   require(c.on_bad_upload == "stop" || c.on_bad_upload == "skip", "--on-bad-upload: choose stop or skip");
   require(c.aggregation == "central" || c.aggregation == "hierarchical", "--aggregation: choose central or hierarchical");
   require(c.step_seconds >= 0 && std::isfinite(c.step_seconds), "--step-seconds: must be a finite number >= 0");
+  require(c.dropout_prob >= 0 && c.dropout_prob < 1, "--dropout-prob: must be in [0, 1)");
+  require(c.deadline_s >= 0 && std::isfinite(c.deadline_s), "--deadline: must be a finite number of virtual seconds (0: none)");
+  require(c.over_select >= 0 && c.over_select <= 100, "--over-select: must be in [0, 100] (0: sample exactly --clients-per-round)");
   require(!c.out.empty(), "--out: must name an output file");
   require(c.checkpoint_every >= 0, "--checkpoint-every: must be 0 (off) or a number of rounds");
   require(!(c.resume && c.overwrite),

@@ -84,6 +84,10 @@ struct RunConfig {
   // and the seconds of one local step at compute factor 1 (a calibration).
   std::string system = "uniform";
   double step_seconds = 0.1;
+  // Dropouts, deadlines and over-selection (sim/arrivals.h).
+  double dropout_prob = 0;  // a sampled client fails before uploading with this probability
+  double deadline_s = 0;    // virtual seconds after which uploads are discarded (0: no deadline)
+  double over_select = 0;   // sample round(K (1 + F)) clients, keep the first K to arrive
   int64_t checkpoint_every = 0;    // checkpoint after every k-th round (0: only on SIGTERM/SIGUSR1)
   bool resume = false;             // continue from <out>.ckpt, appending to <out>
 };

@@ -24,6 +24,7 @@ enum class StreamPurpose : uint64_t {
   kHeldOut = 9,  // text corpora: which documents are held out
   kSynthetic = 10,  // --dataset synthetic: clients' models and samples (data/synthetic.h)
   kSystem = 11,     // --system lognormal: each client's compute and link (sim/system_model.h)
+  kDropout = 12,    // --dropout-prob: which sampled clients fail (sim/arrivals.h)
 };
 
 // SplitMix64 finaliser: a bijective 64-bit mix with good avalanche.

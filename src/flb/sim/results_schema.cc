@@ -22,7 +22,7 @@ std::vector<metrics::ColumnSpec> round_columns() {
       {"bytes_gathered", I, "the client payloads, back to back (the sum of /clients/upload_bytes): what rank 0 gathered (central), what the ranks decoded and summed (hierarchical)"},
       {"bytes_moved", I, "bytes that travelled to rank 0: bytes_gathered (central); the ranks' reduced sums (hierarchical)"},
       {"bytes_down", I, "bytes of the broadcast (what each client downloads)"},
-      {"clients", I, "clients sampled this round"},
+      {"clients", I, "clients sampled this round (round(K (1 + --over-select)))"},
       {"rejected", I, "uploads rejected as malformed (--on-bad-upload skip)"},
       {"parts", I, "tensor parts in the accepted uploads"},
       {"scalar_parts", I, "of which sent as a scalar (LBGM's look-back path)"},
@@ -32,8 +32,12 @@ std::vector<metrics::ColumnSpec> round_columns() {
       {"rss_max_bytes", I, "peak resident memory, max over ranks"},
       {"client_state_bytes", I, "per-client state held by all ranks (sample lists + algorithm state)"},
       {"server_state_bytes", I, "algorithm server state on rank 0"},
-      {"virtual_s", F, "virtual seconds of the round: the largest /clients/virtual_done_s of its clients"},
+      {"virtual_s", F, "virtual seconds of the round: how long the server waited (the last arrival, the K-th under --over-select, or --deadline when fewer than K arrived and some were late)"},
       {"virtual_clock_s", F, "the virtual clock at the round's end (sum of virtual_s so far)"},
+      {"arrived", I, "sampled clients whose upload the server aggregated (/clients/status 0)"},
+      {"dropped", I, "sampled clients that failed before uploading (--dropout-prob; status 1)"},
+      {"late", I, "uploads discarded as arriving after --deadline (status 2)"},
+      {"surplus", I, "uploads discarded because K had already arrived (--over-select; status 3)"},
   };
 }
 
@@ -55,7 +59,8 @@ std::vector<metrics::ColumnSpec> client_columns() {
       {"virtual_down_s", F, "virtual seconds of its download (latency + bytes / downlink)"},
       {"virtual_compute_s", F, "virtual seconds of its local steps (steps x --step-seconds / compute factor)"},
       {"virtual_up_s", F, "virtual seconds of its upload (latency + upload_bytes / uplink)"},
-      {"virtual_done_s", F, "when its upload arrived, in virtual seconds from the round's start"},
+      {"virtual_done_s", F, "when its upload arrived (or would have), in virtual seconds from the round's start; NaN when it dropped out"},
+      {"status", I, "0 arrived (aggregated), 1 dropped, 2 late, 3 surplus (sim/arrivals.h)"},
   };
 }
 
@@ -109,7 +114,8 @@ metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
                         double(r.bytes_gathered), double(r.bytes_moved), double(r.bytes_down), double(r.clients), double(r.rejected), double(r.parts),
                         double(r.scalar_parts), r.train_loss,
                         r.test_loss, r.test_accuracy, double(r.rss_max_bytes), double(r.client_state_bytes),
-                        double(r.server_state_bytes), r.virtual_s, r.virtual_clock_s};
+                        double(r.server_state_bytes), r.virtual_s, r.virtual_clock_s, double(r.arrived), double(r.dropped),
+                        double(r.late), double(r.surplus)};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
   }
   return out;
@@ -121,7 +127,7 @@ metrics::Rows to_rows(const std::vector<ClientRecord>& rows) {
     const double v[] = {double(r.round),  double(r.client),   double(r.rank),     double(r.samples),     double(r.steps),
                         r.loss,           double(r.upload_bytes), double(r.nonzeros), double(r.scalar_parts),
                         double(r.download_bytes), double(r.catch_up_bytes), r.virtual_down_s, r.virtual_compute_s,
-                        r.virtual_up_s, r.virtual_done_s};
+                        r.virtual_up_s, r.virtual_done_s, double(r.status)};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
   }
   return out;

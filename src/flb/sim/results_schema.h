@@ -14,7 +14,9 @@ namespace flb::sim {
 // /clients/bytes_up became upload_bytes (same values). 3: the /memory table.
 // 4: /rounds/bytes_moved. 5: virtual time and the clients' downloads
 // (/rounds/virtual_s, virtual_clock_s; /clients/download_bytes ... virtual_done_s).
-constexpr int64_t kSchemaVersion = 5;
+// 6: dropouts, deadlines, over-selection (/rounds/arrived .. surplus,
+// /clients/status; virtual_s is how long the server waited).
+constexpr int64_t kSchemaVersion = 6;
 
 struct RoundRow {
   int64_t round = 0;
@@ -26,9 +28,10 @@ struct RoundRow {
   double train_loss = 0, test_loss = 0, test_accuracy = 0;
   int64_t rss_max_bytes = 0, client_state_bytes = 0, server_state_bytes = 0;
   double virtual_s = 0, virtual_clock_s = 0;  // rank 0: the round's virtual duration, the clock after it
+  int64_t arrived = 0, dropped = 0, late = 0, surplus = 0;  // the sampled clients by status (sim/arrivals.h)
 };
 
-// One participating client of a round: made by the rank that trains it,
+// One sampled client of a round: made by the rank that trains it,
 // carried to rank 0 with the uploads (sim/round.cc) and written there as
 // its /clients row. Plain data (gathered as bytes between ranks of one build).
 struct ClientRecord {
@@ -41,6 +44,7 @@ struct ClientRecord {
   // Rank 0 fills these in from the ledger (sim/virtual_clock.h).
   int64_t download_bytes = 0, catch_up_bytes = 0;
   double virtual_down_s = 0, virtual_compute_s = 0, virtual_up_s = 0, virtual_done_s = 0;
+  int64_t status = 0;        // a sim::ClientStatus: arrived, dropped, late, surplus (sim/arrivals.h)
 };
 
 struct EvalRow {

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "flb/compress/wire_format.h"
+#include "flb/sim/arrivals.h"
 #include "flb/core/collective_error.h"
 #include "flb/sim/evaluation.h"
 #include "flb/sim/placement.h"
@@ -51,10 +52,13 @@ std::vector<ClientRecord> records_of(const std::vector<uint8_t>& b) {
   return records;
 }
 
-// Sample-weighted mean of the clients' local losses, in client-id order.
+bool arrived(const ClientRecord& r) { return r.status == static_cast<int64_t>(ClientStatus::kArrived); }
+
+// Sample-weighted mean of the arrived clients' local losses, in client-id order.
 double train_loss(const std::vector<ClientRecord>& records) {
   double weighted = 0, samples = 0;
   for (const ClientRecord& r : records) {
+    if (!arrived(r)) continue;
     weighted += double(r.samples) * r.loss;
     samples += double(r.samples);
   }
@@ -86,20 +90,28 @@ RoundRow Round::run(int64_t round) {
   row.clients = static_cast<int64_t>(sampled.size());
   const bool hierarchical = config_.aggregation == "hierarchical";
   LocalUploads mine = train_and_encode(round, sampled, row);
-  AtRoot at_root = hierarchical ? reduce(std::move(mine), sampled, round, row) : gather(std::move(mine), row);
-  std::vector<uint8_t> download = hierarchical ? aggregate_reduced(round, at_root, row)
-                                               : decode_and_aggregate(round, sampled, at_root, row);
-  broadcast_and_apply(round, download, row);
-  download_buffer_ = std::move(download);
+  std::vector<ClientRecord> records = exchange_records(mine.records, row);
+  const std::vector<int64_t> used = settle_arrivals(round, sampled, records, mine.records, row);
+  if (row.arrived > 0) {  // every rank knows the counts
+    AtRoot at_root = hierarchical ? reduce(std::move(mine), sampled, used, records, round, row) : gather(std::move(mine), row);
+    std::vector<uint8_t> download = hierarchical ? aggregate_reduced(round, records, at_root, row)
+                                                 : decode_and_aggregate(round, sampled, used, records, at_root, row);
+    broadcast_and_apply(round, download, row);
+    download_buffer_ = std::move(download);
+    upload_buffer_ = std::move(at_root.uploads.bytes);
+  } else {  // no upload arrived: the global state stands, nothing is broadcast
+    upload_buffer_ = std::move(mine.bytes);
+  }
   const std::vector<EvalRow> evals = evaluate(round, row);
-  write_rows(at_root.records, evals, row);
-  upload_buffer_ = std::move(at_root.uploads.bytes);
+  write_rows(records, evals, row);
   return row;
 }
 
 // 1. The round's clients: the same list on every rank, from (seed, round).
+//    Under --over-select more than --clients-per-round (sim/arrivals.h).
 std::vector<int64_t> Round::sample(int64_t round) const {
-  return sample_clients(config_.seed, round, config_.clients, config_.clients_per_round);
+  return sample_clients(config_.seed, round, config_.clients,
+                        sampled_count(config_.clients_per_round, config_.over_select, config_.clients));
 }
 
 // Loads the global state into the model and trains one client from it.
@@ -111,7 +123,9 @@ LocalResult Round::train_client(const algo::ClientContext& ctx) {
                                 [&] { setup_.algorithm->after_step(ctx, setup_.params); }});
 }
 
-// 2. Each rank trains its sampled clients and encodes their uploads.
+// 2. Each rank trains its sampled clients and encodes their uploads; a
+//    client that drops out (--dropout-prob) is not trained and gets a
+//    record saying so.
 Round::LocalUploads Round::train_and_encode(int64_t round, const std::vector<int64_t>& sampled, RoundRow& row) {
   LocalUploads out;
   out.bytes = std::move(upload_buffer_);
@@ -122,6 +136,12 @@ Round::LocalUploads Round::train_and_encode(int64_t round, const std::vector<int
   for (int64_t c : sampled) {
     if (owner_rank(c, config_.clients, transport_.size()) != rank) continue;
     const algo::ClientContext ctx{c, round, setup_.task->client_sample_count(c)};
+    if (drops_out(config_.seed, c, round, config_.dropout_prob)) {
+      ClientRecord dropped{round, c, rank, ctx.samples, 0, kNaN, 0, 0, 0};
+      dropped.status = static_cast<int64_t>(ClientStatus::kDropped);
+      out.records.push_back(dropped);
+      continue;
+    }
     phase.reset();
     const LocalResult local = train_client(ctx);
     train_s += phase.seconds();
@@ -136,16 +156,71 @@ Round::LocalUploads Round::train_and_encode(int64_t round, const std::vector<int
   return out;
 }
 
-// 3. Every rank's records and uploads to rank 0 (rank order is client-id
-//    order: ranks host ascending blocks of clients).
+// 3. Every rank's records to rank 0 (rank order is client-id order: ranks
+//    host ascending blocks of clients). They go before the uploads: their
+//    gather is where rank 0 waits for the slowest rank, so gather_s times
+//    the uploads' transfer alone.
+std::vector<ClientRecord> Round::exchange_records(const std::vector<ClientRecord>& mine, RoundRow& row) {
+  Timer phase;
+  std::vector<ClientRecord> records = records_of(transport_.gather_small(to_bytes(mine)).bytes);
+  row.gather_wait = phase.seconds();
+  return records;
+}
+
+// 4. Rank 0 times every client (sim/virtual_clock.h) and decides which
+//    uploads the server uses (sim/arrivals.h); every rank learns the
+//    statuses of its own clients (only when dropouts, a deadline or
+//    over-selection can make them differ) and settles their state.
+//    Returns the clients whose uploads are used, ascending; sets the
+//    counts (every rank) and virtual_s (rank 0).
+std::vector<int64_t> Round::settle_arrivals(int64_t round, const std::vector<int64_t>& sampled,
+                                            std::vector<ClientRecord>& records, std::vector<ClientRecord>& mine,
+                                            RoundRow& row) {
+  std::string statuses;  // one digit per sampled client, ascending id
+  if (transport_.rank() == 0) {
+    time_clients(records);
+    std::vector<int64_t> clients;
+    std::vector<double> done_s;
+    std::vector<bool> dropped;
+    for (const ClientRecord& r : records) {
+      clients.push_back(r.client);
+      done_s.push_back(r.virtual_done_s);
+      dropped.push_back(r.status == static_cast<int64_t>(ClientStatus::kDropped));
+    }
+    ArrivalRule rule{config_.clients_per_round, std::numeric_limits<double>::infinity()};
+    if (config_.deadline_s > 0) rule.deadline_s = config_.deadline_s;
+    const Arrivals a = decide_arrivals(clients, done_s, dropped, rule);
+    row.virtual_s = a.duration_s;
+    for (size_t i = 0; i < records.size(); ++i) {
+      records[i].status = static_cast<int64_t>(a.status[i]);
+      statuses += static_cast<char>('0' + records[i].status);
+    }
+  }
+  const bool may_differ = config_.dropout_prob > 0 || config_.deadline_s > 0 || config_.over_select > 0;
+  if (may_differ) transport_.bcast_text(statuses);
+  else statuses.assign(static_cast<size_t>(row.clients), '0');
+  size_t next = 0;
+  std::vector<int64_t> used;
+  for (int64_t c : sampled) {
+    const auto status = static_cast<ClientStatus>(statuses.at(next++) - '0');
+    row.arrived += status == ClientStatus::kArrived;
+    row.dropped += status == ClientStatus::kDropped;
+    row.late += status == ClientStatus::kLate;
+    row.surplus += status == ClientStatus::kSurplus;
+    if (status == ClientStatus::kArrived) used.push_back(c);
+  }
+  for (ClientRecord& r : mine) {
+    if (r.status == static_cast<int64_t>(ClientStatus::kDropped)) continue;  // never encoded
+    const bool is_used = std::binary_search(used.begin(), used.end(), r.client);
+    setup_.algorithm->settle_upload({r.client, round, r.samples}, is_used);
+  }
+  return used;
+}
+
+// 5. Every rank's uploads to rank 0.
 Round::AtRoot Round::gather(LocalUploads mine, RoundRow& row) {
   AtRoot at;
-  // The records go first: their gather is where rank 0 waits for the
-  // slowest rank, so gather_s below times the uploads' transfer alone.
   Timer phase;
-  at.records = records_of(transport_.gather_small(to_bytes(mine.records)).bytes);
-  row.gather_wait = phase.seconds();
-  phase.reset();
   at.uploads = transport_.gatherv(std::move(mine.bytes));
   row.gather = phase.seconds();
   if (transport_.rank() == 0) row.bytes_gathered = row.bytes_moved = static_cast<int64_t>(at.uploads.bytes.size());
@@ -156,12 +231,10 @@ Round::AtRoot Round::gather(LocalUploads mine, RoundRow& row) {
 //     would) and sums them; the ranks' sums are reduced to rank 0. A rank
 //     that must stop the run (--on-bad-upload stop) still takes part in
 //     the reduction, then rank 0 learns why.
-Round::AtRoot Round::reduce(LocalUploads mine, const std::vector<int64_t>& sampled, int64_t round, RoundRow& row) {
+Round::AtRoot Round::reduce(LocalUploads mine, const std::vector<int64_t>& sampled, const std::vector<int64_t>& used,
+                           const std::vector<ClientRecord>& records, int64_t round, RoundRow& row) {
   AtRoot at;
   Timer phase;
-  at.records = records_of(transport_.gather_small(to_bytes(mine.records)).bytes);
-  row.gather_wait = phase.seconds();
-  phase.reset();
   const int rank = transport_.rank(), ranks = transport_.size();
   at.uploads.offsets.assign(static_cast<size_t>(ranks) + 1, 0);  // only this rank's buffer is not empty
   for (int r = rank + 1; r <= ranks; ++r) at.uploads.offsets[static_cast<size_t>(r)] = mine.bytes.size();
@@ -169,7 +242,7 @@ Round::AtRoot Round::reduce(LocalUploads mine, const std::vector<int64_t>& sampl
   std::string error;
   RoundRow tally;
   try {
-    const std::vector<algo::Upload> accepted = decode_uploads(at.uploads, sampled, round, tally);
+    const std::vector<algo::Upload> accepted = decode_uploads(at.uploads, sampled, used, round, tally);
     Tallies t{0, double(accepted.size()), double(tally.rejected), 0, 0};
     for (const algo::Upload& u : accepted) {
       t.parts += double(u.payload.parts.size());
@@ -189,18 +262,19 @@ Round::AtRoot Round::reduce(LocalUploads mine, const std::vector<int64_t>& sampl
     for (const std::string& e : transport_.gather_text(error))
       if (!e.empty() && at.stop.empty()) at.stop = e;
   if (rank == 0) {
-    for (const ClientRecord& r : at.records) row.bytes_gathered += r.upload_bytes;  // the uploads, back to back
+    for (const ClientRecord& r : records) row.bytes_gathered += r.upload_bytes;  // the uploads, back to back
     row.bytes_moved = static_cast<int64_t>(at.reduced.values.size() * sizeof(double)) * ranks;
   }
   return at;
 }
 
 // Rank 0: every upload of the gathered buffers that comes from a client its
-// rank hosts and that was sampled, decoded against the wire schema. Under
+// rank hosts and that was sampled, decoded against the wire schema, unless
+// the server does not use it (not in `used`: late or surplus). Under
 // --on-bad-upload skip a bad upload is counted in row.rejected and dropped;
 // under stop its error is rethrown.
 std::vector<algo::Upload> Round::decode_uploads(const comm::Gathered& uploads, const std::vector<int64_t>& sampled,
-                                                int64_t round, RoundRow& row) {
+                                                const std::vector<int64_t>& used, int64_t round, RoundRow& row) {
   std::vector<algo::Upload> accepted;
   for (const auto& [r, u] : split_uploads(uploads)) {
     try {
@@ -210,6 +284,7 @@ std::vector<algo::Upload> Round::decode_uploads(const comm::Gathered& uploads, c
         throw MalformedUpload("rank " + std::to_string(r), client, MalformedUpload::kNone, "client",
                               "an upload for client " + std::to_string(client) +
                                   ", which this rank does not host or which was not sampled this round");
+      if (!std::binary_search(used.begin(), used.end(), client)) continue;  // discarded unread
       // The decoded tensors view `uploads`, which outlives the aggregation.
       accepted.push_back({client, setup_.task->client_sample_count(client),
                           compress::decode(u.data, u.size, setup_.upload_schema, u.client)});
@@ -243,12 +318,14 @@ std::vector<uint8_t> Round::server_step(int64_t round, const std::function<compr
 
 // 4. Rank 0 checks the clients' losses, decodes, aggregates in client-id
 //    order and encodes the broadcast.
-std::vector<uint8_t> Round::decode_and_aggregate(int64_t round, const std::vector<int64_t>& sampled, const AtRoot& in,
+std::vector<uint8_t> Round::decode_and_aggregate(int64_t round, const std::vector<int64_t>& sampled,
+                                                 const std::vector<int64_t>& used,
+                                                 const std::vector<ClientRecord>& records, const AtRoot& in,
                                                  RoundRow& row) {
   Timer phase;
   std::vector<uint8_t> download = server_step(round, [&] {
-    check_losses(in.records);
-    std::vector<algo::Upload> accepted = decode_uploads(in.uploads, sampled, round, row);
+    check_losses(records);
+    std::vector<algo::Upload> accepted = decode_uploads(in.uploads, sampled, used, round, row);
     std::sort(accepted.begin(), accepted.end(), [](const auto& a, const auto& b) { return a.client < b.client; });
     for (size_t i = 1; i < accepted.size(); ++i)
       if (accepted[i].client == accepted[i - 1].client)
@@ -267,14 +344,15 @@ std::vector<uint8_t> Round::decode_and_aggregate(int64_t round, const std::vecto
 
 // 4'. Hierarchical, rank 0: the algorithm's server step on the mean of the
 //     reduced sums (sim/hierarchical.h), or the reason a rank stopped.
-std::vector<uint8_t> Round::aggregate_reduced(int64_t round, const AtRoot& in, RoundRow& row) {
+std::vector<uint8_t> Round::aggregate_reduced(int64_t round, const std::vector<ClientRecord>& records, const AtRoot& in,
+                                              RoundRow& row) {
   if (!in.stop.empty()) {  // rank 0 only: a rank refused an upload under --on-bad-upload stop
     stop_reason_ = malformed_stop(round, in.stop);
     return {};  // empty: every rank stops
   }
   Timer phase;
   std::vector<uint8_t> download = server_step(round, [&] {
-    check_losses(in.records);
+    check_losses(records);
     const Tallies t = tallies_of(in.reduced, setup_.global);
     row.rejected = static_cast<int64_t>(t.rejected);
     row.parts = static_cast<int64_t>(t.parts);
@@ -287,9 +365,10 @@ std::vector<uint8_t> Round::aggregate_reduced(int64_t round, const AtRoot& in, R
   return download;
 }
 
+// Only the uploads the server uses: a late client's loss never reaches it.
 void Round::check_losses(const std::vector<ClientRecord>& records) const {
   for (const ClientRecord& r : records)
-    require(std::isfinite(r.loss), "client " + std::to_string(r.client) + " diverged (local loss " +
+    if (arrived(r)) require(std::isfinite(r.loss), "client " + std::to_string(r.client) + " diverged (local loss " +
                                        std::to_string(r.loss) + "); lower --lr");
 }
 
@@ -334,26 +413,29 @@ std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
   return rows;
 }
 
-// Rank 0: each client's download and virtual times from the ledger, the
-// round's virtual duration (the last upload to arrive), then the ledger
-// learns this round's broadcast and who took part.
-void Round::advance_clock(std::vector<ClientRecord>& records, RoundRow& row) {
-  VirtualClock& clock = setup_.clock;
-  std::vector<int64_t> heard;
-  double duration = 0;
+// Rank 0: each client's download and virtual times from the ledger (a
+// client that dropped out downloads, then neither computes nor uploads).
+void Round::time_clients(std::vector<ClientRecord>& records) const {
   for (ClientRecord& r : records) {
-    const ClientTimes t = clock.client(r.round, r.client, r.steps, r.upload_bytes);
+    const ClientTimes t = setup_.clock.client(r.round, r.client, r.steps, r.upload_bytes);
     r.download_bytes = t.download_bytes;
     r.catch_up_bytes = t.catch_up_bytes;
     r.virtual_down_s = t.down_s;
-    r.virtual_compute_s = t.compute_s;
-    r.virtual_up_s = t.up_s;
-    r.virtual_done_s = t.done_s;
-    duration = std::max(duration, t.done_s);
-    heard.push_back(r.client);
+    const bool dropped = r.status == static_cast<int64_t>(ClientStatus::kDropped);
+    r.virtual_compute_s = dropped ? 0 : t.compute_s;
+    r.virtual_up_s = dropped ? 0 : t.up_s;
+    r.virtual_done_s = dropped ? kNaN : t.done_s;
   }
-  row.virtual_s = clock.finish_round(row.round, row.bytes_down, heard, duration);
-  row.virtual_clock_s = clock.elapsed_s();
+}
+
+// Rank 0: the ledger learns this round's broadcast and that every sampled
+// client downloaded (each now holds the state as of this round's start);
+// the clock advances by how long the server waited (settle_arrivals).
+void Round::finish_clock(const std::vector<ClientRecord>& records, RoundRow& row) {
+  std::vector<int64_t> heard;
+  for (const ClientRecord& r : records) heard.push_back(r.client);
+  row.virtual_s = setup_.clock.finish_round(row.round, row.bytes_down, heard, row.virtual_s);
+  row.virtual_clock_s = setup_.clock.elapsed_s();
 }
 
 // 7. The rows: /clients and /eval (rank 0 holds them all), the memory
@@ -363,7 +445,7 @@ void Round::write_rows(std::vector<ClientRecord>& records, const std::vector<Eva
   const bool root = transport_.rank() == 0;
   if (root) {
     row.train_loss = train_loss(records);
-    advance_clock(records, row);
+    finish_clock(records, row);
   }
   sink_.write_details(records, evals);
   row.io = phase.seconds();

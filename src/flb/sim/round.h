@@ -4,17 +4,22 @@
 //   train_and_encode  each rank trains its sampled clients from the global
 //                   state and encodes their uploads into one buffer; each
 //                   client's ClientRecord (rank, samples, loss, bytes, ...)
-//   gather          every rank's uploads and records to rank 0
-//   decode_and_aggregate  rank 0: decode (validated), aggregate in
-//                   client-id order, encode the broadcast
+//   exchange_records  every rank's records to rank 0
+//   settle_arrivals rank 0 times each client (sim/virtual_clock.h) and
+//                   decides whose upload is used (sim/arrivals.h: dropouts,
+//                   --deadline, --over-select); every rank learns it and
+//                   settles its clients' state (Algorithm::settle_upload).
+//                   With no arrival the round skips to evaluate.
+//   gather          every rank's uploads to rank 0
+//   decode_and_aggregate  rank 0: decode (validated) the used uploads,
+//                   aggregate in client-id order, encode the broadcast
 //     (--aggregation hierarchical, sim/hierarchical.h: reduce, in which
 //     every rank decodes and sums its own uploads and the sums are
 //     reduced to rank 0, then aggregate_reduced on their mean)
 //   broadcast_and_apply   the broadcast to every rank; every rank applies
 //                   it to its global state
 //   evaluate        rank 0, every --eval-every rounds and after the last
-//   write_rows      rank 0: each client's download and virtual times and the
-//                   round's virtual duration (sim/virtual_clock.h); the
+//   write_rows      rank 0: the ledger learns the broadcast (sim/virtual_clock.h); the
 //                   /clients, /eval and /rounds rows (rank 0's), through
 //                   the RowSink
 //
@@ -66,29 +71,36 @@ class Round {
   };
   struct AtRoot {
     comm::Gathered uploads;              // every rank's upload buffer (hierarchical: this rank's)
-    std::vector<ClientRecord> records;   // every participating client, ascending id
     RankSum reduced;                     // hierarchical: the sum over ranks (rank 0)
     std::string stop;                    // hierarchical, rank 0: why a rank refused its uploads
   };
 
   std::vector<int64_t> sample(int64_t round) const;
   LocalUploads train_and_encode(int64_t round, const std::vector<int64_t>& sampled, RoundRow& row);
+  std::vector<ClientRecord> exchange_records(const std::vector<ClientRecord>& mine, RoundRow& row);
+  std::vector<int64_t> settle_arrivals(int64_t round, const std::vector<int64_t>& sampled,
+                                       std::vector<ClientRecord>& records, std::vector<ClientRecord>& mine, RoundRow& row);
   AtRoot gather(LocalUploads mine, RoundRow& row);
-  AtRoot reduce(LocalUploads mine, const std::vector<int64_t>& sampled, int64_t round, RoundRow& row);
-  std::vector<uint8_t> decode_and_aggregate(int64_t round, const std::vector<int64_t>& sampled, const AtRoot& in,
-                                            RoundRow& row);
-  std::vector<uint8_t> aggregate_reduced(int64_t round, const AtRoot& in, RoundRow& row);
+  AtRoot reduce(LocalUploads mine, const std::vector<int64_t>& sampled, const std::vector<int64_t>& used,
+                const std::vector<ClientRecord>& records, int64_t round,
+                RoundRow& row);
+  std::vector<uint8_t> decode_and_aggregate(int64_t round, const std::vector<int64_t>& sampled,
+                                            const std::vector<int64_t>& used, const std::vector<ClientRecord>& records,
+                                            const AtRoot& in, RoundRow& row);
+  std::vector<uint8_t> aggregate_reduced(int64_t round, const std::vector<ClientRecord>& records, const AtRoot& in,
+                                         RoundRow& row);
   std::vector<uint8_t> server_step(int64_t round, const std::function<compress::Payload()>& step);
   void broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, RoundRow& row);
   std::vector<EvalRow> evaluate(int64_t round, RoundRow& row);
   void write_rows(std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row);
-  void advance_clock(std::vector<ClientRecord>& records, RoundRow& row);
+  void time_clients(std::vector<ClientRecord>& records) const;
+  void finish_clock(const std::vector<ClientRecord>& records, RoundRow& row);
 
   // Pieces of the steps.
   LocalResult train_client(const algo::ClientContext& ctx);
   void check_losses(const std::vector<ClientRecord>& records) const;
   std::vector<algo::Upload> decode_uploads(const comm::Gathered& uploads, const std::vector<int64_t>& sampled,
-                                           int64_t round, RoundRow& row);
+                                           const std::vector<int64_t>& used, int64_t round, RoundRow& row);
 
   const RunConfig& config_;
   RunSetup& setup_;

@@ -22,9 +22,9 @@
 //   up_s      = latency + 8 upload_bytes / (1e6 up_mbps)
 //   done_s    = down_s + compute_s + up_s      (from the round's start)
 //
-// and the round's virtual duration is the largest done_s of its clients:
-// the server waits for every sampled client (its own compute is not
-// modelled). step_seconds (--step-seconds) is a calibration: the seconds
+// and the round's virtual duration is how long the server waits for them
+// (sim/arrivals.h: without dropouts, a deadline or over-selection, the
+// largest done_s; its own compute is not modelled). step_seconds (--step-seconds) is a calibration: the seconds
 // of one local step on a client of compute factor 1.
 #pragma once
 
@@ -48,8 +48,8 @@ class VirtualClock {
   // Call for each of the round's clients, then finish_round.
   ClientTimes client(int64_t round, int64_t client, int64_t steps, int64_t upload_bytes) const;
   // Ends round `round`: its broadcast's bytes, its sampled clients (each
-  // now holds the state as of this round's start) and its duration (the
-  // largest done_s); returns that duration. Rounds end in order.
+  // downloaded, so now holds the state as of this round's start, even one
+  // that then dropped out) and its duration; returns that duration. Rounds end in order.
   double finish_round(int64_t round, int64_t bytes_down, const std::vector<int64_t>& sampled, double duration_s);
 
   double elapsed_s() const { return elapsed_s_; }  // the virtual clock after the finished rounds
