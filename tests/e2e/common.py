@@ -54,6 +54,15 @@ def mpirun(args, np_, flags, timeout=600, check=True):
     return proc
 
 
+def write_trace(path, rows):
+    """A --system trace CSV (README, "Virtual time") of (class, clients, compute, up, down, latency) rows; returns path."""
+    with open(path, "w") as f:
+        f.write("class,clients,compute,up_mbps,down_mbps,latency_s\n")
+        for row in rows:
+            f.write(",".join(str(v) for v in row) + "\n")
+    return path
+
+
 def datasets(group, prefix=""):
     """Every dataset under group as {path: array}."""
     out = {}

@@ -20,7 +20,7 @@ import math
 import h5py
 import numpy as np
 
-from common import ALGORITHMS, NOT_REPRODUCIBLE, Checker, mpirun, parse_args, reproducible_datasets, same_bits
+from common import ALGORITHMS, Checker, mpirun, parse_args, reproducible_datasets, same_bits, write_trace
 
 args = parse_args()
 c = Checker()
@@ -30,11 +30,7 @@ TRACE = [  # class, clients, compute, up, down, latency: three speeds so a deadl
     ("mid", "4-7", 1.0, 20.0, 100.0, 0.02),
     ("fast", "*", 4.0, 100.0, 1000.0, 0.005),
 ]
-trace = f"{args.workdir}/trace.csv"
-with open(trace, "w") as f:
-    f.write("class,clients,compute,up_mbps,down_mbps,latency_s\n")
-    for row in TRACE:
-        f.write(",".join(str(v) for v in row) + "\n")
+trace = write_trace(f"{args.workdir}/trace.csv", TRACE)
 DEADLINE = 1.5
 RULES = ["--dropout-prob", 0.25, "--deadline", DEADLINE, "--over-select", 0.5]
 

@@ -11,7 +11,7 @@
 import h5py
 import numpy as np
 
-from common import ALGORITHMS, Checker, mpirun, parse_args
+from common import ALGORITHMS, Checker, mpirun, parse_args, write_trace
 
 args = parse_args()
 c = Checker()
@@ -21,11 +21,7 @@ TRACE = [  # class, clients, compute, up, down, latency
     ("mid", "4-7", 1.0, 20.0, 100.0, 0.02),
     ("fast", "*", 4.0, 100.0, 1000.0, 0.005),
 ]
-trace = f"{args.workdir}/trace.csv"
-with open(trace, "w") as f:
-    f.write("class,clients,compute,up_mbps,down_mbps,latency_s\n")
-    for row in TRACE:
-        f.write(",".join(str(v) for v in row) + "\n")
+trace = write_trace(f"{args.workdir}/trace.csv", TRACE)
 
 
 def system_of(client):
