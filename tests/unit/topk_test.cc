@@ -43,12 +43,17 @@ TEST(TopK, KeepsExactlyKEntriesPerTensor) {
   EXPECT_EQ(to_vec(part_to_dense(p.parts[0], global[0])), brute_top_k(to_vec(local[0]), 10));
 }
 
-TEST(TopK, ErrorFeedbackSendsTopKOfUpdatePlusResidualAndConservesTheRest) {
+// Keeps 4 of 16 entries, carrying the rest in the residual.
+std::unique_ptr<Algorithm> topk_quarter_with_error_feedback() {
   AlgoArgs c;
   c.name = "topk";
   c.set("--topk-ratio", 0.25);
   c.set("--error-feedback", true);
-  auto algo = make_algorithm(c, 1);
+  return make_algorithm(c, 1);
+}
+
+TEST(TopK, ErrorFeedbackSendsTopKOfUpdatePlusResidualAndConservesTheRest) {
+  auto algo = topk_quarter_with_error_feedback();
   torch::manual_seed(4);
   const Tensors global = {torch::zeros({16})};
   std::vector<float> residual(16, 0.0f), sent_total(16, 0.0f), delta_total(16, 0.0f);
@@ -77,11 +82,7 @@ TEST(TopK, ErrorFeedbackSendsTopKOfUpdatePlusResidualAndConservesTheRest) {
 // over-selection) never reached the server, so all of g stays in the
 // residual; the reference tracks what the server really received.
 TEST(TopK, ErrorFeedbackKeepsALostUploadInTheResidual) {
-  AlgoArgs c;
-  c.name = "topk";
-  c.set("--topk-ratio", 0.25);
-  c.set("--error-feedback", true);
-  auto algo = make_algorithm(c, 1);
+  auto algo = topk_quarter_with_error_feedback();
   torch::manual_seed(8);
   const Tensors global = {torch::zeros({16})};
   std::vector<float> residual(16, 0.0f), received(16, 0.0f), delta_total(16, 0.0f);
