@@ -5,6 +5,8 @@
     scripts/analyze.py a.h5 b.h5 --plots plots/       # ... and PNG plots
     scripts/analyze.py results/scaling/ --scaling --plots plots/
     scripts/analyze.py results/ --json runs.json      # machine-readable summary ('-': stdout)
+    scripts/analyze.py runs/ --target accuracy=0.8 --target loss=0.5 --plots plots/
+                                                      # ... MB and virtual seconds to reach them
 
 Directories are searched recursively for *.h5. A file named on the command
 line that is not an flbench result is an error (exit 1); such a file found
@@ -15,9 +17,27 @@ schema is results/README.md; this script reads schema_versions 1 to 6
 and says which one each file has (the table's "schema" column, the JSON's
 "schema_version"). Version 3 added /memory (not read here), version 4
 /rounds/bytes_moved (not read here), version 5 virtual time and the
-clients' downloads (not read here yet), version 6 the clients'
-statuses (arrived, dropped, late, surplus; not read here yet). Version 1 named /rounds/bytes_gathered "bytes_up" (and
-/clients/upload_bytes "bytes_up"); its columns are read under the new names.
+clients' downloads (read by --target and the plots against virtual time
+and downloads), version 6 the clients' statuses (arrived, dropped, late,
+surplus; not read here). Version 1 named /rounds/bytes_gathered "bytes_up"
+(and /clients/upload_bytes "bytes_up"); its columns are read under the new
+names.
+
+Time and bytes to a target (--target accuracy=A or loss=L, repeatable): per
+run, the first evaluated round whose test accuracy is at least A (test loss
+at most L), and what it took to get there, counting every round up to and
+including it:
+  MB up      the sum of /rounds/bytes_gathered (every upload sent, also
+             the late and surplus ones the server discarded);
+  MB down    the sum of /clients/download_bytes (what the sampled clients
+             really downloaded, catch-up included; schema 5 and later,
+             "-" before);
+  virtual s  /rounds/virtual_clock_s (the modelled systems' clock; schema 5
+             and later);
+  wall s     the sum of /rounds/wall_s (this machine's time; not reproducible).
+Then per algorithm, over its runs (seeds, learning rates, ...): how many
+reached the target, and the mean and standard deviation of each figure over
+those that did.
 
 Needs h5py, numpy and (for --plots) matplotlib: on Debian, run it with
 /usr/bin/python3 (apt-get install python3-h5py python3-numpy python3-matplotlib).
@@ -69,7 +89,11 @@ PHASES = ["train_s", "encode_s", "gather_s", "aggregate_s",
 
 # Config keys that do not change what a run computes; ignored when grouping
 # runs of one scaling series.
-NON_EXPERIMENT_KEYS = {"out", "overwrite", "resume", "checkpoint-every", "config"}
+NON_EXPERIMENT_KEYS = {"out", "overwrite", "resume", "checkpoint-every", "config", "round-timeout", "skip-memory-check"}
+
+
+# /clients columns read (the table holds one row per sampled client and round).
+CLIENT_COLUMNS_READ = ("round", "download_bytes")
 
 
 class NotAResult(Exception):
@@ -147,9 +171,13 @@ def load_run(path):
                     names = (names.decode() if isinstance(names, bytes) else names).split(",")
                 evals["_domain_names"] = [n.decode() if isinstance(n, bytes) else str(n)
                                           for n in names]
+        clients = None
+        if "clients" in f and isinstance(f["clients"], h5py.Group):
+            g = f["clients"]
+            clients = {k: g[k][()] for k in CLIENT_COLUMNS_READ if k in g}
     config = parse_toml(attrs.get("config_toml", "") or "")
     return {"path": path, "attrs": attrs, "config": config, "schema_version": version,
-            "rounds": rounds, "eval": evals}
+            "rounds": rounds, "eval": evals, "clients": clients}
 
 
 def find_files(inputs):
@@ -324,6 +352,141 @@ def scaling_table(series, kind):
 
 
 # --------------------------------------------------------------------------
+# Time and bytes to a target
+
+# Metric name on the command line -> (/rounds column, True when higher is better).
+TARGET_METRICS = {"accuracy": ("test_accuracy", True), "loss": ("test_loss", False)}
+
+
+def parse_target(text):
+    """'accuracy=0.8' or 'loss=0.5' -> (metric, value). Raises ValueError."""
+    name, sep, value = text.partition("=")
+    if not sep or name not in TARGET_METRICS:
+        raise ValueError(f"--target {text!r}: expected accuracy=VALUE or loss=VALUE "
+                         f"(metrics: {', '.join(TARGET_METRICS)})")
+    try:
+        v = float(value)
+    except ValueError:
+        raise ValueError(f"--target {text!r}: {value!r} is not a number") from None
+    if not math.isfinite(v):
+        raise ValueError(f"--target {text!r}: the value must be finite")
+    return name, v
+
+
+def cumulative_downloads(run):
+    """Per /rounds row, the clients' downloaded bytes summed over all rounds up
+    to it (catch-up included), or None when the file has no download_bytes."""
+    c = run["clients"]
+    if not c or "download_bytes" not in c or "round" not in c:
+        return None
+    rounds = np.asarray(run["rounds"].get("round", np.arange(len(run["rounds"]["wall_s"]))))
+    per_round = {}
+    for rnd, b in zip(np.asarray(c["round"]).tolist(), np.asarray(c["download_bytes"]).tolist()):
+        per_round[rnd] = per_round.get(rnd, 0) + b
+    return np.cumsum([per_round.get(int(rnd), 0) for rnd in rounds]).astype(float)
+
+
+def reach_target(run, metric, target):
+    """When a run first reached a target, and what it had spent by then.
+
+    Returns a dict: round (1-based count of rounds run), mb_up, mb_down,
+    virtual_s, wall_s, value (the metric there); every figure NaN and round
+    None when the run never reached it."""
+    r = run["rounds"]
+    column, higher = TARGET_METRICS[metric]
+    out = {"metric": metric, "target": target, "round": None, "value": math.nan,
+           "mb_up": math.nan, "mb_down": math.nan, "virtual_s": math.nan, "wall_s": math.nan}
+    y = np.asarray(r.get(column, []), dtype=float)
+    with np.errstate(invalid="ignore"):  # NaN: rounds without an evaluation
+        hit = np.flatnonzero(y >= target if higher else y <= target)
+    if not hit.size:
+        return out
+    i = int(hit[0])
+    rounds = r.get("round")
+    out["round"] = int(rounds[i]) + 1 if rounds is not None else i + 1
+    out["value"] = float(y[i])
+    out["mb_up"] = float(np.sum(r["bytes_gathered"][: i + 1])) / 1e6 if "bytes_gathered" in r else math.nan
+    down = cumulative_downloads(run)
+    if down is not None:
+        out["mb_down"] = float(down[i]) / 1e6
+    if "virtual_clock_s" in r:
+        out["virtual_s"] = float(r["virtual_clock_s"][i])
+    out["wall_s"] = float(np.sum(r["wall_s"][: i + 1]))
+    return out
+
+
+TARGET_FIGURES = ("round", "mb_up", "mb_down", "virtual_s", "wall_s")
+
+
+def target_rows(runs, summaries, targets):
+    """Per run and target, reach_target's dict with the run's file and algorithm."""
+    rows = []
+    for run, s in zip(runs, summaries):
+        for metric, value in targets:
+            rows.append({"file": s["file"], "algorithm": s["algorithm"], **reach_target(run, metric, value)})
+    return rows
+
+
+def mean_sd(values):
+    """Mean and sample standard deviation (NaN for fewer than two values)."""
+    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=float)
+    if not v.size:
+        return math.nan, math.nan
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan
+
+
+def target_by_algorithm(rows):
+    """Per algorithm and target: runs that reached it, and the mean and
+    standard deviation of each figure over those runs."""
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["algorithm"], row["metric"], row["target"]), []).append(row)
+    out = []
+    for (algorithm, metric, target), group in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        reached = [g for g in group if g["round"] is not None]
+        entry = {"algorithm": algorithm, "metric": metric, "target": target,
+                 "runs": len(group), "reached": len(reached)}
+        for key in TARGET_FIGURES:
+            entry[key], entry[key + "_sd"] = mean_sd([g[key] for g in reached])
+        out.append(entry)
+    return out
+
+
+def _pm(mean, sd, spec):
+    if math.isnan(mean):
+        return "-"
+    return spec.format(mean) + ("" if math.isnan(sd) else " ± " + spec.format(sd))
+
+
+TARGET_SPECS = {"round": "{:.0f}", "mb_up": "{:.3f}", "mb_down": "{:.3f}",
+                "virtual_s": "{:.2f}", "wall_s": "{:.2f}"}
+TARGET_HEADERS = ["rounds", "MB up", "MB down", "virtual s", "wall s"]
+
+
+def target_tables(rows, by_algorithm):
+    """The per-run and per-algorithm markdown tables of --target."""
+    run_rows = []
+    for r in rows:
+        goal = f"{r['metric']} {'>=' if TARGET_METRICS[r['metric']][1] else '<='} {r['target']:g}"
+        if r["round"] is None:
+            run_rows.append([r["file"], str(r["algorithm"]), goal, "not reached"] + ["-"] * 4)
+            continue
+        run_rows.append([r["file"], str(r["algorithm"]), goal, str(r["round"])] +
+                        [fmt(r[k], TARGET_SPECS[k]).replace("nan", "-") for k in TARGET_FIGURES[1:]])
+    alg_rows = []
+    for a in by_algorithm:
+        goal = f"{a['metric']} {'>=' if TARGET_METRICS[a['metric']][1] else '<='} {a['target']:g}"
+        alg_rows.append([str(a["algorithm"]), goal, f"{a['reached']}/{a['runs']}"] +
+                        [_pm(a[k], a[k + "_sd"], TARGET_SPECS[k]) for k in TARGET_FIGURES])
+    return ("Time and bytes to target, per run:\n\n" +
+            markdown_table(["file", "algorithm", "target"] + TARGET_HEADERS, run_rows,
+                           right={3, 4, 5, 6, 7}) +
+            "\n\nPer algorithm (mean ± standard deviation over the runs that reached the target):\n\n" +
+            markdown_table(["algorithm", "target", "reached"] + TARGET_HEADERS, alg_rows,
+                           right={2, 3, 4, 5, 6, 7}))
+
+
+# --------------------------------------------------------------------------
 # Plots
 
 
@@ -361,19 +524,33 @@ def make_plots(runs, outdir, scaling):
         plt.close(fig)
         written.append(path)
 
-    # Test accuracy / loss against rounds and against cumulative upload.
+    def x_axis(run, xname):
+        """The x values of a run's /rounds rows, or None when the file lacks them."""
+        r = run["rounds"]
+        if xname == "round":
+            return np.asarray(r.get("round", np.arange(len(r["wall_s"]))), dtype=float) + 1
+        if xname == "bytes":
+            return np.cumsum(np.asarray(r["bytes_gathered"], dtype=float)) / 1e6
+        if xname == "virtual_time":
+            return np.asarray(r["virtual_clock_s"], dtype=float) if "virtual_clock_s" in r else None
+        down = cumulative_downloads(run)  # "download"
+        return down / 1e6 if down is not None else None
+
+    # Test accuracy / loss against rounds, cumulative upload, virtual time
+    # and cumulative download (the last two for schema 5 and later).
+    x_axes = (("round", "round"), ("bytes", "cumulative upload (MB)"),
+             ("virtual_time", "virtual time (s, modelled systems)"),
+             ("download", "cumulative download by the clients (MB)"))
     for metric, ylabel in (("test_accuracy", "test accuracy"), ("test_loss", "test loss")):
-        for xname, xlabel in (("round", "round"), ("bytes", "cumulative upload (MB)")):
+        for xname, xlabel in x_axes:
+            drawn = [(run, label, x_axis(run, xname)) for run, label in zip(runs, labels)
+                     if metric in run["rounds"]]
+            drawn = [d for d in drawn if d[2] is not None]
+            if xname in ("virtual_time", "download") and not drawn:
+                continue
             fig, ax = plt.subplots(figsize=(7, 4.5))
-            for run, label in zip(runs, labels):
-                r = run["rounds"]
-                if metric not in r:
-                    continue
-                y = np.asarray(r[metric], dtype=float)
-                if xname == "round":
-                    x = np.asarray(r.get("round", np.arange(len(y))), dtype=float) + 1
-                else:
-                    x = np.cumsum(np.asarray(r["bytes_gathered"], dtype=float)) / 1e6
+            for run, label, x in drawn:
+                y = np.asarray(run["rounds"][metric], dtype=float)
                 ok = ~np.isnan(y)
                 ax.plot(x[ok], y[ok], marker=".", label=label)
             ax.set_xlabel(xlabel)
@@ -468,10 +645,18 @@ def main(argv=None):
     ap.add_argument("--plots", metavar="DIR", help="write PNG plots into DIR")
     ap.add_argument("--scaling", action="store_true",
                     help="also print (and with --plots draw) strong/weak scaling of the runs")
+    ap.add_argument("--target", metavar="METRIC=VALUE", action="append", default=[],
+                    help="accuracy=A or loss=L (repeatable): the rounds, MB up and down, "
+                         "virtual and wall seconds each run needed to first reach it, "
+                         "and per algorithm their mean and standard deviation")
     ap.add_argument("--json", metavar="PATH", nargs="?", const="-",
                     help="write the summary as JSON to PATH ('-' or no PATH: stdout, "
                          "instead of the table)")
     args = ap.parse_args(argv)
+    try:
+        targets = [parse_target(t) for t in args.target]
+    except ValueError as e:
+        ap.error(str(e))
 
     runs, bad_named = [], 0
     for path, named in find_files(args.inputs):
@@ -505,8 +690,15 @@ def main(argv=None):
                    for label, pts in scaling_series(runs, kind)]
             for kind in ("strong", "weak")}
 
+    if targets:
+        rows = target_rows(runs, summaries, targets)
+        report["to_target"] = rows
+        report["to_target_by_algorithm"] = target_by_algorithm(rows)
+
     if args.json != "-":
         print(summary_table(summaries))
+        if targets:
+            print("\n" + target_tables(report["to_target"], report["to_target_by_algorithm"]))
         if args.scaling:
             for kind in ("strong", "weak"):
                 series = scaling_series(runs, kind)

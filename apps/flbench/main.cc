@@ -24,6 +24,8 @@
 #include "flb/core/build_info.h"
 #include "flb/core/collective_error.h"
 #include "flb/core/stop_signal.h"
+#include "flb/core/test_fault.h"
+#include "flb/core/watchdog.h"
 #include "flb/metrics/results_file.h"
 #include "flb/sim/experiment.h"
 #include "flb/sim/pretrain.h"
@@ -158,12 +160,15 @@ int run_in_one_process(const flb::comm::MpiTransport& comm, const std::string& p
 }
 
 // The federated run of the parsed `config` (the main job).
-int run_training(const flb::RunConfig& config, const CLI::App& app, int argc, char** argv,
+// round_timeout_s: the watchdog's (core/watchdog.h; 0: none). It guards the
+// job, not the experiment, so it lives here and not in RunConfig.
+int run_training(const flb::RunConfig& config, double round_timeout_s, const CLI::App& app, int argc, char** argv,
                  flb::comm::MpiTransport& comm) {
   const bool root = comm.rank() == 0;
   try {
     flb::validate(config);
     flb::algo::validate(config);
+    flb::arm_test_fault_from_env();
   } catch (const flb::Error& e) {
     if (root) std::cerr << "flbench: error: " << e.what() << "\n";
     return 2;
@@ -171,6 +176,7 @@ int run_training(const flb::RunConfig& config, const CLI::App& app, int argc, ch
   // The effective config, every option with its value (see effective_config).
   flb::sim::RunInfo info{joined(argc, argv), effective_config(app)};
   flb::install_stop_signal_handlers();  // SIGTERM, SIGUSR1: checkpoint at the end of the round
+  const flb::RoundWatchdog watchdog(round_timeout_s, comm.rank());
   const flb::sim::RunSummary s = flb::sim::run_experiment(config, info, comm, comm.handle());
   if (s.already_finished) return 0;
   if (s.checkpointed) {
@@ -200,6 +206,19 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
   app.add_flag("--list-algorithms", list_algorithms, "Print every algorithm's name and wire id, one per line")
       ->configurable(false);
   flbench::add_run_options(app, config);
+  double round_timeout_s = 0;
+  app.add_option("--round-timeout", round_timeout_s,
+                 "End the job, with one message naming the rank, round and phase, when a round (its checkpoint "
+                 "included) runs longer than S seconds: a rank died or hung in a collective (0: no watchdog)")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            char* end = nullptr;
+            const double s = std::strtod(v.c_str(), &end);
+            return *end == '\0' && s >= 0 && std::isfinite(s) ? std::string()
+                                                                : "must be a number of seconds >= 0 (0: no watchdog), not " + v;
+          },
+          "SECONDS"))
+      ->group("Run");
   flbench::use_strict_config(app);
   PretrainCommand pre;
   add_pretrain_command(app, pre);
@@ -244,7 +263,7 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
       return 0;
     });
   if (evalc->parsed()) return run_in_one_process(comm, "flbench eval: ", "eval", [&] { return flbench::run_eval(ev); });
-  return run_training(config, app, argc, argv, comm);
+  return run_training(config, round_timeout_s, app, argc, argv, comm);
 }
 
 }  // namespace
@@ -261,6 +280,9 @@ static void keep_freed_memory_for_reuse() {
   mallopt(M_TOP_PAD, 256 << 20);       // grow the heap 256 MiB at a time
 }
 
+// " in round R, phase P" for an error message, or "" outside the rounds.
+static std::string where(const std::string& position) { return position.empty() ? "" : " in " + position; }
+
 int main(int argc, char** argv) {
   keep_freed_memory_for_reuse();
   MPI_Init(&argc, &argv);
@@ -273,11 +295,12 @@ int main(int argc, char** argv) {
   } catch (const flb::CollectiveError& e) {
     // Every rank is here together: finish cleanly, rank 0 says why (its
     // error carries every failing rank's message; sim/collectively.h).
-    if (rank == 0) std::cerr << "flbench: error: " << e.what() << "\n";
+    if (rank == 0) std::cerr << "flbench: error" << where(flb::position()) << ": " << e.what() << "\n";
     code = 1;
   } catch (const std::exception& e) {
     // This rank alone failed; the others may wait in a collective forever.
-    std::cerr << "flbench: rank " << rank << ": error: " << e.what() << "\n" << std::flush;
+    std::cerr << "flbench: rank " << rank << ": error" << where(flb::position()) << ": " << e.what() << "\n"
+              << std::flush;
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   MPI_Finalize();

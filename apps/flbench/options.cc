@@ -127,6 +127,10 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--checkpoint-every", c.checkpoint_every,
                  "Checkpoint into <out>.ckpt after every k-th round (0: only on SIGTERM/SIGUSR1)")
       ->check(CLI::Range(int64_t{0}, int64_t{10000000}))->group("Run");
+  app.add_flag("--skip-memory-check", c.skip_memory_check,
+               "Run even when the memory preflight (before round 1) estimates that the per-client state and a "
+               "round's buffers will not fit in what the node or the job's cgroup has available")
+      ->group("Run");
   app.add_flag("--resume", c.resume,
                "Continue from the checkpoint <out>.ckpt (same options; --rounds may grow), appending to --out")
       ->group("Run");

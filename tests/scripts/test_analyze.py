@@ -6,7 +6,10 @@
 Runs flbench for 3 rounds on 2 ranks into a temporary directory, then checks
 that analyze.py prints one table row whose numbers equal the file's
 (recomputed here with h5py), that --json carries the exact values, that the
-PNG plots exist and are non-empty, that --scaling works on two runs, and that
+PNG plots exist and are non-empty, that --scaling works on two runs, that
+--target's rounds, MB and virtual seconds to a target equal a recount from
+the file's rows (per run, and per algorithm as mean and standard deviation),
+and that
 files that are not flbench results are rejected with a clear message and a
 non-zero exit. Exits 77 (skipped) when h5py, numpy, matplotlib or mpirun is
 missing.
@@ -91,6 +94,84 @@ def expected(path):
         }
 
 
+def spent_until(path, metric, target):
+    """A brute-force recount of what a run spent until it first reached a
+    target: walks the rounds one by one and sums the rows by hand."""
+    with h5py.File(path, "r") as f:
+        r, c = f["rounds"], f["clients"]
+        values = r["test_" + metric][()]
+        for i in range(len(values)):
+            v = values[i]
+            if math.isnan(v) or (v < target if metric == "accuracy" else v > target):
+                continue
+            rnd = int(r["round"][i])
+            down = sum(int(b) for cr, b in zip(c["round"][()], c["download_bytes"][()]) if cr <= rnd)
+            return {"round": rnd + 1, "value": float(v),
+                    "mb_up": sum(int(x) for x in r["bytes_gathered"][: i + 1]) / 1e6,
+                    "mb_down": down / 1e6,
+                    "virtual_s": sum(float(x) for x in r["virtual_s"][: i + 1]),
+                    "wall_s": sum(float(x) for x in r["wall_s"][: i + 1])}
+    return None
+
+
+def check_targets(a, b):
+    with h5py.File(a, "r") as f:
+        acc = f["rounds"]["test_accuracy"][()]
+        loss = f["rounds"]["test_loss"][()]
+    reachable_acc = float(np.nanmax(acc))  # reached at its first evaluation that high
+    reachable_loss = float(np.nanmin(loss))
+    targets = [("accuracy", reachable_acc), ("loss", reachable_loss), ("accuracy", 1.01)]
+    args = [x for m, v in targets for x in ("--target", f"{m}={v!r}")]
+    r = analyze(a, *args, "--json")
+    check(r.returncode == 0, f"--target --json exits 0 ({r.stderr.strip()})")
+    got = json.loads(r.stdout)["to_target"] if r.returncode == 0 else []
+    check(len(got) == 3, f"one to_target entry per target (got {len(got)})")
+    for entry, (metric, value) in zip(got, targets):
+        want = spent_until(a, metric, value)
+        if want is None:
+            check(entry["round"] is None and math.isnan(entry["mb_up"]),
+                  f"{metric} >= {value}: not reached (json round {entry['round']})")
+            continue
+        for key, w in want.items():
+            g = entry[key]
+            same = g == w if key == "round" else math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-12)
+            check(same, f"to {metric} {value:.4f}: {key} {g!r} == recount {w!r} "
+                        f"(difference {abs(g - w) if g is not None else '?'}, tolerance 1e-9 relative)")
+
+    # The table: a row per run and target, "not reached" for the unreachable one.
+    r = analyze(a, *args)
+    check(r.returncode == 0 and "Time and bytes to target" in r.stdout, "--target prints its tables")
+    runs_part = r.stdout.split("Time and bytes to target, per run:")[-1].split("Per algorithm")[0]
+    rows = table_rows(runs_part)
+    check(len(rows) == 3 and rows[2][3] == "not reached", f"per-run rows: {rows}")
+    want = spent_until(a, "accuracy", reachable_acc)
+    check(bool(rows) and rows[0][3] == str(want["round"]) and rows[0][4] == f"{want['mb_up']:.3f}"
+          and rows[0][5] == f"{want['mb_down']:.3f}" and rows[0][6] == f"{want['virtual_s']:.2f}",
+          f"per-run row {rows[0] if rows else '?'} shows round {want['round']}, "
+          f"{want['mb_up']:.3f} MB up, {want['mb_down']:.3f} MB down, {want['virtual_s']:.2f} virtual s")
+
+    # Per algorithm over two runs: the mean and sample standard deviation.
+    target = min(reachable_acc, float(np.nanmax(h5py.File(b, "r")["rounds"]["test_accuracy"][()])))
+    r = analyze(a, b, "--target", f"accuracy={target!r}", "--json")
+    alg = json.loads(r.stdout)["to_target_by_algorithm"] if r.returncode == 0 else [{}]
+    check(len(alg) == 1 and alg[0].get("runs") == 2 and alg[0].get("reached") == 2,
+          f"one algorithm row over 2 runs, both reached: {alg}")
+    per_run = [spent_until(p, "accuracy", target) for p in (a, b)]
+    for key in ("mb_up", "mb_down", "virtual_s"):
+        v = [w[key] for w in per_run]
+        mean, sd = float(np.mean(v)), float(np.std(v, ddof=1))
+        g, gsd = alg[0].get(key, math.nan), alg[0].get(key + "_sd", math.nan)
+        check(math.isclose(g, mean, rel_tol=1e-9, abs_tol=1e-12) and
+              math.isclose(gsd, sd, rel_tol=1e-9, abs_tol=1e-9),
+              f"per algorithm {key}: {g!r} ± {gsd!r} == {mean!r} ± {sd!r} (tolerance 1e-9)")
+
+    for bad, msg in (("acc=0.5", "expected accuracy=VALUE or loss=VALUE"),
+                     ("accuracy=high", "is not a number"), ("loss=nan", "must be finite")):
+        r = analyze(a, "--target", bad)
+        check(r.returncode == 2 and msg in r.stderr, f"--target {bad} rejected (exit {r.returncode}): "
+                                                     f"{r.stderr.strip().splitlines()[-1] if r.stderr else ''}")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: test_analyze.py FLBENCH")
@@ -165,13 +246,17 @@ def main():
               "strong-scaling table has the clients=8 series")
         check("fedavg clients/rank=8 " in r.stdout, "weak-scaling table has the clients/rank=8 series")
         pngs = ["accuracy_vs_round.png", "accuracy_vs_bytes.png", "loss_vs_round.png",
-                "loss_vs_bytes.png", "phases_np1.png", "phases_np2.png",
+                "loss_vs_bytes.png", "accuracy_vs_virtual_time.png", "loss_vs_virtual_time.png",
+                "accuracy_vs_download.png", "loss_vs_download.png", "phases_np1.png", "phases_np2.png",
                 "phases_np2-weak.png", "scaling_strong.png", "scaling_weak.png"]
         for p in pngs:
             path = os.path.join(plots, p)
             check(os.path.isfile(path) and os.path.getsize(path) > 1000, f"plot {p} written")
 
-        # 4. Rejections: not HDF5, HDF5 but not flbench, unknown schema version.
+        # 4. Time and bytes to a target, against a recount from the rows.
+        check_targets(a, b)
+
+        # 5. Rejections: not HDF5, HDF5 but not flbench, unknown schema version.
         not_h5 = os.path.join(tmp, "notes.h5")
         with open(not_h5, "w") as f:
             f.write("not hdf5\n")

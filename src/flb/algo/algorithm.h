@@ -150,6 +150,9 @@ class Algorithm {
   virtual int64_t client_state_bytes() const { return 0; }
   // Bytes of server state (meaningful on rank 0).
   virtual int64_t server_state_bytes() const { return 0; }
+  // The most per-client state one client can come to hold, given the
+  // trained tensors (the memory preflight, sim/memory_preflight.h).
+  virtual int64_t client_state_bytes_bound(const Tensors& trained) const { return 0; }
 
   // Checkpoints (sim/checkpoint.h). save_state writes the state this rank
   // holds between rounds and that the model and the global tensors do not:

@@ -170,6 +170,11 @@ class Lbgm : public Algorithm {
     for (const auto& [client, mem] : clients_) n += tensor_bytes(mem.lbg) + tensor_bytes(mem.residual);
     return n;
   }
+  // A look-back gradient of every trained tensor, and a residual of each
+  // with error feedback.
+  int64_t client_state_bytes_bound(const Tensors& trained) const override {
+    return tensor_bytes(trained) * (error_feedback_ ? 2 : 1);
+  }
   int64_t server_state_bytes() const override {
     return tensor_bytes(server_lbg_);
   }

@@ -57,6 +57,11 @@ class PFedLoRU : public FedLoRU {
   int64_t client_state_bytes() const override {
     return tensor_bytes(private_);
   }
+  int64_t client_state_bytes_bound(const Tensors& trained) const override {
+    int64_t n = 0;  // the private pair of every layer
+    for (const Slots& s : slots_) n += tensor_bytes(Tensors{trained[s.up[1]], trained[s.down[1]]});
+    return n;
+  }
 
  private:
   ClientTensors private_;  // this rank's clients: U_1, D_1 of every layer

@@ -75,6 +75,9 @@ class TopK : public Algorithm {
   int64_t client_state_bytes() const override {
     return tensor_bytes(residuals_);
   }
+  int64_t client_state_bytes_bound(const Tensors& trained) const override {
+    return error_feedback_ ? tensor_bytes(trained) : 0;  // a residual of every trained tensor
+  }
 
  private:
   double ratio_;

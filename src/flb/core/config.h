@@ -89,6 +89,7 @@ struct RunConfig {
   double deadline_s = 0;    // virtual seconds after which uploads are discarded (0: no deadline)
   double over_select = 0;   // sample round(K (1 + F)) clients, keep the first K to arrive
   int64_t checkpoint_every = 0;    // checkpoint after every k-th round (0: only on SIGTERM/SIGUSR1)
+  bool skip_memory_check = false;  // do not refuse a run the memory preflight says will not fit (sim/memory_preflight.h)
   bool resume = false;             // continue from <out>.ckpt, appending to <out>
 };
 

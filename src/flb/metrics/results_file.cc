@@ -93,6 +93,7 @@ bool read_int_attribute(const std::string& path, const std::string& name, int64_
 }
 
 ResultsFile::~ResultsFile() {
+  if (abandoned_) return;
   for (auto& t : tables_)
     for (hid_t d : t->datasets_) H5Dclose(d);
   if (file_ >= 0) H5Fclose(file_);

@@ -64,7 +64,13 @@ class ResultsFile {
   // (--resume); tables are then opened with open_table().
   struct Append {};
   ResultsFile(const std::string& path, MPI_Comm comm, Append);
+  // Collective (closing the file is): every rank destroys it together,
+  // unless abandon() was called.
   ~ResultsFile();
+  // Not collective. For a rank that fails alone, whose peers will never
+  // join a collective close: the destructor then leaves the file open (the
+  // process is about to end). Every round flushed before stays on disk.
+  void abandon() { abandoned_ = true; }
   ResultsFile(const ResultsFile&) = delete;
   ResultsFile& operator=(const ResultsFile&) = delete;
 
@@ -100,6 +106,7 @@ class ResultsFile {
   MPI_Comm comm_;
   hid_t file_ = -1;
   std::vector<std::unique_ptr<Table>> tables_;
+  bool abandoned_ = false;
 };
 
 // HDF5 library version, e.g. "1.10.8".

@@ -6,13 +6,18 @@
 #include <iostream>
 #include <memory>
 
+#include "flb/compress/wire_format.h"
 #include "flb/core/collective_error.h"
 #include "flb/core/stop_signal.h"
 #include "flb/core/timer.h"
+#include "flb/core/watchdog.h"
 #include "flb/hf/peft_export.h"
 #include "flb/metrics/progress.h"
+#include "flb/sim/arrivals.h"
 #include "flb/sim/checkpoint.h"
 #include "flb/sim/collectively.h"
+#include "flb/sim/memory_preflight.h"
+#include "flb/sim/placement.h"
 #include "flb/sim/results_writer.h"
 #include "flb/sim/round.h"
 #include "flb/sim/setup.h"
@@ -165,6 +170,30 @@ MemoryRow memory_row(const Run& run, const Round& round) {
   return m;
 }
 
+// Collective: refuses a run whose per-client state and round buffers would
+// not fit in memory (sim/memory_preflight.h), unless --skip-memory-check;
+// rank 0 prints the estimate.
+void preflight_memory(Run& run) {
+  const RunConfig& c = run.config;
+  if (c.skip_memory_check) return;
+  const RunSetup& s = run.setup;
+  int64_t values = 0;
+  for (const torch::Tensor& t : s.global) values += t.numel();
+  RankShape shape;
+  shape.hosted_clients = hosted_count(run.transport.rank(), c.clients, run.transport.size());
+  shape.sampled_per_round = sampled_count(c.clients_per_round, c.over_select, c.clients);
+  shape.trainable_bytes = 4 * values;
+  shape.dense_upload_bytes = static_cast<int64_t>(compress::kHeaderBytes + compress::kPartHeaderBytes * s.global.size()) +
+                             shape.trainable_bytes;
+  shape.client_state_bound = s.algorithm->client_state_bytes_bound(s.params);
+  shape.client_state_held = s.algorithm->client_state_bytes();
+  shape.root = run.root();
+  shape.hierarchical = c.aggregation == "hierarchical";
+  const RankNeed need = estimate_need(shape);
+  const std::string summary = check_memory(run.transport, need, read_node_memory());
+  if (run.root()) std::cout << "flbench: " << summary << std::endl;
+}
+
 // Collective. The final model and the end attributes.
 RunSummary finish(Run& run, ResultsWriter& results, const Round& round, const RunTotals& totals, const Timer& run_clock) {
   load_global(run.setup);
@@ -187,25 +216,21 @@ RunSummary finish(Run& run, ResultsWriter& results, const Round& round, const Ru
   return summary;
 }
 
-}  // namespace
-
-RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Transport& transport,
-                          MPI_Comm results_comm) {
-  Run run{config, info, transport, results_comm, RunSetup{}, resumable_config(info.config_toml), Manifest{}};
-  collectively(transport, [&] { run.setup = make_setup(config, transport.local_rank(), transport.local_size()); });
+// Collective. The rounds from the first not yet done, checkpoints, and the
+// end of the run.
+RunSummary run_rounds(Run& run, ResultsWriter& results) {
   RunSummary summary;
-  if (config.resume && resume(run, &summary)) return summary;
-  std::unique_ptr<ResultsWriter> results = open_results(run);
-  Round round(config, run.setup, transport, *results);
+  Round round(run.config, run.setup, run.transport, results);
   if (run.root())
     std::cout << "flbench: " << run.setup.algorithm->name() << " on " << run.setup.task->describe() << ", "
-              << config.clients << " clients, " << config.clients_per_round << " per round, " << config.rounds
-              << " rounds, " << transport.size() << " rank(s) x " << run.setup.threads << " thread(s) on "
-              << run.setup.device.str() << " -> " << config.out << std::endl;
+              << run.config.clients << " clients, " << run.config.clients_per_round << " per round, " << run.config.rounds
+              << " rounds, " << run.transport.size() << " rank(s) x " << run.setup.threads << " thread(s) on "
+              << run.setup.device.str() << " -> " << run.config.out << std::endl;
 
   Timer run_clock;
   RunTotals totals = run.resumed.totals;  // as of the rounds completed so far
-  for (int64_t r = run.resumed.completed_rounds; r < config.rounds; ++r) {
+  for (int64_t r = run.resumed.completed_rounds; r < run.config.rounds; ++r) {
+    note_round(r);
     const RoundRow row = round.run(r);
     totals.bytes_up += row.bytes_gathered;
     totals.bytes_down += row.bytes_down;
@@ -215,10 +240,11 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Tr
     // checkpointed: the run is complete, and --resume with a larger
     // --rounds continues from the checkpoint before it, as an
     // uninterrupted longer run would have gone (its evaluations differ).
-    const bool last = r + 1 == config.rounds;
-    const bool stop = transport.any(stop_requested()) && !last;
-    if (stop || (config.checkpoint_every > 0 && (r + 1) % config.checkpoint_every == 0 && !last))
-      checkpoint(run, *results, r + 1, totals_now(transport, totals, run_clock));
+    const bool last = r + 1 == run.config.rounds;
+    const bool stop = run.transport.any(stop_requested()) && !last;
+    note_phase("checkpoint");
+    if (stop || (run.config.checkpoint_every > 0 && (r + 1) % run.config.checkpoint_every == 0 && !last))
+      checkpoint(run, results, r + 1, totals_now(run.transport, totals, run_clock));
     if (stop) {
       summary.checkpointed = true;
       summary.rounds = r + 1;
@@ -228,7 +254,28 @@ RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Tr
       return summary;
     }
   }
-  return finish(run, *results, round, totals, run_clock);
+  note_idle();
+  return finish(run, results, round, totals, run_clock);
+}
+
+}  // namespace
+
+RunSummary run_experiment(const RunConfig& config, const RunInfo& info, comm::Transport& transport,
+                          MPI_Comm results_comm) {
+  Run run{config, info, transport, results_comm, RunSetup{}, resumable_config(info.config_toml), Manifest{}};
+  collectively(transport, [&] { run.setup = make_setup(config, transport.local_rank(), transport.local_size()); });
+  RunSummary summary;
+  if (config.resume && resume(run, &summary)) return summary;
+  preflight_memory(run);  // before the results file exists: a refused run leaves nothing behind
+  std::unique_ptr<ResultsWriter> results = open_results(run);
+  try {
+    return run_rounds(run, *results);
+  } catch (const CollectiveError&) {
+    throw;  // every rank is here: the file is closed collectively
+  } catch (...) {
+    results->abandon();  // this rank alone: its peers will never join a collective close
+    throw;
+  }
 }
 
 }  // namespace flb::sim

@@ -6,7 +6,13 @@
 // together (bad config, missing data, a rejected upload under
 // --on-bad-upload stop); then rank 0's error carries the message (other
 // ranks' errors are not meant to be printed; sim/collectively.h). Other
-// exceptions mean one rank alone failed.
+// exceptions mean one rank alone failed: the results file is then left
+// as last flushed, not closed (closing is collective, and the other ranks
+// will never join), and the caller is expected to end the job
+// (MPI_Abort). Before round 1 a memory preflight refuses, with a
+// CollectiveError, a run that would not fit (sim/memory_preflight.h;
+// config.skip_memory_check skips it). The round loop reports where it is
+// (core/watchdog.h) for error messages and the round watchdog.
 //
 // The rounds talk only through `transport` (comm/transport.h). The results
 // file is written with parallel HDF5, which needs an MPI communicator of

@@ -12,6 +12,10 @@ int owner_rank(int64_t client, int64_t clients, int ranks) {
   return static_cast<int>(r);
 }
 
+int64_t hosted_count(int rank, int64_t clients, int ranks) {
+  return (rank + 1) * clients / ranks - rank * clients / ranks;
+}
+
 std::vector<int64_t> sample_clients(uint64_t seed, int64_t round, int64_t clients, int64_t m) {
   Stream stream(seed, StreamPurpose::kSampling, static_cast<uint64_t>(round));
   return sample_without_replacement(clients, m, stream);

@@ -71,6 +71,9 @@ class ResultsWriter final : public RowSink {
   void write_memory(const MemoryRow& mine);
   // Collective. The end attributes (results/README.md), then a flush.
   void write_end(const EndAttributes& a);
+  // This rank failed alone: do not close the file collectively
+  // (metrics::ResultsFile::abandon).
+  void abandon() { file_->abandon(); }
 
  private:
   explicit ResultsWriter(std::unique_ptr<metrics::ResultsFile> file) : file_(std::move(file)) {}

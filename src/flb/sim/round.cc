@@ -11,6 +11,7 @@
 #include "flb/compress/wire_format.h"
 #include "flb/sim/arrivals.h"
 #include "flb/core/collective_error.h"
+#include "flb/core/watchdog.h"
 #include "flb/sim/evaluation.h"
 #include "flb/sim/placement.h"
 #include "flb/compress/malformed_upload.h"
@@ -89,20 +90,28 @@ RoundRow Round::run(int64_t round) {
   const std::vector<int64_t> sampled = sample(round);
   row.clients = static_cast<int64_t>(sampled.size());
   const bool hierarchical = config_.aggregation == "hierarchical";
+  note_phase("train");
   LocalUploads mine = train_and_encode(round, sampled, row);
+  note_phase("exchange");
   std::vector<ClientRecord> records = exchange_records(mine.records, row);
+  note_phase("settle");
   const std::vector<int64_t> used = settle_arrivals(round, sampled, records, mine.records, row);
   if (row.arrived > 0) {  // every rank knows the counts
+    note_phase("gather");
     AtRoot at_root = hierarchical ? reduce(std::move(mine), sampled, used, records, round, row) : gather(std::move(mine), row);
+    note_phase("aggregate");
     std::vector<uint8_t> download = hierarchical ? aggregate_reduced(round, records, at_root, row)
                                                  : decode_and_aggregate(round, sampled, used, records, at_root, row);
+    note_phase("broadcast");
     broadcast_and_apply(round, download, row);
     download_buffer_ = std::move(download);
     upload_buffer_ = std::move(at_root.uploads.bytes);
   } else {  // no upload arrived: the global state stands, nothing is broadcast
     upload_buffer_ = std::move(mine.bytes);
   }
+  note_phase("evaluate");
   const std::vector<EvalRow> evals = evaluate(round, row);
+  note_phase("write");
   write_rows(records, evals, row);
   return row;
 }
