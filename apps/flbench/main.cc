@@ -28,6 +28,7 @@
 #include "flb/core/watchdog.h"
 #include "flb/metrics/results_file.h"
 #include "flb/sim/experiment.h"
+#include "flb/sim/hostile_upload.h"
 #include "flb/sim/pretrain.h"
 #include "options.h"
 #include "tokenize.h"
@@ -169,6 +170,7 @@ int run_training(const flb::RunConfig& config, double round_timeout_s, const CLI
     flb::validate(config);
     flb::algo::validate(config);
     flb::arm_test_fault_from_env();
+    flb::sim::arm_hostile_upload_from_env();
   } catch (const flb::Error& e) {
     if (root) std::cerr << "flbench: error: " << e.what() << "\n";
     return 2;
@@ -295,7 +297,7 @@ int main(int argc, char** argv) {
   } catch (const flb::CollectiveError& e) {
     // Every rank is here together: finish cleanly, rank 0 says why (its
     // error carries every failing rank's message; sim/collectively.h).
-    if (rank == 0) std::cerr << "flbench: error" << where(flb::position()) << ": " << e.what() << "\n";
+    if (rank == 0) std::cerr << "flbench: error: " << e.what() << "\n";  // the message names its round
     code = 1;
   } catch (const std::exception& e) {
     // This rank alone failed; the others may wait in a collective forever.

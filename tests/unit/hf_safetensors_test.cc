@@ -74,7 +74,8 @@ std::map<std::string, std::map<std::string, Expected>> read_expected(const std::
 bool same_bytes(const torch::Tensor& a, const torch::Tensor& b) {
   const torch::Tensor x = a.contiguous(), y = b.contiguous();
   return x.scalar_type() == y.scalar_type() && x.sizes() == y.sizes() &&
-         std::memcmp(x.data_ptr(), y.data_ptr(), x.numel() * x.element_size()) == 0;
+         (x.numel() == 0 ||  // an empty tensor's data_ptr() is null, which memcmp must not get
+          std::memcmp(x.data_ptr(), y.data_ptr(), x.numel() * x.element_size()) == 0);
 }
 
 // Compares a read tensor with the reference's values: prints the max

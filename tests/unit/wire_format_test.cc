@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "flb/core/error.h"
 #include "flb/core/rng.h"
@@ -423,6 +424,25 @@ TEST(SplitUploads, RejectsOverrunningLengthAndTruncatedHeaderNamingRankAndOffset
   const uint64_t none = 0;
   std::memcpy(zero.data() + 16, &none, 8);  // a zero length would never advance
   EXPECT_THROW(split_uploads(zero.data(), zero.size(), 1), MalformedUpload);
+}
+
+TEST(SplitUploads, KeepsTheUploadsBeforeABrokenHeader) {
+  std::vector<uint8_t> buf;
+  const size_t a = encode(one_tensor(3, 5), buf);
+  const size_t b = encode(one_tensor(4, 5), buf);
+  encode(one_tensor(5, 5), buf);
+  buf[a + b] ^= 1;  // the third payload's magic
+  std::optional<MalformedUpload> broken;
+  const auto views = split_uploads(buf.data(), buf.size(), 1, &broken);
+  ASSERT_EQ(views.size(), 2u);  // the two before the break, whole
+  EXPECT_EQ(views[0].client, 3u);
+  EXPECT_EQ(views[1].client, 4u);
+  ASSERT_TRUE(broken.has_value());
+  EXPECT_EQ(broken->field(), "magic");
+  EXPECT_NE(std::string(broken->what()).find("rank 1, byte " + std::to_string(a + b)), std::string::npos);
+  buf[a + b] ^= 1;  // mended: the whole buffer, no error
+  EXPECT_EQ(split_uploads(buf.data(), buf.size(), 1, &broken).size(), 3u);
+  EXPECT_FALSE(broken.has_value());
 }
 
 }  // namespace

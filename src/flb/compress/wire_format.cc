@@ -411,35 +411,57 @@ Payload decode(const uint8_t* data, size_t size, const WireSchema& schema, uint3
   return p;
 }
 
-std::vector<UploadView> split_uploads(const uint8_t* data, size_t size, int rank) {
+namespace {
+
+// The error of the header at `h`, `left` bytes before the buffer's end, or
+// nothing when it frames a whole payload.
+std::optional<MalformedUpload> broken_header(const uint8_t* h, size_t left, const std::string& who) {
+  auto error = [&](int64_t client, const char* field, const std::string& what) {
+    return std::optional<MalformedUpload>(std::in_place, who, client, MalformedUpload::kNone, field, what);
+  };
+  if (left < kHeaderBytes)
+    return error(MalformedUpload::kNone, "header",
+                 "truncated payload header (" + std::to_string(left) + " of " + std::to_string(kHeaderBytes) + " bytes)");
+  uint32_t magic, client;
+  uint16_t version;
+  uint64_t length;
+  std::memcpy(&magic, h, 4);
+  std::memcpy(&version, h + 4, 2);
+  std::memcpy(&client, h + 8, 4);
+  std::memcpy(&length, h + 16, 8);
+  if (magic != kWireMagic) return error(MalformedUpload::kNone, "magic", "bad magic (not an flbench payload)");
+  if (version != kWireVersion)
+    return error(client, "version", "wire version " + std::to_string(version) + ", expected " + std::to_string(kWireVersion));
+  if (length < kHeaderBytes || length > left)
+    return error(client, "length", "payload of client " + std::to_string(client) + " claims " + std::to_string(length) +
+                                       " bytes, " + std::to_string(left) + " remain");
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<UploadView> split_uploads(const uint8_t* data, size_t size, int rank,
+                                      std::optional<MalformedUpload>* broken) {
   std::vector<UploadView> out;
-  size_t pos = 0;
-  while (pos < size) {
-    const std::string who = "rank " + std::to_string(rank) + ", byte " + std::to_string(pos);
-    auto fail = [&](int64_t client, const char* field, const std::string& what) {
-      throw MalformedUpload(who, client, MalformedUpload::kNone, field, what);
-    };
-    const size_t left = size - pos;
-    if (left < kHeaderBytes)
-      fail(MalformedUpload::kNone, "header", "truncated payload header (" + std::to_string(left) + " of " +
-                                                 std::to_string(kHeaderBytes) + " bytes)");
+  broken->reset();
+  for (size_t pos = 0; pos < size;) {
     const uint8_t* h = data + pos;
-    uint32_t magic, client;
-    uint16_t version;
+    *broken = broken_header(h, size - pos, "rank " + std::to_string(rank) + ", byte " + std::to_string(pos));
+    if (*broken) return out;
+    uint32_t client;
     uint64_t length;
-    std::memcpy(&magic, h, 4);
-    std::memcpy(&version, h + 4, 2);
     std::memcpy(&client, h + 8, 4);
     std::memcpy(&length, h + 16, 8);
-    if (magic != kWireMagic) fail(MalformedUpload::kNone, "magic", "bad magic (not an flbench payload)");
-    if (version != kWireVersion)
-      fail(client, "version", "wire version " + std::to_string(version) + ", expected " + std::to_string(kWireVersion));
-    if (length < kHeaderBytes || length > left)
-      fail(client, "length", "payload of client " + std::to_string(client) + " claims " + std::to_string(length) + " bytes, " +
-                                 std::to_string(left) + " remain");
     out.push_back({client, h, static_cast<size_t>(length), pos});
     pos += static_cast<size_t>(length);
   }
+  return out;
+}
+
+std::vector<UploadView> split_uploads(const uint8_t* data, size_t size, int rank) {
+  std::optional<MalformedUpload> broken;
+  std::vector<UploadView> out = split_uploads(data, size, rank, &broken);
+  if (broken) throw *broken;
   return out;
 }
 

@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "flb/compress/malformed_upload.h"
@@ -126,5 +127,12 @@ struct UploadView {
 // truncated or wrong or a length overruns the buffer; a broken buffer
 // cannot be resynchronised, so nothing after the error is returned.
 std::vector<UploadView> split_uploads(const uint8_t* data, size_t size, int rank);
+
+// The same, except that a broken header ends the split instead of
+// throwing: returns the whole uploads before it and stores the error in
+// *broken (left empty when the buffer splits whole). For --on-bad-upload
+// skip, which keeps a rank's uploads before the break.
+std::vector<UploadView> split_uploads(const uint8_t* data, size_t size, int rank,
+                                      std::optional<MalformedUpload>* broken);
 
 }  // namespace flb::compress

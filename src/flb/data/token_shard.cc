@@ -46,9 +46,10 @@ void write_token_shard(const std::string& path, const std::vector<uint32_t>& tok
       }
       narrow[i] = static_cast<uint16_t>(tokens[i]);
     }
-    ok = ok && std::fwrite(narrow.data(), 2, narrow.size(), f) == narrow.size();
+    // An empty vector's data() may be null, which fwrite must not get.
+    ok = ok && (narrow.empty() || std::fwrite(narrow.data(), 2, narrow.size(), f) == narrow.size());
   } else {
-    ok = ok && std::fwrite(tokens.data(), 4, tokens.size(), f) == tokens.size();
+    ok = ok && (tokens.empty() || std::fwrite(tokens.data(), 4, tokens.size(), f) == tokens.size());
   }
   ok = (std::fclose(f) == 0) && ok;
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {

@@ -6,6 +6,8 @@
 #include <functional>
 #include <iostream>
 #include <limits>
+#include <optional>
+#include <set>
 #include <type_traits>
 
 #include "flb/compress/wire_format.h"
@@ -13,6 +15,7 @@
 #include "flb/core/collective_error.h"
 #include "flb/core/watchdog.h"
 #include "flb/sim/evaluation.h"
+#include "flb/sim/hostile_upload.h"
 #include "flb/sim/placement.h"
 #include "flb/compress/malformed_upload.h"
 
@@ -24,15 +27,20 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // ---- uploads in the gathered buffers: each rank's payloads back to back,
 // each header carrying its client id and length (compress/wire_format.h) ---
 
-// Every rank's buffer split into its uploads, with the sending rank.
-// Throws MalformedUpload when a buffer is not a sequence of whole uploads.
-std::vector<std::pair<int, compress::UploadView>> split_uploads(const comm::Gathered& g) {
+// Every rank's buffer split into its uploads, with the sending rank. A
+// buffer that is not a sequence of whole uploads (a header that is wrong
+// or overruns it) keeps the uploads before the break, and `on_break` gets
+// the error: what follows a broken header cannot be found again.
+std::vector<std::pair<int, compress::UploadView>> split_uploads(
+    const comm::Gathered& g, const std::function<void(const MalformedUpload&)>& on_break) {
   std::vector<std::pair<int, compress::UploadView>> out;
   for (size_t r = 0; r + 1 < g.offsets.size(); ++r) {
     const int rank = static_cast<int>(r);
+    std::optional<MalformedUpload> broken;
     for (const compress::UploadView& u :
-         compress::split_uploads(g.bytes.data() + g.offsets[r], g.offsets[r + 1] - g.offsets[r], rank))
+         compress::split_uploads(g.bytes.data() + g.offsets[r], g.offsets[r + 1] - g.offsets[r], rank, &broken))
       out.push_back({rank, u});
+    if (broken) on_break(*broken);
   }
   return out;
 }
@@ -98,6 +106,7 @@ RoundRow Round::run(int64_t round) {
   const std::vector<int64_t> used = settle_arrivals(round, sampled, records, mine.records, row);
   if (row.arrived > 0) {  // every rank knows the counts
     note_phase("gather");
+    tamper_if_armed({transport_.rank(), transport_.size(), round, config_.clients, sampled}, mine.bytes);  // tests only
     AtRoot at_root = hierarchical ? reduce(std::move(mine), sampled, used, records, round, row) : gather(std::move(mine), row);
     note_phase("aggregate");
     std::vector<uint8_t> download = hierarchical ? aggregate_reduced(round, records, at_root, row)
@@ -278,14 +287,21 @@ Round::AtRoot Round::reduce(LocalUploads mine, const std::vector<int64_t>& sampl
 }
 
 // Rank 0: every upload of the gathered buffers that comes from a client its
-// rank hosts and that was sampled, decoded against the wire schema, unless
-// the server does not use it (not in `used`: late or surplus). Under
-// --on-bad-upload skip a bad upload is counted in row.rejected and dropped;
-// under stop its error is rethrown.
+// rank hosts, that was sampled and that comes once, decoded against the
+// wire schema, unless the server does not use it (not in `used`: late or
+// surplus). Under --on-bad-upload skip a bad upload is counted in
+// row.rejected and dropped (a broken header loses the rest of its rank's
+// buffer: one rejection); under stop its error is rethrown.
 std::vector<algo::Upload> Round::decode_uploads(const comm::Gathered& uploads, const std::vector<int64_t>& sampled,
                                                 const std::vector<int64_t>& used, int64_t round, RoundRow& row) {
+  const auto reject = [&](const MalformedUpload& e) {
+    if (config_.on_bad_upload == "stop") throw e;
+    std::cerr << "flbench: round " << round + 1 << ": rejected upload: " << e.what() << " (skipped)\n";
+    ++row.rejected;
+  };
   std::vector<algo::Upload> accepted;
-  for (const auto& [r, u] : split_uploads(uploads)) {
+  std::set<int64_t> seen;
+  for (const auto& [r, u] : split_uploads(uploads, reject)) {
     try {
       const int64_t client = u.client;
       if (client >= config_.clients || owner_rank(client, config_.clients, transport_.size()) != r ||
@@ -293,14 +309,15 @@ std::vector<algo::Upload> Round::decode_uploads(const comm::Gathered& uploads, c
         throw MalformedUpload("rank " + std::to_string(r), client, MalformedUpload::kNone, "client",
                               "an upload for client " + std::to_string(client) +
                                   ", which this rank does not host or which was not sampled this round");
+      if (!seen.insert(client).second)
+        throw MalformedUpload("client " + std::to_string(client), client, MalformedUpload::kNone, "client",
+                              "uploaded twice (the first upload is kept)");
       if (!std::binary_search(used.begin(), used.end(), client)) continue;  // discarded unread
       // The decoded tensors view `uploads`, which outlives the aggregation.
       accepted.push_back({client, setup_.task->client_sample_count(client),
                           compress::decode(u.data, u.size, setup_.upload_schema, u.client)});
     } catch (const MalformedUpload& e) {
-      if (config_.on_bad_upload == "stop") throw;
-      std::cerr << "flbench: round " << round + 1 << ": rejected upload: " << e.what() << " (skipped)\n";
-      ++row.rejected;
+      reject(e);
     }
   }
   return accepted;
@@ -336,10 +353,6 @@ std::vector<uint8_t> Round::decode_and_aggregate(int64_t round, const std::vecto
     check_losses(records);
     std::vector<algo::Upload> accepted = decode_uploads(in.uploads, sampled, used, round, row);
     std::sort(accepted.begin(), accepted.end(), [](const auto& a, const auto& b) { return a.client < b.client; });
-    for (size_t i = 1; i < accepted.size(); ++i)
-      if (accepted[i].client == accepted[i - 1].client)
-        throw MalformedUpload("client " + std::to_string(accepted[i].client), accepted[i].client,
-                              MalformedUpload::kNone, "client", "uploaded twice");
     require(!accepted.empty(), "no valid upload this round");
     for (const algo::Upload& u : accepted) {
       row.parts += static_cast<int64_t>(u.payload.parts.size());

@@ -1,0 +1,102 @@
+"""Hostile uploads through the real path (mpirun, MPI_Gatherv, HDF5),
+crafted on rank 1 in round 2 by the test hook FLB_TEST_UPLOAD
+(sim/hostile_upload.h), one kind at a time:
+
+- under --on-bad-upload skip the run goes on, /rounds/rejected counts the
+  one upload in round 2, stderr names the client (or the rank and byte of a
+  broken header) and the field, and every dataset of the results file but
+  the byte counts and timings is bitwise equal to a run where that client
+  did not upload at all (FLB_TEST_UPLOAD=1:2:omit): the upload never
+  touched server state (a duplicate: equal to the run without it, the
+  first copy being kept);
+- under --on-bad-upload stop the run ends (exit 1) with one message naming
+  the same field, and the file keeps round 1;
+- a malformed FLB_TEST_UPLOAD is an error.
+
+Top-k at 1% sends index lists (so positions can be corrupted) and, without
+error feedback, keeps no client state; FedAvg (dense parts) is checked for
+the kinds that apply to any payload."""
+import os
+import subprocess
+
+import h5py
+
+from common import Checker, parse_args, reproducible_datasets, same_bits
+
+args = parse_args()
+c = Checker()
+RUN = ["--clients", 8, "--clients-per-round", 4, "--rounds", 3, "--local-steps", 2, "--eval-every", 1,
+       "--threads", 1]
+TOPK = ["--algorithm", "topk", "--topk-ratio", 0.01]
+FEDAVG = ["--algorithm", "fedavg"]
+# kind -> what the rejection names (the field, in the message's parentheses)
+KINDS = {
+    "magic": "(magic)", "version": "(version)", "overrun": "(length)", "truncated": "exceeds the buffer",
+    "algorithm": "(algorithm)", "foreign": "(client)", "unsampled": "(client)", "duplicate": "uploaded twice",
+    "tensor": "(tensor)", "count": "(count)", "nan": "(values)", "inf": "(values)",
+    "unsorted": "(positions)", "repeated": "(positions)", "position": "(positions)",
+}
+INDEX_KINDS = {"unsorted", "repeated", "position"}
+# Columns that count the bytes that travelled (a crafted upload is longer
+# or shorter than none) or the rejections themselves.
+MOVED = {"rounds/bytes_gathered", "rounds/bytes_moved", "rounds/rejected"}
+
+
+def run(name, upload, flags, policy="skip"):
+    out = f"{args.workdir}/{name}.h5"
+    cmd = [args.mpiexec, "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
+    cmd += ["-np", "2", args.flbench] + [str(f) for f in RUN + flags + ["--on-bad-upload", policy, "--out", out]]
+    env = dict(os.environ)
+    env.pop("FLB_TEST_UPLOAD", None)
+    if upload:
+        env["FLB_TEST_UPLOAD"] = upload
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300), out
+
+
+def messages(p, needle):
+    return [l for l in (p.stdout + p.stderr).splitlines() if l.startswith("flbench") and needle in l]
+
+
+for alg, flags in (("topk", TOPK), ("fedavg", FEDAVG)):
+    p, ref = run(f"{alg}-omit", "1:2:omit", flags)
+    c.check(p.returncode == 0, f"{alg}: the reference run without the upload finishes ({p.stderr[-300:]})")
+    omitted = {k: v for k, v in reproducible_datasets(ref).items() if k not in MOVED}
+    p, plain = run(f"{alg}-plain", None, flags)
+    untouched = {k: v for k, v in reproducible_datasets(plain).items() if k not in MOVED}
+    for kind, field in KINDS.items():
+        if alg == "fedavg" and kind in INDEX_KINDS:
+            continue  # dense parts carry no positions
+        who = f"{alg} {kind}"
+        p, out = run(f"{alg}-{kind}", f"1:2:{kind}", flags)
+        rejected = messages(p, "rejected upload")
+        c.check(p.returncode == 0, f"{who}: skip: the run goes on (exit {p.returncode}: {p.stderr[-400:]})")
+        c.check(len(rejected) == 1 and "round 2: rejected upload" in rejected[0] and field in rejected[0] and
+                ("client " in rejected[0] or "rank 1" in rejected[0]),
+                f"{who}: skip: one rejection in round 2 naming the sender and {field}: {rejected}")
+        if p.returncode != 0:
+            continue
+        with h5py.File(out, "r") as f:
+            c.check(f["rounds/rejected"][:].tolist() == [0, 1, 0], f"{who}: /rounds/rejected {f['rounds/rejected'][:]}")
+        want = untouched if kind == "duplicate" else omitted
+        got = {k: v for k, v in reproducible_datasets(out).items() if k not in MOVED}
+        differ = sorted(k for k in want if k not in got or not same_bits(want[k], got[k]))
+        c.check(set(got) == set(want) and not differ,
+                f"{who}: skip: bitwise equal to the run where the client did not upload"
+                f"{' (kept its first copy)' if kind == 'duplicate' else ''} (differ: {differ[:6]})")
+
+        p, out = run(f"{alg}-{kind}-stop", f"1:2:{kind}", flags, policy="stop")
+        errors = [l for l in (p.stdout + p.stderr).splitlines() if l.startswith("flbench") and "error" in l]
+        c.check(p.returncode == 1 and len(errors) == 1 and field in errors[0] and "round 2" in errors[0],
+                f"{who}: stop: exit 1 with one message naming round 2 and {field} (exit {p.returncode}): {errors}")
+        with h5py.File(out, "r") as f:
+            c.check(f["rounds/round"][:].tolist() == [0], f"{who}: stop: the file keeps round 1")
+
+# Malformed hook values.
+for value, msg in (("1:2", "expected RANK:ROUND:KIND"), ("1:0:magic", "ROUND counts from 1"),
+                   ("x:2:magic", "RANK 'x'"), ("1:2:evil", "KIND 'evil' is not one of omit, magic")):
+    p, _ = run("bad", value, FEDAVG + ["--overwrite"])
+    errors = [l for l in (p.stdout + p.stderr).splitlines() if l.startswith("flbench") and "error" in l]
+    c.check(p.returncode == 2 and len(errors) == 1 and msg in errors[0],
+            f"FLB_TEST_UPLOAD={value}: one error containing {msg!r} (exit {p.returncode}): {errors}")
+
+c.done()
