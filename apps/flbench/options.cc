@@ -34,16 +34,11 @@ void add_text_options(CLI::App& app, flb::RunConfig& c) {
   app.add_flag("--activation-checkpointing", c.model.activation_checkpointing, "--dataset text/tokens: keep only each decoder block's input for backward and recompute the block there (less memory, one more forward)")->group(T);
 }
 
-void add_run_options(CLI::App& app, flb::RunConfig& c) {
-  app.set_config("--config", "", "Read options from a TOML file (same names as the long options, without --)");
-  // A later value overrides an earlier one (a sweep appends overrides to a
-  // template command); list options collect every value.
-  app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+namespace {
 
-  const auto positive = CLI::PositiveNumber;
+// Federation: who takes part, how uploads are combined.
+void add_federation_options(CLI::App& app, flb::RunConfig& c) {
   const auto& algos = flb::algo::algorithm_names();
-
-  // Federation
   app.add_option("--algorithm", c.algorithm, "Algorithm")->check(CLI::IsMember(algos))->group("Federation");
   app.add_option("--clients", c.clients, "Number of clients (N)")->check(CLI::Range(int64_t{1}, int64_t{100000000}))->group("Federation");
   app.add_option("--clients-per-round", c.clients_per_round, "Clients sampled per round (m <= N)")->check(CLI::Range(int64_t{1}, int64_t{100000000}))->group("Federation");
@@ -56,8 +51,10 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
                  "uploads, the ranks' sums are reduced, rank 0 finishes (weighted-mean algorithms: fedavg, topk, fedit, "
                  "fedprox, ffa-lora, fed-dare)")
       ->check(CLI::IsMember({"central", "hierarchical"}))->group("Federation");
+}
 
-  // Virtual time
+// Virtual time: the clients' systems, dropouts, deadlines (sim/virtual_clock.h).
+void add_virtual_time_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--system", c.system,
                  "The clients' compute and links for virtual time: uniform[:KEY=V,...], lognormal[:KEY=V,...] (each "
                  "value drawn per client from --seed) or trace:FILE (CSV); keys up, down (Mbit/s), latency (s), "
@@ -77,14 +74,10 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--over-select", c.over_select,
                  "Sample round(K (1 + F)) clients and aggregate the first K uploads to arrive (K: --clients-per-round)")
       ->check(CLI::Range(0.0, 100.0))->group("Virtual time");
+}
 
-  // Algorithms' own options: each algorithm file registers its option group
-  // (algo/options.h); every group is listed under "Algorithm options".
-  auto algorithm_options = std::make_shared<flb::algo::Options>();
-  algorithm_options->add_options(app);
-  c.algorithm_options = algorithm_options;
-
-  // Data
+// Data: the task and how it is split over the clients.
+void add_data_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--data-dir", c.data.data_dir, "Directory holding the Fashion-MNIST IDX files (.gz or plain)")->group("Data");
   app.add_option("--dataset", c.data.dataset, "fashion-mnist (images, MLP/CNN), text (byte domains, byte-level Llama + LoRA), tokens (token domains, Hugging Face Llama + LoRA) or synthetic (FedProx's Synthetic(alpha, beta), generated per client: --model logreg)")
       ->check(CLI::IsMember({"fashion-mnist", "text", "tokens", "synthetic"}))->group("Data");
@@ -96,26 +89,30 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
                  "How samples are split over clients: iid, dirichlet, shards (images), by-domain (text)")
       ->check(CLI::IsMember({"iid", "dirichlet", "shards", "by-domain"}))->group("Data");
   app.add_option("--dirichlet-alpha", c.data.dirichlet_alpha, "Dirichlet concentration over labels (smaller = more skewed)")
-      ->check(positive)->group("Data");
+      ->check(CLI::PositiveNumber)->group("Data");
   app.add_option("--shards-per-client", c.data.shards_per_client, "Label shards (about classes) per client, for --partition shards")
       ->check(CLI::Range(int64_t{1}, int64_t{10}))->group("Data");
 
   add_text_options(app, c);
+}
 
-  // Local training
+// Local training: the optimiser each client runs.
+void add_training_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--model", c.train.model, "Model: mlp or cnn (fashion-mnist), logreg (synthetic)")->check(CLI::IsMember({"mlp", "cnn", "logreg"}))->group("Local training");
   app.add_option("--local-epochs", c.train.local_epochs, "Local epochs per round (used when --local-steps is 0)")
       ->check(CLI::Range(int64_t{0}, int64_t{100000}))->group("Local training");
   app.add_option("--local-steps", c.train.local_steps, "Exactly this many local steps per round (0: use --local-epochs)")
       ->check(CLI::Range(int64_t{0}, int64_t{100000000}))->group("Local training");
   app.add_option("--batch-size", c.train.batch_size, "Local minibatch size")->check(CLI::Range(int64_t{1}, int64_t{1000000}))->group("Local training");
-  app.add_option("--lr", c.train.lr, "Local learning rate")->check(positive)->group("Local training");
+  app.add_option("--lr", c.train.lr, "Local learning rate")->check(CLI::PositiveNumber)->group("Local training");
   app.add_option("--optimizer", c.train.optimizer, "Local optimiser")->check(CLI::IsMember({"sgd", "adamw"}))->group("Local training");
   app.add_option("--momentum", c.train.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->group("Local training");
   app.add_option("--weight-decay", c.train.weight_decay, "Weight decay (L2 for sgd, decoupled for adamw)")
       ->check(CLI::Range(0.0, 1.0))->group("Local training");
+}
 
-  // Run
+// Run: device, output, checkpoints.
+void add_job_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--device", c.device, "Where each rank trains: auto (GPU local_rank % GPUs when visible), cpu, cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))->group("Run");
   app.add_option("--threads", c.threads, "Intra-op threads per rank (0: usable CPUs / ranks on the node)")
@@ -134,6 +131,26 @@ void add_run_options(CLI::App& app, flb::RunConfig& c) {
   app.add_flag("--resume", c.resume,
                "Continue from the checkpoint <out>.ckpt (same options; --rounds may grow), appending to --out")
       ->group("Run");
+}
+
+}  // namespace
+
+void add_run_options(CLI::App& app, flb::RunConfig& c) {
+  app.set_config("--config", "", "Read options from a TOML file (same names as the long options, without --)");
+  // A later value overrides an earlier one (a sweep appends overrides to a
+  // template command); list options collect every value.
+  app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+
+  add_federation_options(app, c);
+  add_virtual_time_options(app, c);
+  // Algorithms' own options: each algorithm file registers its option group
+  // (algo/options.h); every group is listed under "Algorithm options".
+  auto algorithm_options = std::make_shared<flb::algo::Options>();
+  algorithm_options->add_options(app);
+  c.algorithm_options = algorithm_options;
+  add_data_options(app, c);
+  add_training_options(app, c);
+  add_job_options(app, c);
 }
 
 }  // namespace flbench

@@ -15,7 +15,8 @@ crafted on rank 1 in round 2 by the test hook FLB_TEST_UPLOAD
 
 Top-k at 1% sends index lists (so positions can be corrupted) and, without
 error feedback, keeps no client state; FedAvg (dense parts) is checked for
-the kinds that apply to any payload."""
+the kinds that apply to any payload, centrally and, for a few kinds, under
+--aggregation hierarchical (where rank 1 decodes and rejects its own)."""
 import os
 import subprocess
 
@@ -57,15 +58,18 @@ def messages(p, needle):
     return [l for l in (p.stdout + p.stderr).splitlines() if l.startswith("flbench") and needle in l]
 
 
-for alg, flags in (("topk", TOPK), ("fedavg", FEDAVG)):
+HIERARCHICAL_KINDS = {"magic", "truncated", "foreign", "duplicate", "nan"}
+for alg, flags in (("topk", TOPK), ("fedavg", FEDAVG), ("fedavg-hierarchical", FEDAVG + ["--aggregation", "hierarchical"])):
     p, ref = run(f"{alg}-omit", "1:2:omit", flags)
     c.check(p.returncode == 0, f"{alg}: the reference run without the upload finishes ({p.stderr[-300:]})")
     omitted = {k: v for k, v in reproducible_datasets(ref).items() if k not in MOVED}
     p, plain = run(f"{alg}-plain", None, flags)
     untouched = {k: v for k, v in reproducible_datasets(plain).items() if k not in MOVED}
     for kind, field in KINDS.items():
-        if alg == "fedavg" and kind in INDEX_KINDS:
+        if alg.startswith("fedavg") and kind in INDEX_KINDS:
             continue  # dense parts carry no positions
+        if alg == "fedavg-hierarchical" and kind not in HIERARCHICAL_KINDS:
+            continue
         who = f"{alg} {kind}"
         p, out = run(f"{alg}-{kind}", f"1:2:{kind}", flags)
         rejected = messages(p, "rejected upload")

@@ -24,8 +24,12 @@ TEST(MemoryPreflight, EstimateIsClientStatePlusUploadsPlusServerBuffers) {
   s.dense_upload_bytes = 400'000 + 24 + 24 * 4;
   s.client_state_bound = 800'000;  // LBGM with error feedback: two copies
   s.client_state_held = 8'000'000;  // ten clients' state already there (a resumed run)
+  s.rounds_left = 100;  // 3000 samples to come: every hosted client may get state
   RankNeed n = estimate_need(s);
   EXPECT_EQ(n.client_state, 1000 * 800'000 - 8'000'000);
+  s.rounds_left = 5;  // 150 samples to come: at most 10 + 150 clients hold state
+  EXPECT_EQ(estimate_need(s).client_state, 150 * 800'000);
+  s.rounds_left = 100;
   EXPECT_EQ(n.uploads, 30 * (400'000 + 120));
   EXPECT_EQ(n.server, 0);  // not rank 0
   s.root = true;

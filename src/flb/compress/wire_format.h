@@ -43,6 +43,12 @@ constexpr size_t kPartHeaderBytes = 24;
 // Exact size encode() will produce, without encoding.
 size_t encoded_size(const Payload& p);
 
+// The size of a payload of `tensors` dense parts holding `values` float32
+// values in all: the header, a part header each, 4 bytes a value.
+constexpr uint64_t dense_encoded_size(size_t tensors, uint64_t values) {
+  return kHeaderBytes + kPartHeaderBytes * tensors + 4 * values;
+}
+
 // Writes the encoding of `p` to dst[0, encoded_size(p)): the header, then
 // each part's bytes copied once, straight from its tensors' storage (a
 // device tensor is copied device -> host directly into dst). Returns the

@@ -182,9 +182,9 @@ void preflight_memory(Run& run) {
   RankShape shape;
   shape.hosted_clients = hosted_count(run.transport.rank(), c.clients, run.transport.size());
   shape.sampled_per_round = sampled_count(c.clients_per_round, c.over_select, c.clients);
+  shape.rounds_left = c.rounds - run.resumed.completed_rounds;
   shape.trainable_bytes = 4 * values;
-  shape.dense_upload_bytes = static_cast<int64_t>(compress::kHeaderBytes + compress::kPartHeaderBytes * s.global.size()) +
-                             shape.trainable_bytes;
+  shape.dense_upload_bytes = static_cast<int64_t>(compress::dense_encoded_size(s.global.size(), static_cast<uint64_t>(values)));
   shape.client_state_bound = s.algorithm->client_state_bytes_bound(s.params);
   shape.client_state_held = s.algorithm->client_state_bytes();
   shape.root = run.root();

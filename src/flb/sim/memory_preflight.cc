@@ -67,7 +67,12 @@ CgroupPath own_cgroup() {
 
 RankNeed estimate_need(const RankShape& s) {
   RankNeed n;
-  n.client_state = std::max<int64_t>(0, s.hosted_clients * s.client_state_bound - s.client_state_held);
+  // A client gets state when it is first sampled: at most every hosted
+  // client, and at most those holding it now plus every sample to come
+  // (rounds left x sampled per round: at most 10^7 x 10^8, no overflow).
+  const int64_t holding = s.client_state_bound > 0 ? s.client_state_held / s.client_state_bound : 0;
+  const int64_t with_state = std::min(s.hosted_clients, holding + s.rounds_left * s.sampled_per_round);
+  n.client_state = std::max<int64_t>(0, with_state * s.client_state_bound - s.client_state_held);
   n.uploads = std::min(s.hosted_clients, s.sampled_per_round) * s.dense_upload_bytes;
   if (s.root)
     n.server = s.hierarchical ? 2 * s.trainable_bytes  // the reduced float64 sums

@@ -9,8 +9,10 @@
 //   client state    the algorithm's per-client state at its largest
 //                   (Algorithm::client_state_bytes_bound: LBGM's look-back
 //                   gradients and residuals, top-k's residuals, pFedLoRU's
-//                   private pairs) for every client the rank hosts, less
-//                   what it holds already (a resumed run);
+//                   private pairs) for every client the rank hosts that the
+//                   remaining rounds can sample (at most rounds left x
+//                   sampled per round more than hold state now), less what
+//                   it holds already (a resumed run);
 //   uploads         one round's encoded uploads of the rank's sampled
 //                   clients, at most min(hosted, sampled) of them;
 //   server          rank 0: the gathered uploads of a round, their decoded
@@ -39,6 +41,7 @@ namespace flb::sim {
 struct RankShape {
   int64_t hosted_clients = 0;
   int64_t sampled_per_round = 0;       // clients the server samples each round
+  int64_t rounds_left = 0;             // rounds still to run
   int64_t trainable_bytes = 0;         // the trained tensors, float32
   int64_t dense_upload_bytes = 0;      // an upload in full, wire format
   int64_t client_state_bound = 0;      // Algorithm::client_state_bytes_bound

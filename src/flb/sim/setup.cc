@@ -86,10 +86,9 @@ RunSetup make_setup(const RunConfig& config, int local_rank, int local_size) {
   s.trainer = std::make_unique<LocalTrainer>(*s.task, s.params, config.train, s.device);
   s.upload_schema = s.algorithm->upload_schema(s.params);
   s.download_schema = s.algorithm->download_schema(s.params);
-  // The dense catch-up in the wire format: float32 values, a part header
-  // per global tensor and the payload's header.
-  const int64_t dense_bytes = static_cast<int64_t>(compress::kHeaderBytes + compress::kPartHeaderBytes * s.global.size()) +
-                              4 * s.algorithm->catch_up_numel(s.global);
+  // The dense catch-up in the wire format: a part per global tensor.
+  const auto dense_bytes = static_cast<int64_t>(
+      compress::dense_encoded_size(s.global.size(), static_cast<uint64_t>(s.algorithm->catch_up_numel(s.global))));
   s.clock = VirtualClock(SystemModel::parse(config.system, config.clients, config.seed), config.step_seconds, dense_bytes);
   return s;
 }
