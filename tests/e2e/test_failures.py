@@ -135,7 +135,7 @@ c.check(len(errors) == 1 and "error in round 1, phase train: injected fault" in 
 for fault, extra, msg in ((None, ["--round-timeout", -1], "--round-timeout: must be a number of seconds >= 0 (0: no watchdog), not -1"),
                           ("1:0:train:throw", [], "ROUND counts from 1"),
                           ("1:3:trian:throw", [], "PHASE 'trian' is not one of sample, train"),
-                          ("1:3:train:explode", [], "ACTION 'explode' is not throw, hang or die"),
+                          ("1:3:train:explode", [], "ACTION 'explode' is not one of throw, hang, die"),
                           ("1:3", [], "expected RANK:ROUND:PHASE:ACTION")):
     p, s, _ = run("bad", fault, extra=extra + ["--overwrite"])
     errors = flbench_errors(p)

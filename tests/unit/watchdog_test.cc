@@ -79,14 +79,14 @@ TEST(TestFault, ParsesRankRoundPhaseAction) {
 
 TEST(TestFault, RejectsMalformedValuesNamingTheField) {
   const std::pair<const char*, const char*> cases[] = {
-      {"1:3", "four fields"},
-      {"1:3:train:throw:x", "four fields"},
+      {"1:3", "RANK:ROUND:PHASE:ACTION (4 fields)"},
+      {"1:3:train:throw:x", "(4 fields)"},
       {"a:3:train:throw", "RANK 'a' is not a non-negative integer"},
       {"-1:3:train:throw", "RANK '-1'"},
       {"1:0:train:throw", "ROUND counts from 1"},
       {"1:2x:train:throw", "ROUND '2x'"},
       {"1:3:trian:throw", "PHASE 'trian' is not one of sample, train"},
-      {"1:3:train:explode", "ACTION 'explode' is not throw, hang or die"},
+      {"1:3:train:explode", "ACTION 'explode' is not one of throw, hang, die"},
   };
   for (const auto& [text, message] : cases) {
     try {

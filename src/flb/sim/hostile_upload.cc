@@ -2,21 +2,19 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 
 #include "flb/compress/wire_format.h"
 #include "flb/core/error.h"
+#include "flb/core/hook_value.h"
 #include "flb/sim/placement.h"
 
 namespace flb::sim {
 namespace {
 
 HostileUpload g_armed;  // set once before the rounds
-
-const char* const kKinds[] = {"omit",      "magic",  "version", "overrun", "truncated", "algorithm",
-                              "foreign",   "unsampled", "duplicate", "tensor", "count", "nan",
-                              "inf",       "unsorted", "repeated", "position"};
 
 // Wire offsets (compress/wire_format.h).
 constexpr size_t kVersionAt = 4, kAlgorithmAt = 6, kClientAt = 8, kPartsAt = 12, kLengthAt = 16;
@@ -77,69 +75,96 @@ int64_t unsampled_client(const UploadContext& c) {
   throw Error("FLB_TEST_UPLOAD: unsampled: every client of this rank was sampled this round");
 }
 
-// Rewrites the payload at [at, at + size) of `b` as `kind` says.
-void rewrite(const std::string& kind, const UploadContext& c, std::vector<uint8_t>& b, size_t at, size_t size) {
-  const auto part0 = [&] {
+// The payload being rewritten: [at, at + size) of `b`.
+struct Target {
+  const UploadContext& c;
+  std::vector<uint8_t>& b;
+  size_t at, size;
+  const std::string& kind;
+
+  std::ptrdiff_t begin() const { return static_cast<std::ptrdiff_t>(at); }
+  std::ptrdiff_t end() const { return static_cast<std::ptrdiff_t>(at + size); }
+  size_t part0() const {
     const std::vector<size_t> parts = part_offsets(b, at);
     require(!parts.empty(), "FLB_TEST_UPLOAD: " + kind + ": the upload has no part");
     return parts[0];
-  };
-  if (kind == "omit") b.erase(b.begin() + static_cast<std::ptrdiff_t>(at), b.begin() + static_cast<std::ptrdiff_t>(at + size));
-  else if (kind == "magic") write_at<uint32_t>(b, at, 0xDEADBEEF);
-  else if (kind == "version") write_at<uint16_t>(b, at + kVersionAt, 99);
-  else if (kind == "overrun") write_at<uint64_t>(b, at + kLengthAt, size + 4096);
-  else if (kind == "truncated") {
-    b.erase(b.begin() + static_cast<std::ptrdiff_t>(at + size - 4), b.begin() + static_cast<std::ptrdiff_t>(at + size));
-    write_at<uint64_t>(b, at + kLengthAt, size - 4);
-  } else if (kind == "algorithm") write_at<uint16_t>(b, at + kAlgorithmAt, read_at<uint16_t>(b, at + kAlgorithmAt) ^ 0x40);
-  else if (kind == "foreign") write_at<uint32_t>(b, at + kClientAt, static_cast<uint32_t>(foreign_client(c)));
-  else if (kind == "unsampled") write_at<uint32_t>(b, at + kClientAt, static_cast<uint32_t>(unsampled_client(c)));
-  else if (kind == "duplicate") {
-    const std::vector<uint8_t> copy(b.begin() + static_cast<std::ptrdiff_t>(at), b.begin() + static_cast<std::ptrdiff_t>(at + size));
-    b.insert(b.end(), copy.begin(), copy.end());
-  } else if (kind == "tensor") write_at<uint32_t>(b, part0() + kPartTensorAt, 0x7FFFFFFF);
-  else if (kind == "count") write_at<uint64_t>(b, part0() + kPartCountAt, uint64_t{1} << 62);
-  else if (kind == "nan") write_at<float>(b, first_value(b, part0()), std::numeric_limits<float>::quiet_NaN());
-  else if (kind == "inf") write_at<float>(b, first_value(b, part0()), std::numeric_limits<float>::infinity());
-  else {  // the positions of an index list
-    const size_t p = first_index_part(b, at, kind), pos = p + compress::kPartHeaderBytes;
-    const uint32_t first = read_at<uint32_t>(b, pos), second = read_at<uint32_t>(b, pos + 4);
-    if (kind == "unsorted") {
-      write_at<uint32_t>(b, pos, second);
-      write_at<uint32_t>(b, pos + 4, first);
-    } else if (kind == "repeated") {
-      write_at<uint32_t>(b, pos + 4, first);
-    } else {  // position
-      write_at<uint32_t>(b, pos, static_cast<uint32_t>(read_at<uint64_t>(b, p + kPartNumelAt)));
-    }
   }
+  // Where the first two positions of the first index-list part are.
+  size_t positions() const { return first_index_part(b, at, kind) + compress::kPartHeaderBytes; }
+};
+
+struct Kind {
+  const char* name;
+  void (*rewrite)(const Target&);
+};
+
+// The kinds, in the order hostile_upload.h lists them.
+const Kind kKinds[] = {
+    {"omit", [](const Target& t) { t.b.erase(t.b.begin() + t.begin(), t.b.begin() + t.end()); }},
+    {"magic", [](const Target& t) { write_at<uint32_t>(t.b, t.at, 0xDEADBEEF); }},
+    {"version", [](const Target& t) { write_at<uint16_t>(t.b, t.at + kVersionAt, 99); }},
+    {"overrun", [](const Target& t) { write_at<uint64_t>(t.b, t.at + kLengthAt, t.size + 4096); }},
+    {"truncated",
+     [](const Target& t) {
+       t.b.erase(t.b.begin() + t.end() - 4, t.b.begin() + t.end());
+       write_at<uint64_t>(t.b, t.at + kLengthAt, t.size - 4);
+     }},
+    {"algorithm",
+     [](const Target& t) {
+       write_at<uint16_t>(t.b, t.at + kAlgorithmAt, read_at<uint16_t>(t.b, t.at + kAlgorithmAt) ^ 0x40);
+     }},
+    {"foreign", [](const Target& t) { write_at<uint32_t>(t.b, t.at + kClientAt, static_cast<uint32_t>(foreign_client(t.c))); }},
+    {"unsampled",
+     [](const Target& t) { write_at<uint32_t>(t.b, t.at + kClientAt, static_cast<uint32_t>(unsampled_client(t.c))); }},
+    {"duplicate",
+     [](const Target& t) {
+       const std::vector<uint8_t> copy(t.b.begin() + t.begin(), t.b.begin() + t.end());
+       t.b.insert(t.b.end(), copy.begin(), copy.end());
+     }},
+    {"tensor", [](const Target& t) { write_at<uint32_t>(t.b, t.part0() + kPartTensorAt, 0x7FFFFFFF); }},
+    {"count", [](const Target& t) { write_at<uint64_t>(t.b, t.part0() + kPartCountAt, uint64_t{1} << 62); }},
+    {"nan",
+     [](const Target& t) { write_at<float>(t.b, first_value(t.b, t.part0()), std::numeric_limits<float>::quiet_NaN()); }},
+    {"inf",
+     [](const Target& t) { write_at<float>(t.b, first_value(t.b, t.part0()), std::numeric_limits<float>::infinity()); }},
+    {"unsorted",
+     [](const Target& t) {
+       const size_t pos = t.positions();
+       const uint32_t first = read_at<uint32_t>(t.b, pos), second = read_at<uint32_t>(t.b, pos + 4);
+       write_at<uint32_t>(t.b, pos, second);
+       write_at<uint32_t>(t.b, pos + 4, first);
+     }},
+    {"repeated",
+     [](const Target& t) {
+       const size_t pos = t.positions();
+       write_at<uint32_t>(t.b, pos + 4, read_at<uint32_t>(t.b, pos));
+     }},
+    {"position",
+     [](const Target& t) {
+       const size_t pos = t.positions(), part = pos - compress::kPartHeaderBytes;
+       write_at<uint32_t>(t.b, pos, static_cast<uint32_t>(read_at<uint64_t>(t.b, part + kPartNumelAt)));
+     }},
+};
+
+const Kind* kind_named(const std::string& name) {
+  for (const Kind& k : kKinds)
+    if (name == k.name) return &k;
+  return nullptr;
 }
 
 }  // namespace
 
 HostileUpload parse_hostile_upload(const std::string& text) {
-  const std::string what = "FLB_TEST_UPLOAD=" + text + ": ";
-  const size_t a = text.find(':'), b = a == std::string::npos ? a : text.find(':', a + 1);
-  require(b != std::string::npos && text.find(':', b + 1) == std::string::npos,
-          what + "expected RANK:ROUND:KIND (three fields)");
-  const auto number = [&](const std::string& field, const char* name) {
-    char* end = nullptr;
-    const long long v = std::strtoll(field.c_str(), &end, 10);
-    require(!field.empty() && *end == '\0' && v >= 0, what + name + " '" + field + "' is not a non-negative integer");
-    return static_cast<int64_t>(v);
-  };
+  const HookValue hook("FLB_TEST_UPLOAD", text);
+  const std::vector<std::string> fields = hook.fields(3, "RANK:ROUND:KIND");
   HostileUpload h;
-  h.rank = static_cast<int>(number(text.substr(0, a), "RANK"));
-  h.round = number(text.substr(a + 1, b - a - 1), "ROUND") - 1;
-  require(h.round >= 0, what + "ROUND counts from 1");
-  h.kind = text.substr(b + 1);
+  h.rank = static_cast<int>(hook.count(fields[0], "RANK"));
+  h.round = hook.count(fields[1], "ROUND") - 1;
+  hook.require(h.round >= 0, "ROUND counts from 1");
+  h.kind = fields[2];
   std::string kinds;
-  bool known = false;
-  for (const char* k : kKinds) {
-    known = known || h.kind == k;
-    kinds += std::string(kinds.empty() ? "" : ", ") + k;
-  }
-  require(known, what + "KIND '" + h.kind + "' is not one of " + kinds);
+  for (const Kind& k : kKinds) kinds += std::string(kinds.empty() ? "" : ", ") + k.name;
+  hook.require(kind_named(h.kind) != nullptr, "KIND '" + h.kind + "' is not one of " + kinds);
   return h;
 }
 
@@ -153,7 +178,7 @@ void tamper_if_armed(const UploadContext& ctx, std::vector<uint8_t>& buffer) {
   const std::vector<compress::UploadView> uploads = compress::split_uploads(buffer.data(), buffer.size(), ctx.rank);
   require(!uploads.empty(), "FLB_TEST_UPLOAD: rank " + std::to_string(ctx.rank) + " has no upload in round " +
                                 std::to_string(ctx.round + 1));
-  rewrite(g_armed.kind, ctx, buffer, uploads.back().offset, uploads.back().size);
+  kind_named(g_armed.kind)->rewrite(Target{ctx, buffer, uploads.back().offset, uploads.back().size, g_armed.kind});
 }
 
 }  // namespace flb::sim
