@@ -11,6 +11,7 @@ PACKAGES=(
   libhdf5-openmpi-dev hdf5-tools
   libeigen3-dev libcli11-dev libtomlplusplus-dev libgtest-dev zlib1g-dev
   libpcre2-dev nlohmann-json3-dev nodejs npm
+  clang
   dataset-fashion-mnist
   fortunes fortunes-de fortunes-es fortunes-it
   python3-h5py python3-matplotlib python3-numpy python3-torch

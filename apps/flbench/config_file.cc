@@ -263,6 +263,57 @@ void reject_renamed_options(int argc, const char* const* argv) {
 
 void use_strict_config(CLI::App& app) { app.config_formatter(std::make_shared<StrictToml>(app)); }
 
+namespace {
+
+// A list as CLI11 writes a given list option: ["de", "es"], [1, 2].
+std::string toml_array(const std::string& words) {
+  std::string list, w;
+  std::istringstream in(words);
+  while (in >> w) {
+    char* end = nullptr;
+    std::strtod(w.c_str(), &end);
+    const bool bare = *end == '\0' || w == "true" || w == "false";
+    list += (list.empty() ? "" : ", ") + (bare ? w : "\"" + w + "\"");
+  }
+  return "[" + list + "]";
+}
+
+// The arrays of the list options left at a non-empty default, by config
+// key. CLI11 writes such an option as one string ("de es it code") but a
+// given one as an array; both read back the same, but the texts differ, and
+// --resume compares texts (sim/checkpoint.h).
+std::map<std::string, std::string> defaulted_lists(const CLI::App& app) {
+  std::map<std::string, std::string> out;
+  for (const CLI::Option* o : app.get_options()) {
+    std::string words = o->get_default_str();
+    if (o->get_expected_max() <= 1 || o->count() > 0 || words.empty()) continue;
+    for (char& ch : words)
+      if (ch == ',' || ch == '[' || ch == ']') ch = ' ';  // "[a,b]" (newer CLI11) as "a b"
+    out[o->get_single_name()] = toml_array(words);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string effective_config(const CLI::App& app) {
+  const std::map<std::string, std::string> lists = defaulted_lists(app);
+  std::istringstream in(app.config_to_str(/*default_also=*/true, /*write_description=*/false));
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    // --resume is left out so that the config reproduces the run from its start.
+    if (line.rfind("version=", 0) == 0 || line.rfind("resume=", 0) == 0 || line.rfind("pretrain", 0) == 0 ||
+        line.rfind("tokenize", 0) == 0 || line.rfind("eval.", 0) == 0 || line.rfind("[eval", 0) == 0)
+      continue;
+    if (line == "accumulate-rounds=\"\"" || line == "client-lora-ranks=\"\"") continue;
+    if (line == "ood-domains=\"\"") line = "ood-domains=\"none\"";
+    const auto list = lists.find(line.substr(0, line.find('=')));
+    if (list != lists.end() && line != list->first + "=\"\"") line = list->first + "=" + list->second;
+    out += line + "\n";
+  }
+  return out;
+}
+
 std::string closest(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best;
   size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;  // a likely typo: at most max(2, len/3) edits

@@ -35,6 +35,15 @@ void reject_renamed_options(int argc, const char* const* argv);
 // outlives its parse.
 void use_strict_config(CLI::App& app);
 
+// The effective config as TOML that `flbench --config` reads back into the
+// same run: every option of the run (not --version, not the pretrain,
+// tokenize and eval subcommands'), with empty lists dropped (CLI11 writes
+// them as "", which it cannot read back; their defaults are empty) and an
+// empty --ood-domains written as "none", and every list (given or left at
+// its default) as a TOML array. --resume is left out, so that the
+// config reproduces the run from its start.
+std::string effective_config(const CLI::App& app);
+
 // The closest of `candidates` to `word` (edit distance), or "" when none is
 // close enough to be a likely typo.
 std::string closest(const std::string& word, const std::vector<std::string>& candidates);

@@ -56,26 +56,6 @@ std::string joined(int argc, char** argv) {
   return s;
 }
 
-// The effective config as TOML that `flbench --config` reads back into the
-// same run: every option of the run (not --version, not the pretrain,
-// tokenize and eval subcommands'), with empty lists dropped (CLI11 writes them as "", which
-// it cannot read back; their defaults are empty) and an empty
-// --ood-domains written as "none".
-std::string effective_config(const CLI::App& app) {
-  std::istringstream in(app.config_to_str(/*default_also=*/true, /*write_description=*/false));
-  std::string out;
-  for (std::string line; std::getline(in, line);) {
-    // --resume is left out so that the config reproduces the run from its start.
-    if (line.rfind("version=", 0) == 0 || line.rfind("resume=", 0) == 0 || line.rfind("pretrain", 0) == 0 ||
-        line.rfind("tokenize", 0) == 0 || line.rfind("eval.", 0) == 0 || line.rfind("[eval", 0) == 0)
-      continue;
-    if (line == "accumulate-rounds=\"\"" || line == "client-lora-ranks=\"\"") continue;
-    if (line == "ood-domains=\"\"") line = "ood-domains=\"none\"";
-    out += line + "\n";
-  }
-  return out;
-}
-
 // flbench pretrain: the base language model for --dataset text.
 struct PretrainCommand {
   CLI::App* app = nullptr;
@@ -176,7 +156,7 @@ int run_training(const flb::RunConfig& config, double round_timeout_s, const CLI
     return 2;
   }
   // The effective config, every option with its value (see effective_config).
-  flb::sim::RunInfo info{joined(argc, argv), effective_config(app)};
+  flb::sim::RunInfo info{joined(argc, argv), flbench::effective_config(app)};
   flb::install_stop_signal_handlers();  // SIGTERM, SIGUSR1: checkpoint at the end of the round
   const flb::RoundWatchdog watchdog(round_timeout_s, comm.rank());
   const flb::sim::RunSummary s = flb::sim::run_experiment(config, info, comm, comm.handle());

@@ -25,6 +25,7 @@ FLBENCH = os.path.join(BUILD, "apps", "flbench")
 # Scripts exercised by other ctest tests (name -> test).
 COVERED_ELSEWHERE = {
     "scripts/test.sh": "CI itself (.ci/run runs it)",
+    "scripts/fuzz.sh": "CI (.ci/run runs scripts/test.sh --fuzz, which is scripts/fuzz.sh -t 20)",
     "scripts/install-deps.sh": "scripts/test.sh and scripts/quickstart.sh (below)",
     "scripts/build.sh": "scripts/test.sh and scripts/quickstart.sh (below)",
     "scripts/make-corpora.sh": "corpora.make, and run-lm.sh below",

@@ -185,6 +185,18 @@ TEST(BpeTokenizer, UnsupportedFieldsAreNamed) {
                     replaced(tokenizer_json(kStringMerges), "\"normalizer\": null", "\"normalizer\": {\"type\": \"Lowercase\"}"),
                     "normalizer");
   expect_json_error("not_json", "{not json", "not valid JSON");
+  // Found by fuzz_tokenizer_json: an added token on a vocabulary token's id
+  // (4 is "ab") made "ab" encode to an id that decodes as "<|end|>".
+  expect_json_error("added_id", replaced(tokenizer_json(kStringMerges), "\"id\": 9", "\"id\": 4"),
+                    "added_tokens: '<|end|>' has id 4, which already stands for 'ab'");
+}
+
+TEST(BpeTokenizer, AddedTokenMayRepeatItsVocabularyEntry) {
+  // GPT-2's "<|endoftext|>" is both a vocabulary token and an added token.
+  const std::string json = replaced(tokenizer_json(kStringMerges), "\"aa\": 8}", "\"aa\": 8, \"<|end|>\": 9}");
+  BpeTokenizer t = load_json("added_repeat", json);
+  EXPECT_EQ(t.encode("ab<|end|>"), (Ids{4, 9}));
+  EXPECT_EQ(t.decode({4, 9}), "ab<|end|>");
 }
 
 TEST(BpeTokenizer, MissingFilesAreNamed) {

@@ -362,6 +362,12 @@ BpeTokenizer BpeTokenizer::from_parts(BpeParts parts, const std::string& source,
   impl->added = std::move(parts.added);
   for (size_t k = 0; k < impl->added.size(); ++k) {
     const AddedToken& a = impl->added[k];
+    // An added token may repeat a vocabulary token (GPT-2's "<|endoftext|>"
+    // is both) but not give its id other bytes: the ids would not decode
+    // to the text they encode.
+    require(impl->id_known[a.id] != 1 || impl->id_bytes[a.id] == a.content,
+            source + ": added_tokens: '" + a.content + "' has id " + std::to_string(a.id) +
+                ", which already stands for '" + impl->id_bytes[a.id] + "'");
     impl->added_by_first[static_cast<uint8_t>(a.content[0])].push_back(k);
     impl->id_bytes[a.id] = a.content;
     impl->id_known[a.id] = 1;

@@ -79,7 +79,8 @@ class BpeTokenizer {
   static BpeTokenizer from_tokenizer_json(const std::string& file);
   static BpeTokenizer from_gpt2_files(const std::string& vocab_json, const std::string& merges_txt);
   // REQUIRES nothing; checks what the loaders check (ids unique, every merge's
-  // parts and result in the vocabulary, patterns compile) and throws
+  // parts and result in the vocabulary, no added token giving an id other
+  // bytes than the vocabulary does, patterns compile) and throws
   // flb::Error naming `source` (and `merges_field` for a bad merge) otherwise.
   static BpeTokenizer from_parts(BpeParts parts, const std::string& source,
                                  const std::string& merges_field = "merges");
