@@ -25,7 +25,8 @@ while getopts t:j:h o; do
 done
 shift $((OPTIND - 1))
 [[ $seconds =~ ^[0-9]+$ && $jobs =~ ^[1-9][0-9]*$ ]] || { echo "fuzz: -t and -j take whole numbers; $usage" >&2; exit 2; }
-all=(wire idx safetensors token_shard tokenizer_json tokenizer_encode config_toml)
+all=()
+for f in tests/fuzz/fuzz_*.cc; do n=${f#tests/fuzz/fuzz_}; all+=("${n%.cc}"); done
 targets=("${@:-${all[@]}}")
 for t in "${targets[@]}"; do
   [ -f "tests/fuzz/fuzz_$t.cc" ] || { echo "fuzz: no target '$t' (one of: ${all[*]})" >&2; exit 2; }

@@ -16,7 +16,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 namespace flb::fuzz {
 
@@ -25,6 +28,12 @@ inline void check(bool ok, const char* what) {
   if (ok) return;
   std::fprintf(stderr, "fuzz property failed: %s\n", what);
   std::abort();
+}
+
+// The whole file at `path` (empty when it cannot be read).
+inline std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // A file in $TMPDIR (or /tmp) named flb-fuzz-<pid><suffix>, rewritten with

@@ -16,6 +16,7 @@
 #include "flb/compress/wire_format.h"
 #include "flb/data/token_shard.h"
 #include "flb/hf/safetensors.h"
+#include "fuzz_check.h"
 
 namespace fs = std::filesystem;
 using namespace flb::compress;
@@ -26,11 +27,6 @@ void save(const fs::path& path, const std::vector<uint8_t>& bytes) {
   fs::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
                                               static_cast<std::streamsize>(bytes.size()));
-}
-
-std::vector<uint8_t> read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 Part dense(uint32_t tensor, int64_t numel) {
@@ -94,21 +90,21 @@ void safetensors_seeds(const fs::path& dir, const fs::path& scratch) {
                                           {"b", torch::ones({4}, torch::kBFloat16)},
                                           {"step", torch::tensor(7, torch::kInt64)}},
                              {{"format", "pt"}});
-  save(dir / "three-tensors", read(f));
+  save(dir / "three-tensors", flb::fuzz::read_bytes(f.string()));
   flb::hf::write_safetensors(f.string(), {{"empty", torch::zeros({0, 3}, torch::kFloat16)},
                                           {"mask", torch::ones({5}, torch::kBool)}});
-  save(dir / "empty-and-bool", read(f));
+  save(dir / "empty-and-bool", flb::fuzz::read_bytes(f.string()));
 }
 
 // fuzz_token_shard.cc reads the first byte as the vocabulary (2^(b % 24)).
 void token_shard_seeds(const fs::path& dir, const fs::path& scratch) {
   const fs::path f = scratch / "seed.bin";
   flb::data::write_token_shard(f.string(), {1, 2, 3, 255, 0, 7}, 1);
-  std::vector<uint8_t> b = read(f);
+  std::vector<uint8_t> b = flb::fuzz::read_bytes(f.string());
   b.insert(b.begin(), 8);  // vocabulary 256
   save(dir / "v1-uint16", b);
   flb::data::write_token_shard(f.string(), {70000, 5, 128000}, 2);
-  b = read(f);
+  b = flb::fuzz::read_bytes(f.string());
   b.insert(b.begin(), 17);  // vocabulary 131072
   save(dir / "v2-uint32", b);
 }

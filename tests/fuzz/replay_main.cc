@@ -11,10 +11,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
+
+#include "fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -41,10 +41,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     for (const fs::path& f : files) {
-      std::ifstream in(f, std::ios::binary);
-      const std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+      const std::vector<uint8_t> bytes = flb::fuzz::read_bytes(f.string());
       std::fprintf(stderr, "replay %s (%zu bytes)\n", f.c_str(), bytes.size());
-      LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+      LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
       ++replayed;
     }
   }
