@@ -13,13 +13,14 @@ line that is not an flbench result is an error (exit 1); such a file found
 while searching a directory is reported and skipped.
 
 Every number in the table is read from the file: nothing is re-run. The
-schema is results/README.md; this script reads schema_versions 1 to 6
+schema is results/README.md; this script reads schema_versions 1 to 7
 and says which one each file has (the table's "schema" column, the JSON's
 "schema_version"). Version 3 added /memory (not read here), version 4
 /rounds/bytes_moved (not read here), version 5 virtual time and the
 clients' downloads (read by --target and the plots against virtual time
 and downloads), version 6 the clients' statuses (arrived, dropped, late,
-surplus; not read here). Version 1 named /rounds/bytes_gathered "bytes_up"
+surplus; not read here), version 7 availability windows and clipping
+(/rounds/online, offline, idle_s, clipped; not read here). Version 1 named /rounds/bytes_gathered "bytes_up"
 (and /clients/upload_bytes "bytes_up"); its columns are read under the new
 names.
 
@@ -38,6 +39,14 @@ including it:
 Then per algorithm, over its runs (seeds, learning rates, ...): how many
 reached the target, and the mean and standard deviation of each figure over
 those that did.
+
+Downloads (--downloads): per run, what honest accounting (schema 5 and
+later) changed: the clients' downloads as flbench counted them before
+(every sampled client downloads the previous round's broadcast:
+sum over rounds t >= 1 of bytes_down[t-1] x clients[t]) against what they
+really downloaded (/clients/download_bytes: the broadcasts each missed, or
+the dense state when smaller), their ratio, the catch-up share
+(/clients/catch_up_bytes) and the run's virtual hours.
 
 Needs h5py, numpy and (for --plots) matplotlib: on Debian, run it with
 /usr/bin/python3 (apt-get install python3-h5py python3-numpy python3-matplotlib).
@@ -66,7 +75,7 @@ try:
 except ImportError:  # pragma: no cover
     tomllib = None
 
-SUPPORTED_SCHEMA_VERSIONS = {1, 2, 3, 4, 5, 6}
+SUPPORTED_SCHEMA_VERSIONS = {1, 2, 3, 4, 5, 6, 7}
 
 # Columns renamed by a schema version: {version: {table: {old name: new name}}}
 # for the files older than it (results/README.md lists the changes).
@@ -93,7 +102,7 @@ NON_EXPERIMENT_KEYS = {"out", "overwrite", "resume", "checkpoint-every", "config
 
 
 # /clients columns read (the table holds one row per sampled client and round).
-CLIENT_COLUMNS_READ = ("round", "download_bytes")
+CLIENT_COLUMNS_READ = ("round", "download_bytes", "catch_up_bytes")
 
 
 class NotAResult(Exception):
@@ -386,6 +395,39 @@ def cumulative_downloads(run):
     return np.cumsum([per_round.get(int(rnd), 0) for rnd in rounds]).astype(float)
 
 
+def download_row(run, summary):
+    """The --downloads row of one run (None without schema 5's /clients columns)."""
+    c, r = run["clients"], run["rounds"]
+    if not c or "download_bytes" not in c or "catch_up_bytes" not in c:
+        return None
+    down, clients = np.asarray(r["bytes_down"], dtype=float), np.asarray(r["clients"], dtype=float)
+    old = float(np.sum(down[:-1] * clients[1:]))
+    honest = float(np.sum(c["download_bytes"]))
+    catch_up = float(np.sum(c["catch_up_bytes"]))
+    clock = r.get("virtual_clock_s")
+    return {"file": summary["file"], "algorithm": summary["algorithm"],
+            "clients_per_round": float(np.mean(clients)) if clients.size else math.nan,
+            "rounds": summary["rounds"], "mb_broadcast": float(np.sum(down)) / 1e6,
+            "mb_down_old": old / 1e6, "mb_down": honest / 1e6,
+            "ratio": honest / old if old > 0 else math.nan,
+            "catch_up_share": catch_up / honest if honest > 0 else math.nan,
+            "virtual_h": float(clock[-1]) / 3600 if clock is not None and len(clock) else math.nan}
+
+
+DOWNLOAD_TABLE = [  # (header, key, format)
+    ("file", "file", "{}"), ("algorithm", "algorithm", "{}"), ("clients/round", "clients_per_round", "{:.0f}"),
+    ("rounds", "rounds", "{}"), ("MB broadcast", "mb_broadcast", "{:.3f}"),
+    ("MB down, old count", "mb_down_old", "{:.3f}"), ("MB down, honest", "mb_down", "{:.3f}"),
+    ("honest / old", "ratio", "{:.2f}x"), ("catch-up share", "catch_up_share", "{:.1%}"),
+    ("virtual h", "virtual_h", "{:.2f}"),
+]
+
+
+def download_table(rows):
+    cells = [[fmt(row[key], spec) for _, key, spec in DOWNLOAD_TABLE] for row in rows]
+    return markdown_table([h for h, _, _ in DOWNLOAD_TABLE], cells, right=set(range(2, len(DOWNLOAD_TABLE))))
+
+
 def reach_target(run, metric, target):
     """When a run first reached a target, and what it had spent by then.
 
@@ -649,6 +691,9 @@ def main(argv=None):
                     help="accuracy=A or loss=L (repeatable): the rounds, MB up and down, "
                          "virtual and wall seconds each run needed to first reach it, "
                          "and per algorithm their mean and standard deviation")
+    ap.add_argument("--downloads", action="store_true",
+                    help="also print, per run, the clients' downloads under the old and the honest "
+                         "accounting, the catch-up share and the virtual hours (schema 5 and later)")
     ap.add_argument("--json", metavar="PATH", nargs="?", const="-",
                     help="write the summary as JSON to PATH ('-' or no PATH: stdout, "
                          "instead of the table)")
@@ -690,6 +735,9 @@ def main(argv=None):
                    for label, pts in scaling_series(runs, kind)]
             for kind in ("strong", "weak")}
 
+    if args.downloads:
+        report["downloads"] = [row for row in (download_row(r, s) for r, s in zip(runs, summaries)) if row]
+
     if targets:
         rows = target_rows(runs, summaries, targets)
         report["to_target"] = rows
@@ -697,6 +745,10 @@ def main(argv=None):
 
     if args.json != "-":
         print(summary_table(summaries))
+        if args.downloads:
+            print("\nDownloads, old count against honest (schema 5 and later):\n\n"
+                  + (download_table(report["downloads"]) if report["downloads"] else
+                     "(no file has /clients/download_bytes: written before schema 5)"))
         if targets:
             print("\n" + target_tables(report["to_target"], report["to_target_by_algorithm"]))
         if args.scaling:

@@ -78,7 +78,7 @@ void add_pretrain_command(CLI::App& app, PretrainCommand& p) {
   pre->add_option("--steps", p.steps, "Optimiser steps")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   pre->add_option("--report-every", p.report, "Print held-out loss every k steps")->check(CLI::Range(int64_t{1}, int64_t{100000000}));
   pre->add_option("--batch-size", p.config.train.batch_size, "Minibatch size")->check(CLI::Range(int64_t{1}, int64_t{100000}));
-  pre->add_option("--lr", p.config.train.lr, "Learning rate")->check(CLI::PositiveNumber);
+  pre->add_option("--lr", p.config.train.lr, "Learning rate")->check(flbench::kPositiveNumber);
   pre->add_option("--optimizer", p.config.train.optimizer, "sgd or adamw")->check(CLI::IsMember({"sgd", "adamw"}));
   pre->add_option("--seed", p.config.seed, "Seed");
   pre->add_option("--threads", p.config.threads, "Intra-op threads (0: usable CPUs)")->check(CLI::Range(0, 1024));

@@ -1,9 +1,30 @@
 #include "options.h"
 
+#include <cmath>
+#include <string>
+
 #include "flb/algo/options.h"
 #include "flb/algo/registry.h"
 
 namespace flbench {
+namespace {
+
+// A finite number above 0 (or at least 0, `or_zero`).
+CLI::Validator number_above_zero(bool or_zero) {
+  const std::string want = or_zero ? ">= 0" : "> 0";
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(text, v)) return "'" + text + "' is not a number";
+        if (!std::isfinite(v) || v < 0 || (v == 0 && !or_zero)) return "must be a finite number " + want + " (got " + text + ")";
+        return "";
+      },
+      "NUMBER " + want);
+}
+
+}  // namespace
+
+const CLI::Validator kNonNegativeNumber = number_above_zero(true), kPositiveNumber = number_above_zero(false);
 
 void add_text_options(CLI::App& app, flb::RunConfig& c) {
   const char* T = "Text and language model (--dataset text, --dataset tokens)";
@@ -44,6 +65,10 @@ void add_federation_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--clients-per-round", c.clients_per_round, "Clients sampled per round (m <= N)")->check(CLI::Range(int64_t{1}, int64_t{100000000}))->group("Federation");
   app.add_option("--rounds", c.rounds, "Communication rounds")->check(CLI::Range(int64_t{1}, int64_t{10000000}))->group("Federation");
   app.add_option("--seed", c.seed, "Seed of every random stream (data split, sampling, init, batches)")->group("Federation");
+  app.add_option("--clip-update-norm", c.clip_update_norm,
+                 "Scale each accepted upload to at most this L2 norm before aggregation (0: off; fedavg, topk and "
+                 "the FedIT family, whose uploads are additive updates)")
+      ->check(kNonNegativeNumber)->group("Federation");
   app.add_option("--on-bad-upload", c.on_bad_upload, "What rank 0 does with a malformed upload: stop the run, or skip the upload")
       ->check(CLI::IsMember({"stop", "skip"}))->group("Federation");
   app.add_option("--aggregation", c.aggregation,
@@ -63,14 +88,14 @@ void add_virtual_time_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--step-seconds", c.step_seconds,
                  "Virtual seconds of one local step on a client of compute factor 1 (a calibration: measure a step "
                  "on the device class you model)")
-      ->check(CLI::NonNegativeNumber)->group("Virtual time");
+      ->check(kNonNegativeNumber)->group("Virtual time");
   app.add_option("--dropout-prob", c.dropout_prob,
                  "Probability that a sampled client fails after its download, before uploading (drawn per client "
                  "and round from --seed)")
       ->check(CLI::Range(0.0, 1.0))->group("Virtual time");
   app.add_option("--deadline", c.deadline_s,
                  "Virtual seconds from the round's start after which the server discards uploads (0: none)")
-      ->check(CLI::NonNegativeNumber)->group("Virtual time");
+      ->check(kNonNegativeNumber)->group("Virtual time");
   app.add_option("--over-select", c.over_select,
                  "Sample round(K (1 + F)) clients and aggregate the first K uploads to arrive (K: --clients-per-round)")
       ->check(CLI::Range(0.0, 100.0))->group("Virtual time");
@@ -89,7 +114,7 @@ void add_data_options(CLI::App& app, flb::RunConfig& c) {
                  "How samples are split over clients: iid, dirichlet, shards (images), by-domain (text)")
       ->check(CLI::IsMember({"iid", "dirichlet", "shards", "by-domain"}))->group("Data");
   app.add_option("--dirichlet-alpha", c.data.dirichlet_alpha, "Dirichlet concentration over labels (smaller = more skewed)")
-      ->check(CLI::PositiveNumber)->group("Data");
+      ->check(kPositiveNumber)->group("Data");
   app.add_option("--shards-per-client", c.data.shards_per_client, "Label shards (about classes) per client, for --partition shards")
       ->check(CLI::Range(int64_t{1}, int64_t{10}))->group("Data");
 
@@ -104,7 +129,7 @@ void add_training_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--local-steps", c.train.local_steps, "Exactly this many local steps per round (0: use --local-epochs)")
       ->check(CLI::Range(int64_t{0}, int64_t{100000000}))->group("Local training");
   app.add_option("--batch-size", c.train.batch_size, "Local minibatch size")->check(CLI::Range(int64_t{1}, int64_t{1000000}))->group("Local training");
-  app.add_option("--lr", c.train.lr, "Local learning rate")->check(CLI::PositiveNumber)->group("Local training");
+  app.add_option("--lr", c.train.lr, "Local learning rate")->check(kPositiveNumber)->group("Local training");
   app.add_option("--optimizer", c.train.optimizer, "Local optimiser")->check(CLI::IsMember({"sgd", "adamw"}))->group("Local training");
   app.add_option("--momentum", c.train.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->group("Local training");
   app.add_option("--weight-decay", c.train.weight_decay, "Weight decay (L2 for sgd, decoupled for adamw)")

@@ -55,9 +55,10 @@ def mpirun(args, np_, flags, timeout=600, check=True):
 
 
 def write_trace(path, rows):
-    """A --system trace CSV (README, "Virtual time") of (class, clients, compute, up, down, latency) rows; returns path."""
+    """A --system trace CSV (README, "Virtual time") of (class, clients, compute, up, down, latency) rows, each
+    with an `available` schedule as a seventh field when the first has one; returns path."""
     with open(path, "w") as f:
-        f.write("class,clients,compute,up_mbps,down_mbps,latency_s\n")
+        f.write("class,clients,compute,up_mbps,down_mbps,latency_s" + (",available" if len(rows[0]) == 7 else "") + "\n")
         for row in rows:
             f.write(",".join(str(v) for v in row) + "\n")
     return path

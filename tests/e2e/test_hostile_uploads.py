@@ -11,6 +11,12 @@ crafted on rank 1 in round 2 by the test hook FLB_TEST_UPLOAD
   first copy being kept);
 - under --on-bad-upload stop the run ends (exit 1) with one message naming
   the same field, and the file keeps round 1;
+- a well-formed upload boosted 1000x (kind boost, a model-replacement
+  attack) is accepted and wrecks the model; --clip-update-norm scales it
+  back (/rounds/clipped counts it, centrally and hierarchically), a clip
+  no honest upload reaches changes nothing bitwise, one below every
+  honest norm clips every upload, and an algorithm whose uploads are not
+  additive updates is refused;
 - a malformed FLB_TEST_UPLOAD is an error.
 
 Top-k at 1% sends index lists (so positions can be corrupted) and, without
@@ -94,6 +100,46 @@ for alg, flags in (("topk", TOPK), ("fedavg", FEDAVG), ("fedavg-hierarchical", F
                 f"{who}: stop: exit 1 with one message naming round 2 and {field} (exit {p.returncode}): {errors}")
         with h5py.File(out, "r") as f:
             c.check(f["rounds/round"][:].tolist() == [0], f"{who}: stop: the file keeps round 1")
+
+# Clipping update norms (sim/update_clipping.h). The honest uploads of this
+# setting have norms between 0.1 and 0.3; rank 1's boosted one about 1000x.
+def rounds_of(out, column):
+    with h5py.File(out, "r") as f:
+        return f["rounds/" + column][:]
+
+
+p, plain = run("fedavg-plain-again", None, FEDAVG)
+plain_loss = rounds_of(plain, "test_loss")
+p, boosted = run("fedavg-boost", "1:2:boost", FEDAVG)
+c.check(p.returncode == 0 and rounds_of(boosted, "rejected").tolist() == [0, 0, 0],
+        f"boost: a well-formed upload is accepted (exit {p.returncode}: {p.stderr[-300:]})")
+c.check(rounds_of(boosted, "test_loss")[1] > 10 * plain_loss[1],
+        f"boost: unclipped, it wrecks the model (round 2 test loss {rounds_of(boosted, 'test_loss')[1]:.4g} "
+        f"against {plain_loss[1]:.4g})")
+for name, flags in (("central", FEDAVG), ("hierarchical", FEDAVG + ["--aggregation", "hierarchical"])):
+    p, out = run(f"fedavg-boost-clip-{name}", "1:2:boost", flags + ["--clip-update-norm", 1])
+    loss = rounds_of(out, "test_loss") if p.returncode == 0 else [float("nan")] * 3
+    c.check(p.returncode == 0 and rounds_of(out, "clipped").tolist() == [0, 1, 0],
+            f"boost, clip 1 ({name}): the boosted upload alone is clipped (exit {p.returncode}: {p.stderr[-300:]})")
+    c.check(loss[1] < 1.5 * plain_loss[1],
+            f"boost, clip 1 ({name}): round 2 test loss {loss[1]:.4g}, near the honest run's {plain_loss[1]:.4g}")
+    print(f"boost, clip 1 ({name}): test loss per round {list(loss)}; unclipped {list(rounds_of(boosted, 'test_loss'))}, "
+          f"honest {list(plain_loss)}")
+p, loose = run("fedavg-clip-loose", None, FEDAVG + ["--clip-update-norm", 1e9])
+want = {k: v for k, v in reproducible_datasets(plain).items() if k not in MOVED}
+got = {k: v for k, v in reproducible_datasets(loose).items() if k not in MOVED}
+differ = sorted(k for k in want if k not in got or not same_bits(want[k], got[k]))
+c.check(p.returncode == 0 and not differ and rounds_of(loose, "clipped").tolist() == [0, 0, 0],
+        f"clip 1e9: nothing clipped, bitwise equal to no clipping (differ: {differ[:6]})")
+p, tight = run("fedavg-clip-tight", None, FEDAVG + ["--clip-update-norm", 0.01])
+c.check(p.returncode == 0 and rounds_of(tight, "clipped").tolist() == rounds_of(tight, "arrived").tolist() == [4, 4, 4],
+        f"clip 0.01: every upload clipped ({rounds_of(tight, 'clipped') if p.returncode == 0 else p.stderr[-300:]})")
+for flags, needle in ((["--algorithm", "fedsrd", "--clip-update-norm", 1], "fedsrd's uploads are not additive updates"),
+                      (["--algorithm", "fedavg", "--clip-update-norm", -1], "--clip-update-norm")):
+    p, _ = run("clip-bad", None, flags + ["--overwrite"])
+    errors = [l for l in (p.stdout + p.stderr).splitlines() if needle in l]  # CLI11's own errors lack the prefix
+    c.check(p.returncode == 2 and len(errors) == 1 and "Traceback" not in p.stderr,
+            f"{flags}: exit 2 with one error containing {needle!r} (exit {p.returncode}): {errors}")
 
 # Malformed hook values.
 for value, msg in (("1:2", "expected RANK:ROUND:KIND"), ("1:0:magic", "ROUND counts from 1"),

@@ -32,7 +32,7 @@ with h5py.File(out, "r") as f:
         have = set(f.attrs) if group is None else set(f[group])
         c.check(names == have, f"{section}: documented {sorted(names - have)} missing, "
                                f"undocumented {sorted(have - names)}")
-    c.check(int(f.attrs["schema_version"]) == 6, "schema_version is 6")
+    c.check(int(f.attrs["schema_version"]) == 7, "schema_version is 7")
     c.check(list(f["memory/rank"][:]) == [0, 1], "/memory: one row per rank, in rank order")
     rounds = f["rounds"]
     c.check(all(len(rounds[k]) == 4 for k in rounds), "every /rounds column has 4 rows")

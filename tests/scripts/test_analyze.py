@@ -172,6 +172,28 @@ def check_targets(a, b):
                                                      f"{r.stderr.strip().splitlines()[-1] if r.stderr else ''}")
 
 
+def check_downloads(path):
+    """--downloads against a recount: the old count round by round, the honest one client row by row."""
+    with h5py.File(path, "r") as f:
+        down, per_round = f["rounds"]["bytes_down"][()], f["rounds"]["clients"][()]
+        old = sum(float(down[t - 1]) * float(per_round[t]) for t in range(1, len(down)))
+        honest = sum(float(b) for b in f["clients"]["download_bytes"][()])
+        catch_up = sum(float(b) for b in f["clients"]["catch_up_bytes"][()])
+        hours = float(f["rounds"]["virtual_clock_s"][-1]) / 3600
+    r = analyze(path, "--downloads", "--json")
+    rows = json.loads(r.stdout).get("downloads", []) if r.returncode == 0 else []
+    check(r.returncode == 0 and len(rows) == 1, f"--downloads --json: one row ({r.stderr.strip()})")
+    if rows:
+        got, want = rows[0], {"mb_down_old": old / 1e6, "mb_down": honest / 1e6, "ratio": honest / old,
+                              "catch_up_share": catch_up / honest, "virtual_h": hours}
+        for key, w in want.items():
+            check(math.isclose(got[key], w, rel_tol=1e-12), f"--downloads {key}: {got[key]!r} == recount {w!r}")
+    # FedAvg broadcasts the dense state: a client never needs more than one broadcast.
+    check(honest == old > 0 and catch_up == 0, f"fedavg: honest {honest:.0f} == old {old:.0f} bytes, catch-up {catch_up:.0f}")
+    r = analyze(path, "--downloads")
+    check(r.returncode == 0 and "MB down, honest" in r.stdout, "--downloads prints its table")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: test_analyze.py FLBENCH")
@@ -204,9 +226,9 @@ def main():
             want = f"{exp[key]:.{digits}f}"
             check(row[i] == want, f"{key}: table {row[i]} == file {want}")
 
-        check(len(row) > 10 and row[10] == str(int(h5py.File(a, "r").attrs["schema_version"])) == "6",
-              f"schema column says the file's schema_version (6): {row[10:]}")
-        check("schema_version 6" in r.stderr, f"analyze.py says which schema it read: {r.stderr.strip()}")
+        check(len(row) > 10 and row[10] == str(int(h5py.File(a, "r").attrs["schema_version"])) == "7",
+              f"schema column says the file's schema_version (7): {row[10:]}")
+        check("schema_version 7" in r.stderr, f"analyze.py says which schema it read: {r.stderr.strip()}")
 
         # 1b. A schema_version 1 file (byte columns named bytes_up) reads the same.
         old = os.path.join(tmp, "schema1.h5")
@@ -255,6 +277,7 @@ def main():
 
         # 4. Time and bytes to a target, against a recount from the rows.
         check_targets(a, b)
+        check_downloads(a)
 
         # 5. Rejections: not HDF5, HDF5 but not flbench, unknown schema version.
         not_h5 = os.path.join(tmp, "notes.h5")

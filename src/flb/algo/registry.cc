@@ -110,6 +110,19 @@ std::unique_ptr<Algorithm> make_algorithm(const RunConfig& config) {
 void validate(const RunConfig& config) {
   entry(config.algorithm);
   if (const auto* options = dynamic_cast<const Options*>(config.algorithm_options.get())) options->validate();
+  check_server_options(*make_algorithm(config), config);
+}
+
+void check_server_options(const Algorithm& algorithm, const RunConfig& config) {
+  const std::string mean_algorithms = "fedavg, topk, fedit, fedprox, ffa-lora and fed-dare";
+  require(config.aggregation != "hierarchical" || algorithm.aggregates_by_weighted_mean(),
+          "--aggregation hierarchical: " + algorithm.name() +
+              "'s server step is not a function of the weighted mean of its uploads; hierarchical mode runs " +
+              mean_algorithms + " (use --aggregation central)");
+  require(config.clip_update_norm == 0 || algorithm.aggregates_by_weighted_mean(),
+          "--clip-update-norm: " + algorithm.name() +
+              "'s uploads are not additive updates of the trained tensors, so their norm bounds nothing; clipping "
+              "runs with " + mean_algorithms + " (sim/update_clipping.h)");
 }
 
 // ---- Options (options.h) ----------------------------------------------------

@@ -47,8 +47,14 @@ std::unique_ptr<Algorithm> make_algorithm(const std::string& name, const Options
 // The same from a run's config: config.algorithm, config.algorithm_options, config.seed.
 std::unique_ptr<Algorithm> make_algorithm(const RunConfig& config);
 
-// Throws flb::Error when config.algorithm is unknown or an algorithm option
-// is inconsistent (the algorithm counterpart of flb::validate).
+// Throws flb::Error when config.algorithm is unknown, an algorithm option
+// is inconsistent, or a server option needs what the algorithm cannot do
+// (the algorithm counterpart of flb::validate).
 void validate(const RunConfig& config);
+
+// Throws flb::Error naming the option when `algorithm` cannot run under
+// config's server options: --aggregation hierarchical and
+// --clip-update-norm need aggregates_by_weighted_mean() (additive updates).
+void check_server_options(const Algorithm& algorithm, const RunConfig& config);
 
 }  // namespace flb::algo

@@ -79,6 +79,7 @@ struct RunConfig {
   std::string out = "results/run.h5";
   bool overwrite = false;
   std::string on_bad_upload = "stop";  // stop | skip: what rank 0 does with a malformed upload
+  double clip_update_norm = 0;  // > 0: the server scales each upload to at most this L2 norm (sim/update_clipping.h)
   std::string aggregation = "central";  // central | hierarchical: ranks pre-combine their clients (sim/hierarchical.h)
   // Virtual time (sim/virtual_clock.h): the clients' systems (sim/system_model.h)
   // and the seconds of one local step at compute factor 1 (a calibration).

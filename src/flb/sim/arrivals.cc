@@ -22,9 +22,14 @@ bool drops_out(uint64_t seed, int64_t client, int64_t round, double probability)
 int64_t Arrivals::count(ClientStatus s) const { return std::count(status.begin(), status.end(), s); }
 
 Arrivals decide_arrivals(const std::vector<int64_t>& clients, const std::vector<double>& done_s,
-                         const std::vector<bool>& dropped, const ArrivalRule& rule) {
+                         const std::vector<bool>& dropped, const ArrivalRule& rule,
+                         const std::vector<double>& leaves_s) {
   require(clients.size() == done_s.size() && clients.size() == dropped.size(),
           "decide_arrivals: one done_s and one dropped flag per client");
+  require(leaves_s.empty() || leaves_s.size() == clients.size(), "decide_arrivals: one leaves_s per client, or none");
+  const auto leaves_first = [&](size_t i) {  // offline before its upload arrived, by the deadline
+    return !leaves_s.empty() && leaves_s[i] < done_s[i] && leaves_s[i] <= rule.deadline_s;
+  };
   Arrivals a;
   a.status.assign(clients.size(), ClientStatus::kDropped);
   // The uploads in the order they reach the server.
@@ -36,9 +41,12 @@ Arrivals decide_arrivals(const std::vector<int64_t>& clients, const std::vector<
   });
   int64_t arrived = 0;
   bool any_late = false;
-  double last_arrival = 0;
+  double last_arrival = 0, last_departure = 0;
   for (size_t i : order) {
-    if (done_s[i] > rule.deadline_s) {
+    if (leaves_first(i)) {
+      a.status[i] = ClientStatus::kOffline;
+      last_departure = std::max(last_departure, leaves_s[i]);
+    } else if (done_s[i] > rule.deadline_s) {
       a.status[i] = ClientStatus::kLate;
       any_late = true;
     } else if (arrived == rule.wanted) {
@@ -49,7 +57,9 @@ Arrivals decide_arrivals(const std::vector<int64_t>& clients, const std::vector<
       ++arrived;
     }
   }
-  a.duration_s = arrived < rule.wanted && any_late ? rule.deadline_s : last_arrival;
+  a.duration_s = arrived == rule.wanted ? last_arrival
+                 : any_late              ? rule.deadline_s
+                                         : std::max(last_arrival, last_departure);
   return a;
 }
 

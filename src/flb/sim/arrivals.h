@@ -8,6 +8,9 @@
 //
 //   dropped   drops_out(seed, client, round, p): it downloads, then fails
 //             before uploading (--dropout-prob p). It is not trained.
+//   offline   it goes offline (sim/availability.h) before its upload has
+//             arrived, and no later than the deadline: lost. The server
+//             notices when it leaves.
 //   late      its upload would arrive after the deadline (done_s > D,
 //             --deadline D): discarded.
 //   surplus   it arrives in time, but the server already has K uploads
@@ -15,9 +18,10 @@
 //   arrived   otherwise: the server aggregates its upload.
 //
 // The server waits for the K-th arrival; when fewer than K arrive, until
-// the deadline if some client was late, else until the last arrival (a
-// dropped client is assumed to be noticed at once). With no arrival and
-// no late client the round lasts 0 virtual seconds.
+// it has heard of every client: the deadline if some client was late,
+// else the last arrival or departure (a dropped client is assumed to be
+// noticed at once). With no arrival, no departure and no late client the
+// round lasts 0 virtual seconds.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +30,7 @@
 
 namespace flb::sim {
 
-enum class ClientStatus : int64_t { kArrived = 0, kDropped = 1, kLate = 2, kSurplus = 3 };
+enum class ClientStatus : int64_t { kArrived = 0, kDropped = 1, kLate = 2, kSurplus = 3, kOffline = 4 };
 
 // min(clients, round(per_round * (1 + over_select))).
 int64_t sampled_count(int64_t per_round, double over_select, int64_t clients);
@@ -48,8 +52,10 @@ struct Arrivals {
 
 // `clients` and `done_s` are the round's sampled clients and their
 // virtual done_s; `dropped[i]` says client i dropped out (its done_s is
-// ignored).
+// ignored); `leaves_s[i]`, when given, is when client i goes offline
+// (from the round's start; +infinity when it stays online).
 Arrivals decide_arrivals(const std::vector<int64_t>& clients, const std::vector<double>& done_s,
-                         const std::vector<bool>& dropped, const ArrivalRule& rule);
+                         const std::vector<bool>& dropped, const ArrivalRule& rule,
+                         const std::vector<double>& leaves_s = {});
 
 }  // namespace flb::sim

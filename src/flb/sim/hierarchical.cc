@@ -9,7 +9,7 @@
 namespace flb::sim {
 namespace {
 
-constexpr size_t kTallies = 5;
+constexpr size_t kTallies = 6;
 
 int64_t total_numel(const algo::Tensors& global) {
   int64_t n = 0;
@@ -50,14 +50,14 @@ RankSum rank_sum(const algo::Algorithm& algorithm, const std::vector<algo::Uploa
     at += a.numel();
   }
   double* tallies = counts + global.size();
-  const double values[kTallies] = {weight, t.accepted, t.rejected, t.parts, t.scalar_parts};
+  const double values[kTallies] = {weight, t.accepted, t.rejected, t.parts, t.scalar_parts, t.clipped};
   std::memcpy(tallies, values, sizeof values);
   return out;
 }
 
 Tallies tallies_of(const RankSum& sum, const algo::Tensors& global) {
   const double* t = sum.values.data() + total_numel(global) + global.size();
-  return {t[0], t[1], t[2], t[3], t[4]};
+  return {t[0], t[1], t[2], t[3], t[4], t[5]};
 }
 
 algo::Upload mean_upload(const RankSum& reduced, const algo::Tensors& global, uint16_t wire_id) {

@@ -39,7 +39,7 @@ struct RankSum {
 
 // Tallies carried with the sums (they add across ranks like the sums).
 struct Tallies {
-  double weight = 0, accepted = 0, rejected = 0, parts = 0, scalar_parts = 0;
+  double weight = 0, accepted = 0, rejected = 0, parts = 0, scalar_parts = 0, clipped = 0;
 };
 
 // S_r, counts and tallies of this rank's accepted uploads.

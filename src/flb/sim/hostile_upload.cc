@@ -144,6 +144,12 @@ const Kind kKinds[] = {
        const size_t pos = t.positions(), part = pos - compress::kPartHeaderBytes;
        write_at<uint32_t>(t.b, pos, static_cast<uint32_t>(read_at<uint64_t>(t.b, part + kPartNumelAt)));
      }},
+    {"boost",
+     [](const Target& t) {
+       for (size_t p : part_offsets(t.b, t.at))
+         for (uint64_t i = 0, at = first_value(t.b, p); i < read_at<uint64_t>(t.b, p + kPartCountAt); ++i, at += 4)
+           write_at<float>(t.b, at, 1000.0f * read_at<float>(t.b, at));
+     }},
 };
 
 const Kind* kind_named(const std::string& name) {

@@ -22,6 +22,8 @@
 //   unsorted   the first two positions of its first index-list part swapped
 //   repeated   the second position of that part equal to the first
 //   position   the first position of that part past the tensor's end
+//   boost      every value times 1000: well-formed, so it is accepted (a
+//              model-replacement attack; --clip-update-norm bounds it)
 // A malformed value, or a kind the upload cannot carry (no index-list
 // part, no unsampled client), is an error, so a test cannot pass because
 // its upload was never crafted.

@@ -32,12 +32,16 @@ std::vector<metrics::ColumnSpec> round_columns() {
       {"rss_max_bytes", I, "peak resident memory, max over ranks"},
       {"client_state_bytes", I, "per-client state held by all ranks (sample lists + algorithm state)"},
       {"server_state_bytes", I, "algorithm server state on rank 0"},
-      {"virtual_s", F, "virtual seconds of the round: how long the server waited (the last arrival, the K-th under --over-select, or --deadline when fewer than K arrived and some were late)"},
+      {"virtual_s", F, "virtual seconds of the round: idle_s, then how long the server waited (the last arrival, the K-th under --over-select, or --deadline when fewer than K arrived and some were late)"},
       {"virtual_clock_s", F, "the virtual clock at the round's end (sum of virtual_s so far)"},
       {"arrived", I, "sampled clients whose upload the server aggregated (/clients/status 0)"},
       {"dropped", I, "sampled clients that failed before uploading (--dropout-prob; status 1)"},
       {"late", I, "uploads discarded as arriving after --deadline (status 2)"},
       {"surplus", I, "uploads discarded because K had already arrived (--over-select; status 3)"},
+      {"offline", I, "sampled clients that went offline before their upload arrived (trace availability windows; status 4)"},
+      {"online", I, "clients online at the round's start, among whom it sampled (--clients without availability windows)"},
+      {"idle_s", F, "virtual seconds the server waited, before sampling, for a client to come online (availability windows)"},
+      {"clipped", I, "accepted uploads whose update norm the server scaled down to --clip-update-norm"},
   };
 }
 
@@ -60,7 +64,7 @@ std::vector<metrics::ColumnSpec> client_columns() {
       {"virtual_compute_s", F, "virtual seconds of its local steps (steps x --step-seconds / compute factor)"},
       {"virtual_up_s", F, "virtual seconds of its upload (latency + upload_bytes / uplink)"},
       {"virtual_done_s", F, "when its upload arrived (or would have), in virtual seconds from the round's start; NaN when it dropped out"},
-      {"status", I, "0 arrived (aggregated), 1 dropped, 2 late, 3 surplus (sim/arrivals.h)"},
+      {"status", I, "0 arrived (aggregated), 1 dropped, 2 late, 3 surplus, 4 offline (sim/arrivals.h)"},
   };
 }
 
@@ -115,7 +119,8 @@ metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
                         double(r.scalar_parts), r.train_loss,
                         r.test_loss, r.test_accuracy, double(r.rss_max_bytes), double(r.client_state_bytes),
                         double(r.server_state_bytes), r.virtual_s, r.virtual_clock_s, double(r.arrived), double(r.dropped),
-                        double(r.late), double(r.surplus)};
+                        double(r.late), double(r.surplus), double(r.offline), double(r.online), r.idle_s,
+                        double(r.clipped)};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
   }
   return out;

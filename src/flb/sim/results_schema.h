@@ -16,7 +16,9 @@ namespace flb::sim {
 // (/rounds/virtual_s, virtual_clock_s; /clients/download_bytes ... virtual_done_s).
 // 6: dropouts, deadlines, over-selection (/rounds/arrived .. surplus,
 // /clients/status; virtual_s is how long the server waited).
-constexpr int64_t kSchemaVersion = 6;
+// 7: availability windows (/rounds/online, offline, idle_s; /clients/status
+// 4 offline; virtual_s includes idle_s) and /rounds/clipped.
+constexpr int64_t kSchemaVersion = 7;
 
 struct RoundRow {
   int64_t round = 0;
@@ -25,10 +27,14 @@ struct RoundRow {
   int64_t bytes_moved = 0;     // bytes that travelled to rank 0: = bytes_gathered (central), the ranks' sums (hierarchical)
   int64_t bytes_down = 0;      // the broadcast's bytes
   int64_t clients = 0, rejected = 0, parts = 0, scalar_parts = 0;
+  int64_t clipped = 0;         // accepted uploads the server scaled down (--clip-update-norm)
   double train_loss = 0, test_loss = 0, test_accuracy = 0;
   int64_t rss_max_bytes = 0, client_state_bytes = 0, server_state_bytes = 0;
   double virtual_s = 0, virtual_clock_s = 0;  // rank 0: the round's virtual duration, the clock after it
   int64_t arrived = 0, dropped = 0, late = 0, surplus = 0;  // the sampled clients by status (sim/arrivals.h)
+  int64_t offline = 0;         // sampled clients that went offline before their upload arrived (status 4)
+  int64_t online = 0;          // clients online at the round's start (sim/availability.h)
+  double idle_s = 0;           // rank 0: virtual seconds the server waited for a client to come online
 };
 
 // One sampled client of a round: made by the rank that trains it,
@@ -44,7 +50,7 @@ struct ClientRecord {
   // Rank 0 fills these in from the ledger (sim/virtual_clock.h).
   int64_t download_bytes = 0, catch_up_bytes = 0;
   double virtual_down_s = 0, virtual_compute_s = 0, virtual_up_s = 0, virtual_done_s = 0;
-  int64_t status = 0;        // a sim::ClientStatus: arrived, dropped, late, surplus (sim/arrivals.h)
+  int64_t status = 0;        // a sim::ClientStatus: arrived, dropped, late, surplus, offline (sim/arrivals.h)
 };
 
 struct EvalRow {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <iostream>
@@ -17,6 +19,7 @@
 #include "flb/sim/evaluation.h"
 #include "flb/sim/hostile_upload.h"
 #include "flb/sim/placement.h"
+#include "flb/sim/update_clipping.h"
 #include "flb/compress/malformed_upload.h"
 
 namespace flb::sim {
@@ -95,6 +98,7 @@ RoundRow Round::run(int64_t round) {
   RoundRow row;
   row.round = round;
   round_clock_.reset();
+  start_round(round, row);  // phase "sample" (note_round)
   const std::vector<int64_t> sampled = sample(round);
   row.clients = static_cast<int64_t>(sampled.size());
   const bool hierarchical = config_.aggregation == "hierarchical";
@@ -125,11 +129,46 @@ RoundRow Round::run(int64_t round) {
   return row;
 }
 
+// 0. When the round starts on the virtual clock, and who is online then
+//    (sim/availability.h): only under a trace with availability windows,
+//    whose clients may all be offline when the last round ended; the
+//    server then idles until the first comes online. Rank 0 keeps the
+//    clock; every rank learns the start and computes the same online list.
+void Round::start_round(int64_t round, RoundRow& row) {
+  const SystemModel& systems = setup_.clock.systems();
+  if (!systems.has_windows()) {
+    online_.clear();
+    row.online = config_.clients;
+    return;
+  }
+  std::string start;  // hexadecimal float: the same bits on every rank
+  if (transport_.rank() == 0) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%a", systems.next_online(setup_.clock.elapsed_s()));
+    start = text;
+  }
+  transport_.bcast_text(start);
+  round_start_s_ = std::strtod(start.c_str(), nullptr);
+  if (!std::isfinite(round_start_s_))
+    throw CollectiveError("round " + std::to_string(round + 1) + ": no client of the trace is online at or after virtual second " +
+                          std::to_string(setup_.clock.elapsed_s()) +
+                          ": its availability windows have ended (make them periodic, @PERIOD, or run fewer rounds)");
+  row.idle_s = round_start_s_ - setup_.clock.elapsed_s();  // rank 0's clock; other ranks do not report it
+  online_ = systems.online_at(round_start_s_);
+  row.online = static_cast<int64_t>(online_.size());
+}
+
 // 1. The round's clients: the same list on every rank, from (seed, round).
-//    Under --over-select more than --clients-per-round (sim/arrivals.h).
+//    Under --over-select more than --clients-per-round (sim/arrivals.h);
+//    under availability windows only clients online at the round's start,
+//    all of them when fewer are online.
 std::vector<int64_t> Round::sample(int64_t round) const {
-  return sample_clients(config_.seed, round, config_.clients,
-                        sampled_count(config_.clients_per_round, config_.over_select, config_.clients));
+  const int64_t wanted = sampled_count(config_.clients_per_round, config_.over_select, config_.clients);
+  if (!setup_.clock.systems().has_windows()) return sample_clients(config_.seed, round, config_.clients, wanted);
+  const int64_t online = static_cast<int64_t>(online_.size());
+  std::vector<int64_t> sampled = sample_clients(config_.seed, round, online, std::min(wanted, online));
+  for (int64_t& i : sampled) i = online_[static_cast<size_t>(i)];  // ascending positions, ascending ids
+  return sampled;
 }
 
 // Loads the global state into the model and trains one client from it.
@@ -207,14 +246,15 @@ std::vector<int64_t> Round::settle_arrivals(int64_t round, const std::vector<int
     }
     ArrivalRule rule{config_.clients_per_round, std::numeric_limits<double>::infinity()};
     if (config_.deadline_s > 0) rule.deadline_s = config_.deadline_s;
-    const Arrivals a = decide_arrivals(clients, done_s, dropped, rule);
-    row.virtual_s = a.duration_s;
+    const Arrivals a = decide_arrivals(clients, done_s, dropped, rule, leaves_s_);
+    row.virtual_s = row.idle_s + a.duration_s;
     for (size_t i = 0; i < records.size(); ++i) {
       records[i].status = static_cast<int64_t>(a.status[i]);
       statuses += static_cast<char>('0' + records[i].status);
     }
   }
-  const bool may_differ = config_.dropout_prob > 0 || config_.deadline_s > 0 || config_.over_select > 0;
+  const bool may_differ = config_.dropout_prob > 0 || config_.deadline_s > 0 || config_.over_select > 0 ||
+                          setup_.clock.systems().has_windows();
   if (may_differ) transport_.bcast_text(statuses);
   else statuses.assign(static_cast<size_t>(row.clients), '0');
   size_t next = 0;
@@ -225,6 +265,7 @@ std::vector<int64_t> Round::settle_arrivals(int64_t round, const std::vector<int
     row.dropped += status == ClientStatus::kDropped;
     row.late += status == ClientStatus::kLate;
     row.surplus += status == ClientStatus::kSurplus;
+    row.offline += status == ClientStatus::kOffline;
     if (status == ClientStatus::kArrived) used.push_back(c);
   }
   for (ClientRecord& r : mine) {
@@ -261,7 +302,7 @@ Round::AtRoot Round::reduce(LocalUploads mine, const std::vector<int64_t>& sampl
   RoundRow tally;
   try {
     const std::vector<algo::Upload> accepted = decode_uploads(at.uploads, sampled, used, round, tally);
-    Tallies t{0, double(accepted.size()), double(tally.rejected), 0, 0};
+    Tallies t{0, double(accepted.size()), double(tally.rejected), 0, 0, double(tally.clipped)};
     for (const algo::Upload& u : accepted) {
       t.parts += double(u.payload.parts.size());
       for (const auto& part : u.payload.parts) t.scalar_parts += part.kind == compress::PartKind::kScalar;
@@ -316,6 +357,7 @@ std::vector<algo::Upload> Round::decode_uploads(const comm::Gathered& uploads, c
       // The decoded tensors view `uploads`, which outlives the aggregation.
       accepted.push_back({client, setup_.task->client_sample_count(client),
                           compress::decode(u.data, u.size, setup_.upload_schema, u.client)});
+      row.clipped += clip_update(accepted.back().payload, config_.clip_update_norm);
     } catch (const MalformedUpload& e) {
       reject(e);
     }
@@ -379,6 +421,7 @@ std::vector<uint8_t> Round::aggregate_reduced(int64_t round, const std::vector<C
     row.rejected = static_cast<int64_t>(t.rejected);
     row.parts = static_cast<int64_t>(t.parts);
     row.scalar_parts = static_cast<int64_t>(t.scalar_parts);
+    row.clipped = static_cast<int64_t>(t.clipped);
     require(t.accepted > 0, "no valid upload this round");
     return setup_.algorithm->aggregate(round, {mean_upload(in.reduced, setup_.global, setup_.algorithm->wire_id())},
                                        setup_.global);
@@ -436,9 +479,15 @@ std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
 }
 
 // Rank 0: each client's download and virtual times from the ledger (a
-// client that dropped out downloads, then neither computes nor uploads).
-void Round::time_clients(std::vector<ClientRecord>& records) const {
+// client that dropped out downloads, then neither computes nor uploads),
+// and under availability windows when each goes offline (leaves_s_, from
+// the round's start).
+void Round::time_clients(std::vector<ClientRecord>& records) {
+  const SystemModel& systems = setup_.clock.systems();
+  leaves_s_.clear();
   for (ClientRecord& r : records) {
+    if (systems.has_windows())
+      leaves_s_.push_back(systems.availability(r.client).online_until(round_start_s_) - round_start_s_);
     const ClientTimes t = setup_.clock.client(r.round, r.client, r.steps, r.upload_bytes);
     r.download_bytes = t.download_bytes;
     r.catch_up_bytes = t.catch_up_bytes;
@@ -451,11 +500,13 @@ void Round::time_clients(std::vector<ClientRecord>& records) const {
 }
 
 // Rank 0: the ledger learns this round's broadcast and that every sampled
-// client downloaded (each now holds the state as of this round's start);
-// the clock advances by how long the server waited (settle_arrivals).
+// client downloaded (each now holds the state as of this round's start),
+// but one that went offline before its download ended; the clock advances
+// by how long the server idled and waited (start_round, settle_arrivals).
 void Round::finish_clock(const std::vector<ClientRecord>& records, RoundRow& row) {
   std::vector<int64_t> heard;
-  for (const ClientRecord& r : records) heard.push_back(r.client);
+  for (size_t i = 0; i < records.size(); ++i)
+    if (leaves_s_.empty() || leaves_s_[i] >= records[i].virtual_down_s) heard.push_back(records[i].client);
   row.virtual_s = setup_.clock.finish_round(row.round, row.bytes_down, heard, row.virtual_s);
   row.virtual_clock_s = setup_.clock.elapsed_s();
 }

@@ -1,5 +1,7 @@
 // One federated round, as the protocol of DESIGN.md draws it:
 //
+//   start_round     under availability windows (sim/availability.h): when
+//                   the round starts and who is online then
 //   sample          the round's clients, the same list on every rank
 //   train_and_encode  each rank trains its sampled clients from the global
 //                   state and encodes their uploads into one buffer; each
@@ -75,6 +77,7 @@ class Round {
     std::string stop;                    // hierarchical, rank 0: why a rank refused its uploads
   };
 
+  void start_round(int64_t round, RoundRow& row);
   std::vector<int64_t> sample(int64_t round) const;
   LocalUploads train_and_encode(int64_t round, const std::vector<int64_t>& sampled, RoundRow& row);
   std::vector<ClientRecord> exchange_records(const std::vector<ClientRecord>& mine, RoundRow& row);
@@ -93,7 +96,7 @@ class Round {
   void broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, RoundRow& row);
   std::vector<EvalRow> evaluate(int64_t round, RoundRow& row);
   void write_rows(std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row);
-  void time_clients(std::vector<ClientRecord>& records) const;
+  void time_clients(std::vector<ClientRecord>& records);
   void finish_clock(const std::vector<ClientRecord>& records, RoundRow& row);
 
   // Pieces of the steps.
@@ -109,6 +112,12 @@ class Round {
   int64_t hosted_sample_bytes_ = 0;
   std::string stop_reason_;  // rank 0: why decode_and_aggregate produced no broadcast
   double last_test_loss_, last_test_accuracy_;
+  // Availability windows only (start_round): the round's virtual start,
+  // the clients online then (every rank), when each sampled client goes
+  // offline from the start (rank 0, time_clients; records' order).
+  double round_start_s_ = 0;
+  std::vector<int64_t> online_;
+  std::vector<double> leaves_s_;
   Timer round_clock_;        // since the start of the round (wall_s)
   // This rank's upload buffer, handed from round to round (train_and_encode
   // fills it, gather moves it, run() takes it back): its capacity stays, so

@@ -68,10 +68,7 @@ RunSetup make_setup(const RunConfig& config, int local_rank, int local_size) {
   s.threads = config.threads > 0 ? config.threads : std::max(1, usable_cpus() / std::max(1, local_size));
   torch::set_num_threads(s.threads);
   s.algorithm = algo::make_algorithm(config);  // validates the algorithm options
-  require(config.aggregation != "hierarchical" || s.algorithm->aggregates_by_weighted_mean(),
-          "--aggregation hierarchical: " + s.algorithm->name() +
-              "'s server step is not a function of the weighted mean of its uploads; hierarchical mode runs fedavg, "
-              "topk, fedit, fedprox, ffa-lora and fed-dare (use --aggregation central)");
+  algo::check_server_options(*s.algorithm, config);
   torch::manual_seed(config.seed);  // the same initial model on every rank
   model::LowRankSpec spec;          // the algorithm's low-rank layers, with the model's LoRA dropout
   if (s.algorithm->model_spec()) {

@@ -1,9 +1,11 @@
 #include "flb/sim/system_model.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -85,54 +87,89 @@ SystemModel lognormal(const std::map<std::string, double>& v, int64_t clients, u
   return SystemModel::from(std::move(systems));
 }
 
+// One row's client ids: `*` (is_rest), an id or an inclusive range A-B.
+struct RowClients {
+  bool is_rest = false;
+  int64_t first = 0, last = -1;
+};
+
+RowClients row_clients(const std::string& field, int64_t clients, const std::string& where) {
+  const std::string ids = trim(field);
+  if (ids == "*") return {true, 0, -1};
+  const size_t dash = ids.find('-');
+  const int64_t a = client_id(ids.substr(0, dash), clients, where);
+  const int64_t b = dash == std::string::npos ? a : client_id(ids.substr(dash + 1), clients, where);
+  require(a <= b, where + ": the range " + ids + " is empty");
+  return {false, a, b};
+}
+
 SystemModel trace(const std::string& path, int64_t clients) {
   std::ifstream in(path);
   require(static_cast<bool>(in), "--system trace:" + path + ": cannot open the file");
   const std::string header = "class,clients,compute,up_mbps,down_mbps,latency_s";
   std::vector<ClientSystem> systems(static_cast<size_t>(clients));
-  std::vector<int> covered(static_cast<size_t>(clients), 0);
-  bool have_header = false, have_rest = false;
+  // Per client: 1 + its row's schedule (0: in no row yet). Schedule 0 is `always`.
+  std::vector<uint32_t> row_of(static_cast<size_t>(clients), 0);
+  std::vector<Availability> schedules{Availability()};
+  size_t fields = 0;  // 6, or 7 with the `available` column; 0 before the header
+  bool have_rest = false, any_window = false;
   ClientSystem rest;
+  uint32_t rest_schedule = 0;
   std::string line;
   for (int64_t n = 1; std::getline(in, line); ++n) {
     const std::string where = path + ":" + std::to_string(n);
     const std::string t = trim(line);
     if (t.empty() || t[0] == '#') continue;
-    if (!have_header) {
-      require(t == header, where + ": the first line must be the header " + header);
-      have_header = true;
+    if (fields == 0) {
+      require(t == header || t == header + ",available",
+              where + ": the first line must be the header " + header + " (optionally ,available)");
+      fields = t == header ? 6 : 7;
       continue;
     }
     const std::vector<std::string> f = split(t, ',');
-    require(f.size() == 6, where + ": " + std::to_string(f.size()) + " fields; need 6 (" + header + ")");
+    require(f.size() == fields, where + ": " + std::to_string(f.size()) + " fields; need " + std::to_string(fields) + " (" +
+                                    header + (fields == 7 ? ",available)" : ")"));
     const ClientSystem s{number(f[2], where + ": compute"), number(f[3], where + ": up_mbps"),
                          number(f[4], where + ": down_mbps"), number(f[5], where + ": latency_s")};
     check(s, where);
-    const std::string ids = trim(f[1]);
-    if (ids == "*") {
+    uint32_t schedule = 0;
+    if (fields == 7) {
+      Availability a = Availability::parse(f[6], where);
+      if (!a.always()) {
+        schedule = static_cast<uint32_t>(schedules.size());
+        schedules.push_back(std::move(a));
+        any_window = true;
+      }
+    }
+    const RowClients ids = row_clients(f[1], clients, where);
+    if (ids.is_rest) {
       require(!have_rest, where + ": a second '*' row");
       have_rest = true;
       rest = s;
+      rest_schedule = schedule;
       continue;
     }
-    const size_t dash = ids.find('-');
-    const int64_t a = client_id(ids.substr(0, dash), clients, where);
-    const int64_t b = dash == std::string::npos ? a : client_id(ids.substr(dash + 1), clients, where);
-    require(a <= b, where + ": the range " + ids + " is empty");
-    for (int64_t c = a; c <= b; ++c) {
-      require(!covered[static_cast<size_t>(c)], where + ": client " + std::to_string(c) + " is in an earlier row too");
-      covered[static_cast<size_t>(c)] = 1;
+    for (int64_t c = ids.first; c <= ids.last; ++c) {
+      require(!row_of[static_cast<size_t>(c)], where + ": client " + std::to_string(c) + " is in an earlier row too");
+      row_of[static_cast<size_t>(c)] = 1 + schedule;
       systems[static_cast<size_t>(c)] = s;
     }
   }
-  require(have_header, "--system trace:" + path + ": no header line (" + header + ")");
+  require(fields != 0, "--system trace:" + path + ": no header line (" + header + ")");
   for (int64_t c = 0; c < clients; ++c) {
-    if (covered[static_cast<size_t>(c)]) continue;
+    uint32_t& r = row_of[static_cast<size_t>(c)];
+    if (r) {
+      --r;
+      continue;
+    }
     require(have_rest, "--system trace:" + path + ": client " + std::to_string(c) +
                            " is in no row; add it or a '*' row for every client not listed");
     systems[static_cast<size_t>(c)] = rest;
+    r = rest_schedule;
   }
-  return SystemModel::from(std::move(systems));
+  SystemModel model = SystemModel::from(std::move(systems));
+  if (any_window) model.set_availability(std::move(schedules), std::move(row_of));
+  return model;
 }
 
 }  // namespace
@@ -143,6 +180,38 @@ SystemModel SystemModel::from(std::vector<ClientSystem> systems) {
   SystemModel m;
   m.clients_ = std::move(systems);
   return m;
+}
+
+void SystemModel::set_availability(std::vector<Availability> schedules, std::vector<uint32_t> schedule_of) {
+  require(schedule_of.size() == clients_.size(), "SystemModel: one schedule per client");
+  for (uint32_t s : schedule_of) require(s < schedules.size(), "SystemModel: a client's schedule is out of range");
+  schedules_ = std::move(schedules);
+  schedule_of_ = std::move(schedule_of);
+}
+
+const Availability& SystemModel::availability(int64_t c) const {
+  static const Availability always;
+  return has_windows() ? schedules_.at(schedule_of_.at(static_cast<size_t>(c))) : always;
+}
+
+std::vector<int64_t> SystemModel::online_at(double t) const {
+  std::vector<char> schedule_online(schedules_.size());
+  for (size_t s = 0; s < schedules_.size(); ++s) schedule_online[s] = schedules_[s].online(t);
+  std::vector<int64_t> online;
+  for (int64_t c = 0; c < size(); ++c)
+    if (!has_windows() || schedule_online[schedule_of_[static_cast<size_t>(c)]]) online.push_back(c);
+  return online;
+}
+
+double SystemModel::next_online(double t) const {
+  if (!has_windows()) return size() > 0 ? t : std::numeric_limits<double>::infinity();
+  // Only the schedules some client has.
+  std::vector<char> used(schedules_.size(), 0);
+  for (uint32_t s : schedule_of_) used[s] = 1;
+  double next = std::numeric_limits<double>::infinity();
+  for (size_t s = 0; s < schedules_.size(); ++s)
+    if (used[s]) next = std::min(next, schedules_[s].next_online(t));
+  return next;
 }
 
 SystemModel SystemModel::parse(const std::string& spec, int64_t clients, uint64_t seed) {

@@ -14,10 +14,14 @@
 //
 // Trace format (configs/systems/example-trace.csv is one):
 //
-//   class,clients,compute,up_mbps,down_mbps,latency_s
-//   phone-4g,0-59,0.25,5,20,0.08
-//   laptop-wifi,60-89,1,20,100,0.02
-//   workstation,*,4,100,1000,0.005
+//   class,clients,compute,up_mbps,down_mbps,latency_s[,available]
+//   phone-4g,0-59,0.25,5,20,0.08,0-28800;72000-86400@86400
+//   laptop-wifi,60-89,1,20,100,0.02,always
+//   workstation,*,4,100,1000,0.005,always
+//
+// `available` (optional: a header without it makes every client always
+// online) is when the row's clients are online, in virtual seconds
+// (sim/availability.h); a row per client gives each its own windows.
 //
 // `clients` is one client id, an inclusive range A-B, or `*` (every client
 // no other row names; at most one such row). Every client of the run must
@@ -30,6 +34,8 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "flb/sim/availability.h"
 
 namespace flb::sim {
 
@@ -51,8 +57,19 @@ class SystemModel {
   const ClientSystem& client(int64_t c) const { return clients_.at(static_cast<size_t>(c)); }
   int64_t size() const { return static_cast<int64_t>(clients_.size()); }
 
+  // Availability: every client is always online unless a trace's
+  // `available` column says otherwise.
+  bool has_windows() const { return !schedule_of_.empty(); }
+  const Availability& availability(int64_t c) const;
+  std::vector<int64_t> online_at(double t) const;  // the clients online at virtual time t, ascending
+  double next_online(double t) const;              // the first moment >= t some client is online (+inf: never)
+  // Client c gets schedules[schedule_of[c]] (the trace's rows).
+  void set_availability(std::vector<Availability> schedules, std::vector<uint32_t> schedule_of);
+
  private:
   std::vector<ClientSystem> clients_;
+  std::vector<Availability> schedules_;  // distinct windows of the trace's rows
+  std::vector<uint32_t> schedule_of_;    // per client; empty when every client is always online
 };
 
 }  // namespace flb::sim

@@ -53,6 +53,7 @@ class VirtualClock {
   double finish_round(int64_t round, int64_t bytes_down, const std::vector<int64_t>& sampled, double duration_s);
 
   double elapsed_s() const { return elapsed_s_; }  // the virtual clock after the finished rounds
+  const SystemModel& systems() const { return systems_; }
 
   // The ledger, for checkpoints: every round's broadcast bytes, every
   // client's last round, the clock. restore() takes what state() gave.
