@@ -15,7 +15,9 @@
 # (results/lm/README.md is written by hand around them).
 #
 # Environment: NP, THREADS, FLBENCH (binary; default build/apps/flbench),
-# OUT (default results/lm), CORPORA (default corpora), PRETRAIN_STEPS (1500),
+# OUT (default results/lm), BASE (the pretrained base; default $OUT/base),
+# ONLY (run only these run names, e.g. "fedit fedsrd": scripts/run-downloads.sh),
+# CORPORA (default corpora), PRETRAIN_STEPS (1500),
 # RUN_FLAGS (flags appended to every run, e.g. "--rounds 2": ctest's quick run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,8 @@ NP=${NP:-2}
 THREADS=${THREADS:-1}
 FLB=${FLBENCH:-build/apps/flbench}
 OUT=${OUT:-results/lm}
+BASE=${BASE:-$OUT/base}
+ONLY=${ONLY:-}
 CORPORA=${CORPORA:-corpora}
 PRETRAIN_STEPS=${PRETRAIN_STEPS:-1500}
 read -r -a RUN_FLAGS <<<"${RUN_FLAGS:-}"
@@ -34,10 +38,10 @@ PY=/usr/bin/python3
 mpi=(--oversubscribe)
 [ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
 mkdir -p "$OUT"
-if [ ! -f "$OUT/base/model.safetensors" ]; then
-  echo "run-lm: pretraining the base model ($OUT/base, a Hugging Face directory)"
+if [ ! -f "$BASE/model.safetensors" ]; then
+  echo "run-lm: pretraining the base model ($BASE, a Hugging Face directory)"
   "$FLB" pretrain --corpus-dir "$CORPORA" --steps "$PRETRAIN_STEPS" --report-every 250 --threads "$THREADS" \
-    --out "$OUT/base" --overwrite | tee "$OUT/pretrain.log"
+    --out "$BASE" --overwrite | tee "$OUT/pretrain.log"
 fi
 
 complete() { "$PY" -c "import h5py,sys; sys.exit(0 if 'completed_rounds' in h5py.File(sys.argv[1],'r').attrs else 1)" "$1" 2>/dev/null; }
@@ -47,6 +51,7 @@ run() {
   local preset=$1 name=$2
   shift 2
   local dir=$OUT/$preset out=$OUT/$preset/$name.h5
+  [ -z "$ONLY" ] || [[ " $ONLY " == *" $name "* ]] || return 0
   mkdir -p "$dir"
   if [ -f "$out" ] && complete "$out"; then
     echo "run-lm: $out complete, skipped"
@@ -54,7 +59,7 @@ run() {
   fi
   echo "run-lm: $preset/$name: $*"
   mpirun "${mpi[@]}" -np "$NP" "$FLB" --config "configs/lm/$(config_of "$preset").toml" --threads "$THREADS" \
-    --corpus-dir "$CORPORA" --base "$OUT/base" "$@" "${RUN_FLAGS[@]}" --out "$out" --overwrite >"$dir/$name.log" 2>&1 || { tail -5 "$dir/$name.log"; exit 1; }
+    --corpus-dir "$CORPORA" --base "$BASE" "$@" "${RUN_FLAGS[@]}" --out "$out" --overwrite >"$dir/$name.log" 2>&1 || { tail -5 "$dir/$name.log"; exit 1; }
   tail -1 "$dir/$name.log"
 }
 config_of() { case $1 in a | c) echo domains-4 ;; b) echo domains-100 ;; esac; }

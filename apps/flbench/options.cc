@@ -89,6 +89,10 @@ void add_virtual_time_options(CLI::App& app, flb::RunConfig& c) {
                  "Virtual seconds of one local step on a client of compute factor 1 (a calibration: measure a step "
                  "on the device class you model)")
       ->check(kNonNegativeNumber)->group("Virtual time");
+  app.add_option("--compute-time", c.compute_time,
+                 "A client's virtual compute: calibrated (steps x --step-seconds / compute factor: deterministic) or "
+                 "measured (its local training's wall seconds on this machine / compute factor: NOT reproducible)")
+      ->check(CLI::IsMember({"calibrated", "measured"}))->group("Virtual time");
   app.add_option("--dropout-prob", c.dropout_prob,
                  "Probability that a sampled client fails after its download, before uploading (drawn per client "
                  "and round from --seed)")

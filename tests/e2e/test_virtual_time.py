@@ -103,6 +103,19 @@ c.check(not cf["catch_up_bytes"].any(), "fedsrd, every client every round: no ca
 prev = np.concatenate([[0], rf["bytes_down"][:-1]])
 c.check(np.array_equal(cf["download_bytes"], prev[cf["round"]]), "fedsrd, every client: download = last round's broadcast")
 
+# --compute-time measured: each client's compute is its measured training
+# time over its compute factor (not reproducible, so checked per row).
+rm, cm = columns(run("fedavg-measured", 2, "fedavg", 3, ["--compute-time", "measured"]))
+worst = 0.0
+for i in range(len(cm["client"])):
+    compute = system_of(int(cm["client"][i]))[0]
+    want = cm["train_s"][i] / compute
+    worst = max(worst, abs(cm["virtual_compute_s"][i] - want) / max(want, 1e-300))
+    done = cm["virtual_down_s"][i] + cm["virtual_compute_s"][i] + cm["virtual_up_s"][i]
+    c.check(cm["train_s"][i] > 0 and cm["virtual_done_s"][i] == done,
+            f"measured: client {cm['client'][i]}: trained {cm['train_s'][i]:.4f} s, done = down + compute + up")
+c.check(worst < 1e-12, f"measured: virtual_compute_s = train_s / compute factor (max relative difference {worst:.1e})")
+
 # FedAvg broadcasts the dense state: catch-up never exceeds one broadcast.
 ra, ca = columns(run("fedavg-partial", 2, "fedavg", 3))
 c.check(np.all(ra["bytes_down"] == ra["bytes_down"][0]), "fedavg: every broadcast has the same size")

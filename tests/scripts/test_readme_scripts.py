@@ -157,6 +157,24 @@ def check_run_lm(tmp):
            f"{len(done)} complete runs (expected 10) and a table")
 
 
+def check_run_availability(tmp):
+    out = os.path.join(tmp, "availability")
+    text = run("run-availability.sh", [os.path.join(SRC, "scripts/run-availability.sh")],
+               env={"FLBENCH": FLBENCH, "OUT": out, "RUN_FLAGS": "--rounds 3"})
+    expect("run-availability.sh", complete(os.path.join(out, "windows.h5")) and complete(os.path.join(out, "always.h5"))
+           and "windows: virtual" in text and "always: virtual" in text, "both runs complete, and their summary")
+
+
+def check_run_downloads(tmp):
+    out = os.path.join(tmp, "downloads")
+    env = {"FLBENCH": FLBENCH, "OUT": out, "SETTINGS": "A", "ALGS": "fedavg topk", "EXTRA_A": "",
+           "CORPORA": os.path.join(tmp, "corpora-downloads"), "RUN_FLAGS": "--rounds 3 --eval-every 3"}
+    run("run-downloads.sh", [os.path.join(SRC, "scripts/run-downloads.sh")], env=env, timeout=1200)
+    tables = [os.path.join(out, p + ".md") for p in ("issue3", "lm")]
+    rows = [sum(l.startswith("| ") for l in open(t)) - 1 if os.path.exists(t) else 0 for t in tables]
+    expect("run-downloads.sh", rows == [2, 5], f"{tables}: 2 and 5 rows under the header (got {rows})")
+
+
 def check_quickstart(tmp):
     if os.path.realpath(BUILD) != os.path.realpath(os.path.join(SRC, "build")):
         print(f"skip quickstart.sh: it builds into {SRC}/build, and this test's build is {BUILD}")
@@ -177,7 +195,8 @@ def main():
                "scripts/bench/server_step.sh": check_server_step, "scripts/bench/flcomm.sh": check_flcomm,
                "scripts/bench/scaling.sh": check_scaling,
                "scripts/run-issue3.sh": check_run_issue3,
-               "scripts/run-lm.sh": check_run_lm, "scripts/quickstart.sh": check_quickstart}
+               "scripts/run-lm.sh": check_run_lm, "scripts/quickstart.sh": check_quickstart,
+               "scripts/run-availability.sh": check_run_availability, "scripts/run-downloads.sh": check_run_downloads}
     unknown = [n for n in readme_names() if n not in checked and n not in COVERED_ELSEWHERE
                and not os.path.isdir(os.path.join(SRC, n))]
     expect("README", not unknown, "every script the README names is exercised"

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "flb/core/error.h"
+#include "error_message.h"
 #include "flb/core/rng.h"
 #include "flb/sim/system_model.h"
 
@@ -24,17 +25,6 @@ std::string write_file(const std::string& name, const std::string& text) {
   const std::string path = testing::TempDir() + "/" + name;
   std::ofstream(path) << text;
   return path;
-}
-
-// The message of the flb::Error `f` throws ("" when it does not).
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(SystemModel, UniformKeysAndTheirErrors) {
@@ -170,6 +160,16 @@ TEST(VirtualClock, DownloadsAndTimesEqualTheBruteForceLedgerAndTheClosedForm) {
   EXPECT_GT(catch_ups, 0);
   EXPECT_GT(capped, 0);
   EXPECT_LT(worst, 1e-15);
+}
+
+TEST(VirtualClock, MeasuredComputeIsTheTrainingTimeOverTheComputeFactor) {
+  const SystemModel systems = SystemModel::from({{1.0, 8, 8, 0}, {4.0, 8, 8, 0}});
+  const VirtualClock measured(systems, 0.5, 1000, /*measured_compute=*/true), calibrated(systems, 0.5, 1000);
+  for (int64_t c : {0, 1}) {
+    const double factor = systems.client(c).compute;
+    EXPECT_EQ(measured.client(0, c, 10, 0, 2.5).compute_s, 2.5 / factor);  // train_s, not the 10 steps
+    EXPECT_EQ(calibrated.client(0, c, 10, 0, 2.5).compute_s, 10 * 0.5 / factor);
+  }
 }
 
 TEST(VirtualClock, StateRestoresTheLedgerAndRoundsEndInOrder) {

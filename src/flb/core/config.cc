@@ -60,6 +60,8 @@ void validate(const RunConfig& c) {
   require(c.data.partition != "dirichlet" || c.data.dirichlet_alpha > 0,
           "--dirichlet-alpha: must be positive");
   require(c.on_bad_upload == "stop" || c.on_bad_upload == "skip", "--on-bad-upload: choose stop or skip");
+  require(c.compute_time == "calibrated" || c.compute_time == "measured",
+          "--compute-time: choose calibrated or measured");
   require(std::isfinite(c.clip_update_norm) && c.clip_update_norm >= 0,
           "--clip-update-norm: must be a finite number >= 0 (0: no clipping)");
   require(c.aggregation == "central" || c.aggregation == "hierarchical", "--aggregation: choose central or hierarchical");

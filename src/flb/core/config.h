@@ -85,6 +85,7 @@ struct RunConfig {
   // and the seconds of one local step at compute factor 1 (a calibration).
   std::string system = "uniform";
   double step_seconds = 0.1;
+  std::string compute_time = "calibrated";  // calibrated: steps x step_seconds; measured: this machine's wall time
   // Dropouts, deadlines and over-selection (sim/arrivals.h).
   double dropout_prob = 0;  // a sampled client fails before uploading with this probability
   double deadline_s = 0;    // virtual seconds after which uploads are discarded (0: no deadline)

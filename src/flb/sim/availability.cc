@@ -1,32 +1,22 @@
 #include "flb/sim/availability.h"
 
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <limits>
 #include <sstream>
 
 #include "flb/core/error.h"
+#include "flb/sim/trace_fields.h"
 
 namespace flb::sim {
 namespace {
 
 constexpr double kNever = std::numeric_limits<double>::infinity();
 
-std::string trim(const std::string& s) {
-  const size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
-  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-}
-
 // A finite number >= 0, all of `text`.
 double seconds(const std::string& text, const std::string& what) {
-  const std::string t = trim(text);
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(t.c_str(), &end);
-  require(!t.empty() && end == t.c_str() + t.size() && errno == 0 && std::isfinite(v) && v >= 0,
-          what + ": '" + t + "' is not a number of seconds >= 0");
+  const double v = finite_number(text, what);
+  require(v >= 0, what + ": '" + trim(text) + "' is not a number of seconds >= 0");
   return v;
 }
 

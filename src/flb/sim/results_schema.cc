@@ -61,10 +61,11 @@ std::vector<metrics::ColumnSpec> client_columns() {
       {"download_bytes", I, "what the client downloaded before training: the broadcasts it had not heard, or the dense state if smaller"},
       {"catch_up_bytes", I, "of which beyond the last round's broadcast (0 when it heard every broadcast)"},
       {"virtual_down_s", F, "virtual seconds of its download (latency + bytes / downlink)"},
-      {"virtual_compute_s", F, "virtual seconds of its local steps (steps x --step-seconds / compute factor)"},
+      {"virtual_compute_s", F, "virtual seconds of its local steps (steps x --step-seconds / compute factor; --compute-time measured: train_s / compute factor)"},
       {"virtual_up_s", F, "virtual seconds of its upload (latency + upload_bytes / uplink)"},
       {"virtual_done_s", F, "when its upload arrived (or would have), in virtual seconds from the round's start; NaN when it dropped out"},
       {"status", I, "0 arrived (aggregated), 1 dropped, 2 late, 3 surplus, 4 offline (sim/arrivals.h)"},
+      {"train_s", F, "wall seconds of its local training on its rank, this machine (not reproducible; --compute-time measured uses it)"},
   };
 }
 
@@ -132,7 +133,7 @@ metrics::Rows to_rows(const std::vector<ClientRecord>& rows) {
     const double v[] = {double(r.round),  double(r.client),   double(r.rank),     double(r.samples),     double(r.steps),
                         r.loss,           double(r.upload_bytes), double(r.nonzeros), double(r.scalar_parts),
                         double(r.download_bytes), double(r.catch_up_bytes), r.virtual_down_s, r.virtual_compute_s,
-                        r.virtual_up_s, r.virtual_done_s, double(r.status)};
+                        r.virtual_up_s, r.virtual_done_s, double(r.status), r.train_s};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
   }
   return out;

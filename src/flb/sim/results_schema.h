@@ -17,7 +17,7 @@ namespace flb::sim {
 // 6: dropouts, deadlines, over-selection (/rounds/arrived .. surplus,
 // /clients/status; virtual_s is how long the server waited).
 // 7: availability windows (/rounds/online, offline, idle_s; /clients/status
-// 4 offline; virtual_s includes idle_s) and /rounds/clipped.
+// 4 offline; virtual_s includes idle_s), /rounds/clipped, /clients/train_s.
 constexpr int64_t kSchemaVersion = 7;
 
 struct RoundRow {
@@ -51,6 +51,7 @@ struct ClientRecord {
   int64_t download_bytes = 0, catch_up_bytes = 0;
   double virtual_down_s = 0, virtual_compute_s = 0, virtual_up_s = 0, virtual_done_s = 0;
   int64_t status = 0;        // a sim::ClientStatus: arrived, dropped, late, surplus, offline (sim/arrivals.h)
+  double train_s = 0;        // wall seconds of its local training on its rank (not reproducible)
 };
 
 struct EvalRow {

@@ -201,10 +201,12 @@ Round::LocalUploads Round::train_and_encode(int64_t round, const std::vector<int
     }
     phase.reset();
     const LocalResult local = train_client(ctx);
-    train_s += phase.seconds();
+    const double trained_s = phase.seconds();
+    train_s += trained_s;
     phase.reset();
     const algo::EncodedUpload up = setup_.algorithm->append_upload(ctx, setup_.global, setup_.params, out.bytes);
-    const ClientRecord record{round, c, rank, ctx.samples, local.steps, local.mean_loss, up.bytes, up.values, up.scalar_parts};
+    ClientRecord record{round, c, rank, ctx.samples, local.steps, local.mean_loss, up.bytes, up.values, up.scalar_parts};
+    record.train_s = trained_s;
     encode_s += phase.seconds();
     out.records.push_back(record);
   }
@@ -488,7 +490,7 @@ void Round::time_clients(std::vector<ClientRecord>& records) {
   for (ClientRecord& r : records) {
     if (systems.has_windows())
       leaves_s_.push_back(systems.availability(r.client).online_until(round_start_s_) - round_start_s_);
-    const ClientTimes t = setup_.clock.client(r.round, r.client, r.steps, r.upload_bytes);
+    const ClientTimes t = setup_.clock.client(r.round, r.client, r.steps, r.upload_bytes, r.train_s);
     r.download_bytes = t.download_bytes;
     r.catch_up_bytes = t.catch_up_bytes;
     r.virtual_down_s = t.down_s;

@@ -86,7 +86,8 @@ RunSetup make_setup(const RunConfig& config, int local_rank, int local_size) {
   // The dense catch-up in the wire format: a part per global tensor.
   const auto dense_bytes = static_cast<int64_t>(
       compress::dense_encoded_size(s.global.size(), static_cast<uint64_t>(s.algorithm->catch_up_numel(s.global))));
-  s.clock = VirtualClock(SystemModel::parse(config.system, config.clients, config.seed), config.step_seconds, dense_bytes);
+  s.clock = VirtualClock(SystemModel::parse(config.system, config.clients, config.seed), config.step_seconds, dense_bytes,
+                         config.compute_time == "measured");
   return s;
 }
 

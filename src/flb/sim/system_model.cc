@@ -1,9 +1,7 @@
 #include "flb/sim/system_model.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -11,6 +9,7 @@
 
 #include "flb/core/error.h"
 #include "flb/core/rng.h"
+#include "flb/sim/trace_fields.h"
 
 namespace flb::sim {
 namespace {
@@ -24,24 +23,8 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-std::string trim(const std::string& s) {
-  const size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
-  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-}
-
-// A finite number, all of `text`; `what` names it in the error.
-double number(const std::string& text, const std::string& what) {
-  const std::string t = trim(text);
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(t.c_str(), &end);
-  require(!t.empty() && end == t.c_str() + t.size() && errno == 0 && std::isfinite(v),
-          what + ": '" + text + "' is not a number");
-  return v;
-}
-
 int64_t client_id(const std::string& text, int64_t clients, const std::string& where) {
-  const double v = number(text, where + ": client id");
+  const double v = finite_number(text, where + ": client id");
   require(v == std::floor(v) && v >= 0 && v < static_cast<double>(clients),
           where + ": client id " + trim(text) + " is not in [0, " + std::to_string(clients) +
               ") (this run's --clients); was the trace made for another run?");
@@ -64,7 +47,7 @@ void parse_keys(const std::string& list, std::map<std::string, double>& values, 
     for (const auto& [k, v] : values) known += (known.empty() ? "" : ", ") + k;
     require(eq != std::string::npos && values.count(key),
             "--system " + spec + ": '" + item + "' is not KEY=VALUE with KEY one of " + known);
-    values[key] = number(item.substr(eq + 1), "--system " + spec + ": " + key);
+    values[key] = finite_number(item.substr(eq + 1), "--system " + spec + ": " + key);
   }
 }
 
@@ -129,8 +112,8 @@ SystemModel trace(const std::string& path, int64_t clients) {
     const std::vector<std::string> f = split(t, ',');
     require(f.size() == fields, where + ": " + std::to_string(f.size()) + " fields; need " + std::to_string(fields) + " (" +
                                     header + (fields == 7 ? ",available)" : ")"));
-    const ClientSystem s{number(f[2], where + ": compute"), number(f[3], where + ": up_mbps"),
-                         number(f[4], where + ": down_mbps"), number(f[5], where + ": latency_s")};
+    const ClientSystem s{finite_number(f[2], where + ": compute"), finite_number(f[3], where + ": up_mbps"),
+                         finite_number(f[4], where + ": down_mbps"), finite_number(f[5], where + ": latency_s")};
     check(s, where);
     uint32_t schedule = 0;
     if (fields == 7) {

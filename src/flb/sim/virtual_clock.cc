@@ -7,9 +7,10 @@
 
 namespace flb::sim {
 
-VirtualClock::VirtualClock(SystemModel systems, double step_seconds, int64_t dense_state_bytes)
+VirtualClock::VirtualClock(SystemModel systems, double step_seconds, int64_t dense_state_bytes, bool measured_compute)
     : systems_(std::move(systems)),
       step_seconds_(step_seconds),
+      measured_compute_(measured_compute),
       dense_state_bytes_(dense_state_bytes),
       prefix_{0},
       last_round_(static_cast<size_t>(systems_.size()), 0) {
@@ -21,7 +22,7 @@ void VirtualClock::require_next(int64_t round) const {
           "virtual clock: round " + std::to_string(round) + " is not the next round to finish");
 }
 
-ClientTimes VirtualClock::client(int64_t round, int64_t client, int64_t steps, int64_t upload_bytes) const {
+ClientTimes VirtualClock::client(int64_t round, int64_t client, int64_t steps, int64_t upload_bytes, double train_s) const {
   require_next(round);
   const ClientSystem& s = systems_.client(client);
   const int64_t L = last_round_.at(static_cast<size_t>(client));
@@ -31,7 +32,7 @@ ClientTimes VirtualClock::client(int64_t round, int64_t client, int64_t steps, i
       round > 0 ? prefix_[static_cast<size_t>(round)] - prefix_[static_cast<size_t>(round - 1)] : 0;
   t.catch_up_bytes = std::max<int64_t>(0, t.download_bytes - last_broadcast);
   t.down_s = s.latency_s + 8.0 * static_cast<double>(t.download_bytes) / (1e6 * s.down_mbps);
-  t.compute_s = static_cast<double>(steps) * step_seconds_ / s.compute;
+  t.compute_s = measured_compute_ ? train_s / s.compute : static_cast<double>(steps) * step_seconds_ / s.compute;
   t.up_s = s.latency_s + 8.0 * static_cast<double>(upload_bytes) / (1e6 * s.up_mbps);
   t.done_s = t.down_s + t.compute_s + t.up_s;
   return t;

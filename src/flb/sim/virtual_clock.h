@@ -19,6 +19,9 @@
 //
 //   down_s    = latency + 8 download_bytes / (1e6 down_mbps)
 //   compute_s = steps * step_seconds / compute
+//               (--compute-time measured: train_s / compute, train_s the
+//               client's local training in wall seconds on this machine:
+//               not reproducible, not the same on another machine)
 //   up_s      = latency + 8 upload_bytes / (1e6 up_mbps)
 //   done_s    = down_s + compute_s + up_s      (from the round's start)
 //
@@ -42,11 +45,13 @@ struct ClientTimes {
 
 class VirtualClock {
  public:
-  VirtualClock(SystemModel systems = {}, double step_seconds = 0, int64_t dense_state_bytes = 0);
+  // measured_compute: compute_s from each client's measured train_s.
+  VirtualClock(SystemModel systems = {}, double step_seconds = 0, int64_t dense_state_bytes = 0,
+               bool measured_compute = false);
 
   // Round `round`'s times of one sampled client, from what it has heard.
   // Call for each of the round's clients, then finish_round.
-  ClientTimes client(int64_t round, int64_t client, int64_t steps, int64_t upload_bytes) const;
+  ClientTimes client(int64_t round, int64_t client, int64_t steps, int64_t upload_bytes, double train_s = 0) const;
   // Ends round `round`: its broadcast's bytes, its sampled clients (each
   // downloaded, so now holds the state as of this round's start, even one
   // that then dropped out) and its duration; returns that duration. Rounds end in order.
@@ -70,6 +75,7 @@ class VirtualClock {
 
   SystemModel systems_;
   double step_seconds_;
+  bool measured_compute_;
   int64_t dense_state_bytes_;
   std::vector<int64_t> prefix_;      // prefix_[j] = sum of bytes_down over rounds < j
   std::vector<int64_t> last_round_;  // per client
