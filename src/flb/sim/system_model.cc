@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -168,7 +169,17 @@ SystemModel SystemModel::from(std::vector<ClientSystem> systems) {
 void SystemModel::set_availability(std::vector<Availability> schedules, std::vector<uint32_t> schedule_of) {
   require(schedule_of.size() == clients_.size(), "SystemModel: one schedule per client");
   for (uint32_t s : schedule_of) require(s < schedules.size(), "SystemModel: a client's schedule is out of range");
-  schedules_ = std::move(schedules);
+  // Keep only the schedules some client has (a trace's `always` or `*` row
+  // may cover no one), so next_online need not look at the clients.
+  schedules_.clear();
+  std::vector<uint32_t> kept(schedules.size(), UINT32_MAX);
+  for (uint32_t& s : schedule_of) {
+    if (kept[s] == UINT32_MAX) {
+      kept[s] = static_cast<uint32_t>(schedules_.size());
+      schedules_.push_back(schedules[s]);
+    }
+    s = kept[s];
+  }
   schedule_of_ = std::move(schedule_of);
 }
 
@@ -188,12 +199,8 @@ std::vector<int64_t> SystemModel::online_at(double t) const {
 
 double SystemModel::next_online(double t) const {
   if (!has_windows()) return size() > 0 ? t : std::numeric_limits<double>::infinity();
-  // Only the schedules some client has.
-  std::vector<char> used(schedules_.size(), 0);
-  for (uint32_t s : schedule_of_) used[s] = 1;
   double next = std::numeric_limits<double>::infinity();
-  for (size_t s = 0; s < schedules_.size(); ++s)
-    if (used[s]) next = std::min(next, schedules_[s].next_online(t));
+  for (const Availability& a : schedules_) next = std::min(next, a.next_online(t));
   return next;
 }
 

@@ -68,7 +68,7 @@ class SystemModel {
 
  private:
   std::vector<ClientSystem> clients_;
-  std::vector<Availability> schedules_;  // distinct windows of the trace's rows
+  std::vector<Availability> schedules_;  // the trace rows' windows that some client has
   std::vector<uint32_t> schedule_of_;    // per client; empty when every client is always online
 };
 
