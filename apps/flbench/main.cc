@@ -7,9 +7,11 @@
 // on SIGTERM/SIGUSR1: continue with --resume.
 #include <malloc.h>
 #include <mpi.h>
+#include <unistd.h>
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
+#include <cerrno>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -262,6 +264,20 @@ static void keep_freed_memory_for_reuse() {
   mallopt(M_TOP_PAD, 256 << 20);       // grow the heap 256 MiB at a time
 }
 
+// Writes `line` with as few write(2) calls as the pipe allows. A rank's
+// last words go through mpirun's I/O forwarding, which interleaves them
+// with its own abort banner at write boundaries: a message written in
+// pieces (std::cerr << a << b) came out split by the banner's dashes.
+static void write_whole_line_to_stderr(const std::string& line) {
+  size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // stderr is gone: nothing left to tell
+    done += static_cast<size_t>(n);
+  }
+}
+
 // " in round R, phase P" for an error message, or "" outside the rounds.
 static std::string where(const std::string& position) { return position.empty() ? "" : " in " + position; }
 
@@ -281,8 +297,8 @@ int main(int argc, char** argv) {
     code = 1;
   } catch (const std::exception& e) {
     // This rank alone failed; the others may wait in a collective forever.
-    std::cerr << "flbench: rank " << rank << ": error" << where(flb::position()) << ": " << e.what() << "\n"
-              << std::flush;
+    write_whole_line_to_stderr("flbench: rank " + std::to_string(rank) + ": error" + where(flb::position()) + ": " +
+                               e.what() + "\n");
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   MPI_Finalize();
