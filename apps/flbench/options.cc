@@ -127,7 +127,7 @@ void add_data_options(CLI::App& app, flb::RunConfig& c) {
 
 // Local training: the optimiser each client runs.
 void add_training_options(CLI::App& app, flb::RunConfig& c) {
-  app.add_option("--model", c.train.model, "Model: mlp or cnn (fashion-mnist), logreg (synthetic)")->check(CLI::IsMember({"mlp", "cnn", "logreg"}))->group("Local training");
+  app.add_option("--model", c.train.model, "Model: mlp, cnn, or the papers' own lenet-fedloru (FedLoRU's LeNet, 340k parameters) and cnn-lbgm (LBGM's CNN, 431k) for fashion-mnist; logreg (synthetic)")->check(CLI::IsMember({"mlp", "cnn", "lenet-fedloru", "cnn-lbgm", "logreg"}))->group("Local training");
   app.add_option("--local-epochs", c.train.local_epochs, "Local epochs per round (used when --local-steps is 0)")
       ->check(CLI::Range(int64_t{0}, int64_t{100000}))->group("Local training");
   app.add_option("--local-steps", c.train.local_steps, "Exactly this many local steps per round (0: use --local-epochs)")

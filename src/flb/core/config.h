@@ -46,7 +46,7 @@ struct ModelConfig {
 };
 
 struct TrainConfig {
-  std::string model = "mlp";       // mlp | cnn (fashion-mnist); logreg (synthetic); text and tokens use the Llama
+  std::string model = "mlp";       // mlp | cnn | lenet-fedloru | cnn-lbgm (fashion-mnist); logreg (synthetic); text and tokens use the Llama
   int64_t local_epochs = 1;        // used when local_steps == 0
   int64_t local_steps = 0;         // > 0: exactly this many steps per client
   int64_t batch_size = 32;

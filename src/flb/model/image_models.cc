@@ -45,12 +45,66 @@ class Cnn : public ImageClassifier {
   std::shared_ptr<Layer> conv1_, conv2_, fc1_, fc2_;
 };
 
+// FedLoRU's LeNet (haemPark/fedloru_official, src/models/lenet.py, with
+// its defaults hidden_size 64 and dropout 0.1). Only conv2 (the authors'
+// "encoder", the one module their LoRU wrapper targets) is low-rank.
+class LeNetFedLoRU : public ImageClassifier {
+ public:
+  LeNetFedLoRU(int64_t classes, const LowRankSpec* lr)
+      : conv1_(register_module("conv1", make_conv(1, 64, 5, nullptr, /*padding=*/1))),
+        conv2_(register_module("conv2", make_conv(64, 128, 5, lr, /*padding=*/1))),
+        fc1_(register_module("fc1", make_linear(128 * 4 * 4, 64, nullptr))),
+        fc2_(register_module("fc2", make_linear(64, 32, nullptr))),
+        fc3_(register_module("fc3", make_linear(32, classes, nullptr))) {}
+
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto h = F::max_pool2d(torch::relu(conv1_->forward(x)), F::MaxPool2dFuncOptions(2));  // (B, 64, 13, 13)
+    h = F::max_pool2d(torch::relu(conv2_->forward(h)), F::MaxPool2dFuncOptions(2));       // (B, 128, 5, 5)
+    h = F::adaptive_avg_pool2d(h, F::AdaptiveAvgPool2dFuncOptions({4, 4}));               // (B, 128, 4, 4)
+    h = torch::relu(fc1_->forward(h.flatten(1)));                                          // (B, 64)
+    h = F::dropout(h, F::DropoutFuncOptions().p(0.1).training(is_training()));
+    h = torch::relu(fc2_->forward(h));  // (B, 32)
+    return fc3_->forward(h);            // (B, classes)
+  }
+
+ private:
+  std::shared_ptr<Layer> conv1_, conv2_, fc1_, fc2_, fc3_;
+};
+
+// LBGM's Fashion-MNIST CNN (shams-sam/FedOptim, src/models/cnn.py, class
+// CNN with nc 1, fs 4*4*50). Low-rank: conv2 and fc1, as in cnn.
+class CnnLbgm : public ImageClassifier {
+ public:
+  CnnLbgm(int64_t classes, const LowRankSpec* lr)
+      : conv1_(register_module("conv1", make_conv(1, 20, 5, nullptr))),
+        conv2_(register_module("conv2", make_conv(20, 50, 5, lr))),
+        fc1_(register_module("fc1", make_linear(50 * 4 * 4, 500, lr))),
+        fc2_(register_module("fc2", make_linear(500, classes, nullptr))) {}
+
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto h = F::max_pool2d(torch::relu(conv1_->forward(x)), F::MaxPool2dFuncOptions(2));  // (B, 20, 12, 12)
+    h = F::max_pool2d(torch::relu(conv2_->forward(h)), F::MaxPool2dFuncOptions(2));       // (B, 50, 4, 4)
+    h = torch::relu(fc1_->forward(h.flatten(1)));                                          // (B, 500)
+    return fc2_->forward(h);                                                               // (B, classes)
+  }
+
+ private:
+  std::shared_ptr<Layer> conv1_, conv2_, fc1_, fc2_;
+};
+
 }  // namespace
+
+const std::vector<std::string>& image_model_names() {
+  static const std::vector<std::string> names = {"mlp", "cnn", "lenet-fedloru", "cnn-lbgm"};
+  return names;
+}
 
 std::shared_ptr<ImageClassifier> make_image_model(const std::string& name, int64_t classes, const LowRankSpec* low_rank) {
   if (name == "mlp") return std::make_shared<Mlp>(classes, low_rank);
   if (name == "cnn") return std::make_shared<Cnn>(classes, low_rank);
-  throw Error("--model: unknown model '" + name + "' (choose mlp or cnn)");
+  if (name == "lenet-fedloru") return std::make_shared<LeNetFedLoRU>(classes, low_rank);
+  if (name == "cnn-lbgm") return std::make_shared<CnnLbgm>(classes, low_rank);
+  throw Error("--model: unknown model '" + name + "' (choose mlp, cnn, lenet-fedloru or cnn-lbgm)");
 }
 
 }  // namespace flb::model

@@ -30,15 +30,18 @@ class DenseLinear : public Layer {
 
 class DenseConv : public Layer {
  public:
-  DenseConv(int64_t in, int64_t out, int64_t k) {
+  DenseConv(int64_t in, int64_t out, int64_t k, int64_t padding) : padding_(padding) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(in * k * k));
     w_ = register_parameter("W", torch::empty({out, in, k, k}).uniform_(-bound, bound));
     b_ = register_parameter("bias", torch::empty({out}).uniform_(-bound, bound));
   }
-  torch::Tensor forward(const torch::Tensor& x) override { return F::conv2d(x, w_, F::Conv2dFuncOptions().bias(b_)); }
+  torch::Tensor forward(const torch::Tensor& x) override {
+    return F::conv2d(x, w_, F::Conv2dFuncOptions().bias(b_).padding(padding_));
+  }
 
  private:
   torch::Tensor w_, b_;
+  int64_t padding_;
 };
 
 // Shared by the factorised linear and conv layers: W, b and the pairs.
@@ -101,13 +104,16 @@ class FactorizedLinear : public FactorizedBase {
 
 class FactorizedConv : public FactorizedBase {
  public:
-  FactorizedConv(int64_t in, int64_t out, int64_t k, const LowRankSpec& spec) {
+  FactorizedConv(int64_t in, int64_t out, int64_t k, int64_t padding, const LowRankSpec& spec) : padding_(padding) {
     build(spec, {out, in, k, k}, in * k * k, {out, spec.rank, 1, 1}, {spec.rank, in, k, k}, in * k * k);
   }
+  // The down path pads as the base does, so both see the same receptive
+  // field and delta() is exactly the kernel the pair adds to W.
   torch::Tensor forward(const torch::Tensor& x) override {
-    auto y = F::conv2d(x, w_, F::Conv2dFuncOptions().bias(b_));
+    auto y = F::conv2d(x, w_, F::Conv2dFuncOptions().bias(b_).padding(padding_));
     const auto xin = path_input(x);
-    for (size_t p = 0; p < u_.size(); ++p) y = y + scale_ * F::conv2d(F::conv2d(xin, d_[p]), u_[p]);
+    for (size_t p = 0; p < u_.size(); ++p)
+      y = y + scale_ * F::conv2d(F::conv2d(xin, d_[p], F::Conv2dFuncOptions().padding(padding_)), u_[p]);
     return y;
   }
   torch::Tensor delta(int p) override {
@@ -116,6 +122,9 @@ class FactorizedConv : public FactorizedBase {
     const auto& d = down(p);
     return (scale_ * torch::mm(u.view({u.size(0), u.size(1)}), d.view({d.size(0), -1}))).view_as(w_);
   }
+
+ private:
+  int64_t padding_;
 };
 
 }  // namespace
@@ -161,9 +170,9 @@ std::shared_ptr<Layer> make_linear(int64_t in, int64_t out, const LowRankSpec* s
   return std::make_shared<DenseLinear>(in, out, bias);
 }
 
-std::shared_ptr<Layer> make_conv(int64_t in, int64_t out, int64_t k, const LowRankSpec* spec) {
-  if (spec) return std::make_shared<FactorizedConv>(in, out, k, *spec);
-  return std::make_shared<DenseConv>(in, out, k);
+std::shared_ptr<Layer> make_conv(int64_t in, int64_t out, int64_t k, const LowRankSpec* spec, int64_t padding) {
+  if (spec) return std::make_shared<FactorizedConv>(in, out, k, padding, *spec);
+  return std::make_shared<DenseConv>(in, out, k, padding);
 }
 
 }  // namespace flb::model

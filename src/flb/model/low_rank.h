@@ -1,7 +1,7 @@
 // Layers with trainable low-rank updates on a frozen base:
 //
 //   linear  y = x W^T + b + s * sum_p (x D_p^T) U_p^T       W (out, in), D_p (r, in), U_p (out, r)
-//   conv    y = conv(x, W) + b + s * sum_p conv1x1(conv(x, D_p), U_p)
+//   conv    y = conv(x, W) + b + s * sum_p conv1x1(conv(x, D_p), U_p)   (both k x k convs padded alike)
 //           W (out, in, k, k), D_p (r, in, k, k): k x k down to r channels, U_p (out, r, 1, 1)
 //
 // with s = alpha / r. This one structure serves LoRA (U = B starts at 0,
@@ -75,6 +75,9 @@ torch::Tensor base_linear(const torch::Tensor& x, const torch::Tensor& w, const 
 // spec == nullptr: a dense layer with LibTorch's default initialisation.
 // bias false: no bias parameter (the Llama family's projections).
 std::shared_ptr<Layer> make_linear(int64_t in, int64_t out, const LowRankSpec* spec, bool bias = true);
-std::shared_ptr<Layer> make_conv(int64_t in, int64_t out, int64_t kernel, const LowRankSpec* spec);
+// A kernel x kernel convolution, stride 1, `padding` zeros on each side
+// (the low-rank path's kernel x kernel down-projection pads the same).
+std::shared_ptr<Layer> make_conv(int64_t in, int64_t out, int64_t kernel, const LowRankSpec* spec,
+                                 int64_t padding = 0);
 
 }  // namespace flb::model
