@@ -7,20 +7,22 @@
     scripts/analyze.py results/ --json runs.json      # machine-readable summary ('-': stdout)
     scripts/analyze.py runs/ --target accuracy=0.8 --target loss=0.5 --plots plots/
                                                       # ... MB and virtual seconds to reach them
+    scripts/analyze.py runs/ --seeds                  # ... one row per experiment over its seeds
 
 Directories are searched recursively for *.h5. A file named on the command
 line that is not an flbench result is an error (exit 1); such a file found
 while searching a directory is reported and skipped.
 
 Every number in the table is read from the file: nothing is re-run. The
-schema is results/README.md; this script reads schema_versions 1 to 7
+schema is results/README.md; this script reads schema_versions 1 to 8
 and says which one each file has (the table's "schema" column, the JSON's
 "schema_version"). Version 3 added /memory (not read here), version 4
 /rounds/bytes_moved (not read here), version 5 virtual time and the
 clients' downloads (read by --target and the plots against virtual time
 and downloads), version 6 the clients' statuses (arrived, dropped, late,
 surplus; not read here), version 7 availability windows and clipping
-(/rounds/online, offline, idle_s, clipped; not read here). Version 1 named /rounds/bytes_gathered "bytes_up"
+(/rounds/online, offline, idle_s, clipped; not read here), version 8
+/server_diagnostics (FedSRD's server step; not read here). Version 1 named /rounds/bytes_gathered "bytes_up"
 (and /clients/upload_bytes "bytes_up"); its columns are read under the new
 names.
 
@@ -39,6 +41,17 @@ including it:
 Then per algorithm, over its runs (seeds, learning rates, ...): how many
 reached the target, and the mean and standard deviation of each figure over
 those that did.
+
+Seeds (--seeds): runs whose config_toml differs only in the seed (and in
+where and how they ran: out, threads, device, ...) are one experiment; per
+experiment, the seeds, the mean ± sample standard deviation and the 95%
+t-interval half-width of the final test accuracy and loss, the mean MB up
+and down, and "vs best": Welch's two-sided t-test at 5% against the
+experiment with the best mean accuracy (loss where there is none), so a
+difference inside the noise is marked as such. Rows are labelled by the
+file name without its seed suffix (lbgm-d0.2_seed3.h5: lbgm-d0.2) where
+that tells the experiments apart, else by the algorithm and the config
+keys that differ between experiments.
 
 Downloads (--downloads): per run, what honest accounting (schema 5 and
 later) changed: the clients' downloads as flbench counted them before
@@ -75,7 +88,7 @@ try:
 except ImportError:  # pragma: no cover
     tomllib = None
 
-SUPPORTED_SCHEMA_VERSIONS = {1, 2, 3, 4, 5, 6, 7}
+SUPPORTED_SCHEMA_VERSIONS = {1, 2, 3, 4, 5, 6, 7, 8}
 
 # Columns renamed by a schema version: {version: {table: {old name: new name}}}
 # for the files older than it (results/README.md lists the changes).
@@ -494,6 +507,137 @@ def target_by_algorithm(rows):
     return out
 
 
+# --------------------------------------------------------------------------
+# Seeds (--seeds): runs that differ only in their seed, as one row
+
+
+# config_toml keys that do not define the experiment: its repetitions (the
+# seed), and where and how it ran (results equal bitwise across ranks,
+# threads and devices up to rounding).
+NOT_THE_EXPERIMENT = {"seed", "out", "overwrite", "threads", "device", "checkpoint-every",
+                      "skip-memory-check", "round-timeout", "data-dir", "corpus-dir", "token-dir"}
+
+# Two-sided 95% quantiles of Student's t, t_{0.975, df}, df = 1..30.
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+        2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def t975(df):
+    """t_{0.975, df}; df is rounded down (conservative); 1.96 beyond 120."""
+    df = int(math.floor(df))
+    if df < 1:
+        return math.nan
+    if df <= 30:
+        return T975[df - 1]
+    return 2.000 if df <= 60 else 1.980 if df <= 120 else 1.960
+
+
+def ci95(values):
+    """Half-width of the 95% t-interval of the mean (NaN for fewer than two values)."""
+    v = [x for x in values if not math.isnan(x)]
+    if len(v) < 2:
+        return math.nan
+    return t975(len(v) - 1) * float(np.std(v, ddof=1)) / math.sqrt(len(v))
+
+
+def welch_differs(a, b):
+    """Whether the means of samples a and b differ at the 5% level (Welch's
+    t-test, two-sided); None when either has fewer than two values."""
+    a = [x for x in a if not math.isnan(x)]
+    b = [x for x in b if not math.isnan(x)]
+    if len(a) < 2 or len(b) < 2:
+        return None
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    diff = abs(float(np.mean(a)) - float(np.mean(b)))
+    if se == 0:
+        return diff > 0
+    df = (va + vb) ** 2 / ((va ** 2 / (len(a) - 1) if va else 0) + (vb ** 2 / (len(b) - 1) if vb else 0))
+    return diff > t975(df) * se
+
+
+def experiment_key(run):
+    return _freeze({k: v for k, v in run["config"].items() if k not in NOT_THE_EXPERIMENT})
+
+
+def seed_groups(runs, summaries):
+    """Runs grouped by their experiment (config_toml without NOT_THE_EXPERIMENT),
+    in first-seen order: a list of (label, [summary], [seed]). The label is
+    the file name without its seed (lbgm-d0.2_seed3.h5: lbgm-d0.2) when that
+    names each experiment's files alike and apart from the others; else the
+    algorithm and the config keys that differ between experiments."""
+    groups = {}
+    for run, s in zip(runs, summaries):
+        groups.setdefault(experiment_key(run), []).append((run, s))
+    configs = [dict(members[0][0]["config"]) for members in groups.values()]
+    varying = sorted({k for c in configs for k in c
+                      if k not in NOT_THE_EXPERIMENT and k != "algorithm"
+                      and len({repr(d.get(k)) for d in configs}) > 1})
+    def stem(run):  # the file name without its seed: runs/lbgm-d0.2_seed3.h5 -> lbgm-d0.2
+        return re.sub(r"[_-]?seed[0-9]+$", "", os.path.basename(run["path"])[:-3])
+
+    stems = [{stem(m[0]) for m in members} for members in groups.values()]
+    use_stems = all(len(s) == 1 for s in stems) and len({next(iter(s)) for s in stems}) == len(stems)
+    out = []
+    for config, members, names in zip(configs, groups.values(), stems):
+        label = next(iter(names)) if use_stems else " ".join(
+            [str(members[0][1]["algorithm"])] + [f"{k}={config.get(k)}" for k in varying])
+        out.append((label, [m[1] for m in members], [m[0]["config"].get("seed") for m in members]))
+    return out
+
+
+def seed_rows(runs, summaries):
+    """Per experiment: the seeds, mean, standard deviation and 95% interval
+    of the final test accuracy and loss, the mean MB up and down, and how it
+    compares with the best experiment (highest mean accuracy; lowest mean
+    loss where no run has an accuracy): 'best', 'inside noise' (Welch's
+    t-test cannot tell it from the best at 5%), 'worse', or '?' (one seed)."""
+    rows = []
+    for label, members, seeds in seed_groups(runs, summaries):
+        row = {"experiment": label, "algorithm": members[0]["algorithm"],
+               "seeds": sorted(seeds, key=str), "files": [m["file"] for m in members]}
+        for key in ("test_accuracy", "test_loss", "mb_up", "mb_down"):
+            values = [m[key] for m in members]
+            row[key], row[key + "_sd"] = mean_sd(values)
+            row[key + "_ci95"] = ci95(values)
+            row[key + "_values"] = values
+        rows.append(row)
+    by_accuracy = any(not math.isnan(r["test_accuracy"]) for r in rows)
+    key = "test_accuracy" if by_accuracy else "test_loss"
+    ranked = [r for r in rows if not math.isnan(r[key])]
+    if ranked:
+        best = (max if by_accuracy else min)(ranked, key=lambda r: r[key])
+        for r in rows:
+            differs = welch_differs(r[key + "_values"], best[key + "_values"])
+            r["vs_best"] = ("best" if r is best else "?" if differs is None
+                            else "worse" if differs else "inside noise")
+            r["ranked_by"] = key
+    return rows
+
+
+def seed_table(rows):
+    """The --seeds markdown table, with its caption."""
+    counts = sorted({len(r["seeds"]) for r in rows})
+    lines = []
+    for r in rows:
+        lines.append([r["experiment"], ",".join(str(s) for s in r["seeds"]),
+                      _pm(r["test_accuracy"], r["test_accuracy_sd"], "{:.4f}"),
+                      fmt(r["test_accuracy_ci95"], "{:.4f}").replace("nan", "-"),
+                      _pm(r["test_loss"], r["test_loss_sd"], "{:.4f}"),
+                      fmt(r["test_loss_ci95"], "{:.4f}").replace("nan", "-"),
+                      fmt(r["mb_up"], "{:.3f}"), fmt(r["mb_down"], "{:.3f}"), r.get("vs_best", "-")])
+    ranked_by = next((r["ranked_by"] for r in rows if "ranked_by" in r), "test_accuracy")
+    caption = (f"Per experiment over its seeds ({'/'.join(map(str, counts))} seed(s) per row): final test "
+               "accuracy and loss as mean ± sample standard deviation, and the half-width of the 95% "
+               "t-interval of the mean (± 95%). vs best: Welch's two-sided t-test at 5% against the row "
+               f"with the best mean {ranked_by.replace('test_', 'test ')}: 'inside noise' rows cannot be "
+               "told from it; '?': fewer than two seeds.")
+    return caption + "\n\n" + markdown_table(
+        ["experiment", "seeds", "test acc", "± 95%", "test loss", "± 95%", "MB up", "MB down", "vs best"],
+        lines, right={2, 3, 4, 5, 6, 7})
+
+
 def _pm(mean, sd, spec):
     if math.isnan(mean):
         return "-"
@@ -694,6 +838,10 @@ def main(argv=None):
     ap.add_argument("--downloads", action="store_true",
                     help="also print, per run, the clients' downloads under the old and the honest "
                          "accounting, the catch-up share and the virtual hours (schema 5 and later)")
+    ap.add_argument("--seeds", action="store_true",
+                    help="also print one row per experiment (runs whose config differs only in seed): "
+                         "mean ± standard deviation and 95%% interval over the seeds, and whether each "
+                         "row is inside the noise of the best (Welch's t-test)")
     ap.add_argument("--json", metavar="PATH", nargs="?", const="-",
                     help="write the summary as JSON to PATH ('-' or no PATH: stdout, "
                          "instead of the table)")
@@ -738,6 +886,10 @@ def main(argv=None):
     if args.downloads:
         report["downloads"] = [row for row in (download_row(r, s) for r, s in zip(runs, summaries)) if row]
 
+    if args.seeds:
+        report["by_seed"] = [{k: v for k, v in r.items() if not k.endswith("_values")}
+                             for r in seed_rows(runs, summaries)]
+
     if targets:
         rows = target_rows(runs, summaries, targets)
         report["to_target"] = rows
@@ -749,6 +901,8 @@ def main(argv=None):
             print("\nDownloads, old count against honest (schema 5 and later):\n\n"
                   + (download_table(report["downloads"]) if report["downloads"] else
                      "(no file has /clients/download_bytes: written before schema 5)"))
+        if args.seeds:
+            print("\n" + seed_table(seed_rows(runs, summaries)))
         if targets:
             print("\n" + target_tables(report["to_target"], report["to_target_by_algorithm"]))
         if args.scaling:

@@ -17,7 +17,11 @@
 # ALGS ("fedavg fedloru lbgm-d0.2 lbgm-d0.4 topk topk-lbgm"), EXTRA_A (more
 # algorithms on setting A only: "lbgm-d0.6 lbgm-d0.8 fedloru-a16"), EXTRA_A3
 # ("fedloru-a16"), MPIRUN (mpirun), RUN_FLAGS (flags appended to every run, e.g.
-# "--rounds 2": ctest's quick run).
+# "--rounds 2": ctest's quick run), MODEL (--model of every run, e.g. the
+# papers' cnn-lbgm or lenet-fedloru; default: the presets' mlp), SEEDS (e.g.
+# "1 2 3": every run once per seed, named ALG_seedN; the report stage then
+# adds analyze.py --seeds' table of mean ± sd per algorithm; default: the
+# presets' one seed, named ALG).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLBENCH=${FLBENCH:-build/apps/flbench}
@@ -33,6 +37,9 @@ EXTRA_A3=${EXTRA_A3-"fedloru-a16"}                   # FedLoRU at s = 1 (alg-fed
 PY=/usr/bin/python3
 STAGE=${1:-all}
 read -r -a RUN_FLAGS <<<"${RUN_FLAGS:-}"
+read -r -a SEED_LIST <<<"${SEEDS:-}"
+MODEL_FLAGS=()
+[ -n "${MODEL:-}" ] && MODEL_FLAGS=(--model "$MODEL")
 
 MPI=("$MPIRUN" -np "$NP" --oversubscribe)
 [ "$(id -u)" = 0 ] && MPI+=(--allow-run-as-root)
@@ -44,7 +51,7 @@ run_one() {
   if [ -e "$h5" ] && $PY scripts/issue3.py completed "$h5"; then
     echo "  $name: done already, skipping"; return 0
   fi
-  local cmd=("${MPI[@]}" "$FLBENCH" --config "$cfg" --threads "$THREADS" "$@" "${RUN_FLAGS[@]}" --out "$h5")
+  local cmd=("${MPI[@]}" "$FLBENCH" --config "$cfg" --threads "$THREADS" "${MODEL_FLAGS[@]}" "$@" "${RUN_FLAGS[@]}" --out "$h5")
   [ -e "$h5" ] && cmd+=(--overwrite)
   echo "  $name: ${cmd[*]}"
   local t0=$SECONDS
@@ -84,7 +91,11 @@ runs() {
     local extra=EXTRA_$s
     for a in $ALGS ${!extra:-}; do
       $PY scripts/issue3.py merge "$dir/$a.toml" $CFG/base.toml $CFG/setting-$s.toml $CFG/alg-$a.toml
-      run_one "$dir" "$a" "$dir/$a.toml"
+      if [ ${#SEED_LIST[@]} -eq 0 ]; then
+        run_one "$dir" "$a" "$dir/$a.toml"
+      else
+        for seed in "${SEED_LIST[@]}"; do run_one "$dir" "${a}_seed$seed" "$dir/$a.toml" --seed "$seed"; done
+      fi
     done
   done
 }
@@ -97,8 +108,12 @@ report() {
     $PY scripts/analyze.py "$OUT/$s"
     cp "$tmp/$s/accuracy_vs_bytes.png" "$OUT/${s}_accuracy_vs_upload.png"
     cp "$tmp/$s/accuracy_vs_round.png" "$OUT/${s}_accuracy_vs_round.png"
+    if [ ${#SEED_LIST[@]} -gt 0 ]; then
+      $PY scripts/analyze.py "$OUT/$s" --seeds | sed -n '/^Per experiment/,$p' > "$OUT/${s}_seeds.md"
+      cat "$OUT/${s}_seeds.md"
+    fi
   done
-  $PY scripts/issue3.py report "$OUT" $SETTINGS
+  [ ${#SEED_LIST[@]} -gt 0 ] || $PY scripts/issue3.py report "$OUT" $SETTINGS
 }
 
 case $STAGE in

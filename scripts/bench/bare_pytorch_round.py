@@ -33,6 +33,29 @@ class Mlp(nn.Module):  # the same 784-200-200-10 MLP as flbench's --model mlp
         return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x.flatten(1))))))
 
 
+def lenet_fedloru():
+    """FedLoRU's LeNet as the authors write it (haemPark/fedloru_official,
+    src/models/lenet.py, hidden 64, dropout 0.1): flbench's --model lenet-fedloru."""
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 5, padding=1), nn.ReLU(True), nn.MaxPool2d(2),
+        nn.Conv2d(64, 128, 5, padding=1), nn.ReLU(True), nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d((4, 4)), nn.Flatten(),
+        nn.Linear(2048, 64), nn.ReLU(True), nn.Dropout(0.1),
+        nn.Linear(64, 32), nn.ReLU(True), nn.Linear(32, 10))
+
+
+def cnn_lbgm():
+    """LBGM's Fashion-MNIST CNN (shams-sam/FedOptim, src/models/cnn.py):
+    flbench's --model cnn-lbgm."""
+    return nn.Sequential(
+        nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
+        nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10))
+
+
+MODELS = {"mlp": Mlp, "lenet-fedloru": lenet_fedloru, "cnn-lbgm": cnn_lbgm}
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
@@ -43,6 +66,7 @@ def main():
     p.add_argument("--local-epochs", type=int, default=1)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--model", choices=sorted(MODELS), default="mlp")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -51,12 +75,12 @@ def main():
     rng = np.random.default_rng(1)
     shares = np.array_split(rng.permutation(len(labels)), a.clients)  # IID, equal shares
 
-    model = Mlp()
+    model = MODELS[a.model]()
     params = list(model.parameters())
     opt = torch.optim.SGD(params, lr=a.lr, momentum=0.9)
     glob = [q.detach().clone() for q in params]
     acc = [torch.zeros_like(q) for q in params]
-    xb = torch.empty(a.batch_size, 784)
+    xb = torch.empty(a.batch_size, 784)  # viewed as images by the convolutional models
     yb = torch.empty(a.batch_size, dtype=torch.long)
     rb = torch.empty(a.batch_size, 784, dtype=torch.uint8)
     times = []
@@ -81,6 +105,8 @@ def main():
                     torch.index_select(labels, 0, ids, out=yb[:n])
                     x = xb[:n]
                     x.copy_(rb[:n]).sub_(0.2860 * 255).div_(0.3530 * 255)
+                    if a.model != "mlp":
+                        x = x.view(n, 1, 28, 28)
                     opt.zero_grad(set_to_none=True)
                     loss = F.cross_entropy(model(x), yb[:n])
                     loss.backward()
@@ -93,7 +119,7 @@ def main():
             for g, t in zip(glob, acc):
                 g.add_(t)
         times.append(time.perf_counter() - t0)
-    print(f"bare_pytorch_round: {a.rounds} rounds, {a.clients_per_round} clients/round, threads {a.threads}: "
+    print(f"bare_pytorch_round: {a.model}, {a.rounds} rounds, {a.clients_per_round} clients/round, threads {a.threads}: "
           f"mean {np.mean(times[1:]):.4f} s/round (first round excluded)")
 
 

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Round cost of flbench vs the same work in a bare PyTorch loop
 # (scripts/bench/bare_pytorch_round.py), both on this machine, one after the other,
-# for 1 and 2 threads. Writes results/bench/round_cost.md. Runs from any directory.
+# per model, for 1 and 2 threads. Writes results/bench/round_cost.md. Runs from any directory.
 #   scripts/bench/round_cost.sh [ROUNDS]
 # Environment: FLBENCH (binary; default build/apps/flbench), OUT (the table;
-# default results/bench/round_cost.md; ctest's quick run writes elsewhere).
+# default results/bench/round_cost.md; ctest's quick run writes elsewhere),
+# MODELS (default "mlp cnn-lbgm lenet-fedloru": the default MLP and the
+# papers' own models, written in the bare loop as their authors' code writes them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-30}
 flbench=${FLBENCH:-build/apps/flbench}
 out=${OUT:-results/bench/round_cost.md}
+models=${MODELS:-mlp cnn-lbgm lenet-fedloru}
 [ -x "$flbench" ] || { echo "round_cost: $flbench not found: build first (scripts/build.sh) or set FLBENCH" >&2; exit 1; }
 [ "$rounds" -ge 2 ] 2>/dev/null || { echo "round_cost: ROUNDS must be an integer >= 2 (round 1 is excluded as warm-up)" >&2; exit 2; }
 py=/usr/bin/python3
@@ -20,17 +23,19 @@ trap 'rm -rf "$tmp"' EXIT
 {
   echo "# Round cost: flbench vs a bare PyTorch loop"
   echo
-  echo "FedAvg, MLP, Fashion-MNIST IID, 100 clients, 10 per round, 1 local epoch, batch 32;"
+  echo "FedAvg, Fashion-MNIST IID, 100 clients, 10 per round, 1 local epoch, batch 32;"
   echo "seconds per round, mean over rounds 2..$rounds (evaluation excluded), one process."
-  echo "Made by \`scripts/bench/round_cost.sh $rounds\` on $(nproc) cores, $(date -u +%Y-%m-%d)."
+  echo "Made by \`scripts/bench/round_cost.sh $rounds\` (MODELS=\"$models\") on $(nproc) cores, $(date -u +%Y-%m-%d)."
   echo
-  echo "| threads | bare PyTorch s/round | flbench s/round | flbench / bare |"
-  echo "|---:|---:|---:|---:|"
-  for t in 1 2; do
-    bare=$($py scripts/bench/bare_pytorch_round.py --threads "$t" --rounds "$rounds" | sed -E 's/.*mean ([0-9.]+) s.*/\1/')
-    "$flbench" --threads "$t" --rounds "$rounds" --eval-every 100000 --out "$tmp/t$t.h5" >/dev/null
-    flb=$($py -c "import h5py; f=h5py.File('$tmp/t$t.h5'); print('%.4f' % (f['rounds/wall_s'][1:]-f['rounds/eval_s'][1:]).mean())")
-    echo "| $t | $bare | $flb | $($py -c "print('%.2f' % ($flb / $bare))") |"
+  echo "| model | threads | bare PyTorch s/round | flbench s/round | flbench / bare |"
+  echo "|---|---:|---:|---:|---:|"
+  for m in $models; do
+    for t in 1 2; do
+      bare=$($py scripts/bench/bare_pytorch_round.py --model "$m" --threads "$t" --rounds "$rounds" | sed -E 's/.*mean ([0-9.]+) s.*/\1/')
+      "$flbench" --model "$m" --threads "$t" --rounds "$rounds" --eval-every 100000 --out "$tmp/$m-t$t.h5" >/dev/null
+      flb=$($py -c "import h5py; f=h5py.File('$tmp/$m-t$t.h5'); print('%.4f' % (f['rounds/wall_s'][1:]-f['rounds/eval_s'][1:]).mean())")
+      echo "| $m | $t | $bare | $flb | $($py -c "print('%.2f' % ($flb / $bare))") |"
+    done
   done
 } | tee "$out.tmp"
 mv "$out.tmp" "$out"

@@ -32,7 +32,8 @@ with h5py.File(out, "r") as f:
         have = set(f.attrs) if group is None else set(f[group])
         c.check(names == have, f"{section}: documented {sorted(names - have)} missing, "
                                f"undocumented {sorted(have - names)}")
-    c.check(int(f.attrs["schema_version"]) == 7, "schema_version is 7")
+    c.check(int(f.attrs["schema_version"]) == 8, "schema_version is 8")
+    c.check(len(f["server_diagnostics/round"]) == 0, "/server_diagnostics: no rows for fedavg")
     c.check(list(f["memory/rank"][:]) == [0, 1], "/memory: one row per rank, in rank order")
     rounds = f["rounds"]
     c.check(all(len(rounds[k]) == 4 for k in rounds), "every /rounds column has 4 rows")
@@ -43,6 +44,22 @@ with h5py.File(out, "r") as f:
     c.check(rounds["round"].dtype == np.int64 and rounds["wall_s"].dtype == np.float64, "column types")
     c.check("clients = 10" in f.attrs["config_toml"] or "clients=10" in f.attrs["config_toml"], "config_toml holds the config")
     c.check(int(f.attrs["completed_rounds"]) == 4, "completed_rounds")
+
+# /server_diagnostics: one row per (round, LoRA layer) for FedSRD, as documented.
+srd = f"{args.workdir}/fedsrd.h5"
+mpirun(args, 2, ["--algorithm", "fedsrd", "--clients", 8, "--clients-per-round", 4, "--rounds", 3, "--local-steps", 2,
+                 "--upload-sparsity", 0.75, "--out", srd])
+with h5py.File(srd, "r") as f:
+    g = f["server_diagnostics"]
+    names = documented("/server_diagnostics")
+    c.check(names == set(g), f"/server_diagnostics: documented {sorted(names - set(g))} missing, "
+                             f"undocumented {sorted(set(g) - names)}")
+    c.check(list(g["round"][:]) == [0, 0, 1, 1, 2, 2] and list(g["layer"][:]) == [0, 1] * 3,
+            f"/server_diagnostics: rows (round, layer) for 3 rounds x 2 LoRA layers of the mlp: "
+            f"{list(zip(g['round'][:], g['layer'][:]))}")
+    c.check(list(g["solved_factor"][:]) == [1, 1, 0, 0, 1, 1], "B first, then A, alternating (the paper's order)")
+    c.check(bool(np.all(np.abs(g["upload_sparsity_a"][:] - 0.75) < 0.01)), "achieved upload sparsity about 0.75")
+    c.check(bool(np.all(np.isfinite(g["truncation_error"][:]))), "fedsrd truncates: finite truncation errors")
 
 # config_toml reproduces the run: feed it back with --config (an algorithm with list options unset).
 first = f"{args.workdir}/fedloru.h5"

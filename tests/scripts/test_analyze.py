@@ -9,7 +9,8 @@ that analyze.py prints one table row whose numbers equal the file's
 PNG plots exist and are non-empty, that --scaling works on two runs, that
 --target's rounds, MB and virtual seconds to a target equal a recount from
 the file's rows (per run, and per algorithm as mean and standard deviation),
-and that
+that --seeds groups runs by all but their seed with the right mean,
+standard deviation, 95% interval and Welch verdicts, and that
 files that are not flbench results are rejected with a clear message and a
 non-zero exit. Exits 77 (skipped) when h5py, numpy, matplotlib or mpirun is
 missing.
@@ -18,6 +19,7 @@ missing.
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -194,6 +196,55 @@ def check_downloads(path):
     check(r.returncode == 0 and "MB down, honest" in r.stdout, "--downloads prints its table")
 
 
+def check_seeds(a, tmp):
+    """--seeds on copies of run `a` given seeds, lr values and final test
+    accuracies chosen here: the grouping, mean, sample standard deviation
+    and 95% t-interval against Python's statistics module and the t table
+    value t(0.975, 2) = 4.303, and Welch's verdicts on clear cases."""
+    import statistics
+    d = os.path.join(tmp, "seeds")
+    os.makedirs(d)
+    accuracies = {0.05: [0.80, 0.81, 0.82],    # the best
+                  0.02: [0.805, 0.815, 0.80],  # inside its noise
+                  0.01: [0.70, 0.71, 0.72]}    # clearly worse
+    for lr, accs in accuracies.items():
+        for seed, acc in zip((1, 2, 3), accs):
+            path = os.path.join(d, f"lr{lr}_seed{seed}.h5")
+            shutil.copy(a, path)
+            with h5py.File(path, "a") as f:
+                toml = f.attrs["config_toml"]
+                toml = toml.decode() if isinstance(toml, bytes) else toml
+                toml = "\n".join(f"seed={seed}" if l.startswith("seed=") else
+                                 f"lr={lr}" if l.startswith("lr=") else
+                                 f'out="{path}"' if l.startswith("out=") else l for l in toml.splitlines())
+                f.attrs["config_toml"] = toml
+                f["rounds/test_accuracy"][-1] = acc
+    r = analyze(d, "--seeds", "--json")
+    check(r.returncode == 0, f"--seeds --json exits 0 ({r.stderr.strip()})")
+    rows = {row["experiment"]: row for row in json.loads(r.stdout)["by_seed"]} if r.returncode == 0 else {}
+    check(len(rows) == 3, f"9 files, 3 experiments (differing only in seed within each): {sorted(rows)}")
+    worst = 0.0
+    for lr, accs in accuracies.items():
+        row = rows.get(f"lr{lr}", {})
+        check(row.get("seeds") == [1, 2, 3], f"lr={lr}: seeds 1, 2, 3 ({row.get('seeds')})")
+        want = (statistics.mean(accs), statistics.stdev(accs), 4.303 * statistics.stdev(accs) / math.sqrt(3))
+        got = (row.get("test_accuracy", math.nan), row.get("test_accuracy_sd", math.nan),
+               row.get("test_accuracy_ci95", math.nan))
+        diff = max(abs(g - w) for g, w in zip(got, want))
+        worst = max(worst, diff)
+        check(diff < 1e-9, f"lr={lr}: mean, sd, 95% half-width {got} == {want} (difference {diff:.1e}, tolerance 1e-9)")
+    verdicts = {lr: rows.get(f"lr{lr}", {}).get("vs_best") for lr in accuracies}
+    check(verdicts == {0.05: "best", 0.02: "inside noise", 0.01: "worse"}, f"Welch's verdicts: {verdicts}")
+    r = analyze(d, "--seeds")
+    # Files whose names do not tell the experiments apart: algorithm and the differing keys.
+    for i, path in enumerate(sorted(os.listdir(d))):
+        os.rename(os.path.join(d, path), os.path.join(d, f"run{i}.h5"))
+    labels = sorted(row["experiment"] for row in json.loads(analyze(d, "--seeds", "--json").stdout)["by_seed"])
+    check(labels == ["fedavg lr=0.01", "fedavg lr=0.02", "fedavg lr=0.05"], f"labels from the config: {labels}")
+    check("3 seed(s) per row" in r.stdout and re.search(r"\| lr0\.01 +\| 1,2,3 \| +0\.7100 ± 0\.0100 \| +0\.0248 \|", r.stdout) is not None,
+          f"the table's caption and a row as mean ± sd and ± 95%:\n{r.stdout[-900:]}")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: test_analyze.py FLBENCH")
@@ -226,9 +277,9 @@ def main():
             want = f"{exp[key]:.{digits}f}"
             check(row[i] == want, f"{key}: table {row[i]} == file {want}")
 
-        check(len(row) > 10 and row[10] == str(int(h5py.File(a, "r").attrs["schema_version"])) == "7",
-              f"schema column says the file's schema_version (7): {row[10:]}")
-        check("schema_version 7" in r.stderr, f"analyze.py says which schema it read: {r.stderr.strip()}")
+        check(len(row) > 10 and row[10] == str(int(h5py.File(a, "r").attrs["schema_version"])) == "8",
+              f"schema column says the file's schema_version (8): {row[10:]}")
+        check("schema_version 8" in r.stderr, f"analyze.py says which schema it read: {r.stderr.strip()}")
 
         # 1b. A schema_version 1 file (byte columns named bytes_up) reads the same.
         old = os.path.join(tmp, "schema1.h5")
@@ -278,6 +329,7 @@ def main():
         # 4. Time and bytes to a target, against a recount from the rows.
         check_targets(a, b)
         check_downloads(a)
+        check_seeds(a, tmp)
 
         # 5. Rejections: not HDF5, HDF5 but not flbench, unknown schema version.
         not_h5 = os.path.join(tmp, "notes.h5")

@@ -77,10 +77,10 @@ def complete(path):
 def check_round_cost(tmp):
     out = os.path.join(tmp, "round_cost.md")
     run("round_cost.sh", [os.path.join(SRC, "scripts/bench/round_cost.sh"), "2"],
-        env={"FLBENCH": FLBENCH, "OUT": out})
+        env={"FLBENCH": FLBENCH, "OUT": out, "MODELS": "mlp cnn-lbgm"})
     rows = [l for l in open(out)] if os.path.exists(out) else []
-    expect("round_cost.sh", sum(bool(re.match(r"^\| [12] \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$", l)) for l in rows) == 2,
-           f"{out} has a row for 1 and 2 threads")
+    expect("round_cost.sh", sum(bool(re.match(r"^\| (mlp|cnn-lbgm) \| [12] \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$", l))
+                                for l in rows) == 4, f"{out} has a row for 1 and 2 threads of each model")
 
 
 def check_wire_codec(tmp):
@@ -144,6 +144,16 @@ def check_run_issue3(tmp):
         run(f"run-issue3.sh {stage}", [os.path.join(SRC, "scripts/run-issue3.sh"), stage], env=env)
     expect("run-issue3.sh", all(complete(os.path.join(out, "A", a + ".h5")) for a in ("fedavg", "lbgm-d0.2")),
            "both runs complete")
+    # A paper's model, over seeds: two 1-round runs and the --seeds table.
+    seeds = os.path.join(tmp, "issue3-seeds")
+    env = {"FLBENCH": FLBENCH, "OUT": seeds, "SETTINGS": "A", "ALGS": "fedavg", "EXTRA_A": "",
+           "RUN_FLAGS": "--rounds 1 --eval-every 1", "MODEL": "cnn-lbgm", "SEEDS": "1 2"}
+    for stage in ("runs", "report"):
+        run(f"run-issue3.sh {stage} (MODEL, SEEDS)", [os.path.join(SRC, "scripts/run-issue3.sh"), stage], env=env)
+    table = os.path.join(seeds, "A_seeds.md")
+    text = open(table).read() if os.path.exists(table) else ""
+    expect("run-issue3.sh MODEL SEEDS", all(complete(os.path.join(seeds, "A", f"fedavg_seed{n}.h5")) for n in (1, 2))
+           and re.search(r"^\| fedavg +\| 1,2 +\|", text, re.M) is not None, f"fedavg_seed1/2 complete and {table} has their row:\n{text}")
 
 
 def check_run_lm(tmp):

@@ -2,7 +2,7 @@
 # Tests scripts/sweep: a 2-point sweep (1 and 2 ranks) runs, writes one
 # finished HDF5 file per point under deterministic names, and a second
 # invocation skips both; --dry-run lists the runs; --emit-sbatch writes a
-# valid array job.
+# valid array job; --seeds adds a seed axis.
 #   test_sweep.sh FLBENCH [PYTHON]     (PYTHON: default /usr/bin/python3)
 # Exits 77 (skipped) when mpirun or the Python is missing.
 set -uo pipefail
@@ -50,6 +50,15 @@ check "re-run leaves the files alone" [ "$(stat -c %Y "$tmp/out/${names[0]}.h5" 
 check "--emit-sbatch writes valid bash" bash -n "$tmp/sweep.sbatch"
 check "--emit-sbatch has a 2-task array" grep -q '^#SBATCH --array=0-1$' "$tmp/sweep.sbatch"
 check "--emit-sbatch keeps the point names" grep -q "${names[1]}" "$tmp/sweep.sbatch"
+
+# --seeds: the seed is the last axis of every name; bad seeds are refused.
+out=$("$python" "$sweep" --flbench "$flbench" --out-dir "$tmp/seeds" --algorithms fedavg,topk --seeds 1,2,3 --dry-run); echo "$out"
+check "--seeds 1,2,3 x 2 algorithms: 6 runs" [ "$(grep -c 'would run' <<<"$out")" -eq 6 ]
+check "--seeds names end in seed1..3" grep -q "topk_np1_seed3" <<<"$out"
+out=$("$python" "$sweep" --flbench "$flbench" --seeds 1,x --dry-run 2>&1); rc=$?
+check "--seeds 1,x is refused (exit 2): $out" [ $rc -eq 2 ] && grep -q "expected non-negative integers" <<<"$out"
+out=$("$python" "$sweep" --flbench "$flbench" --seeds 1 seed=2 --dry-run 2>&1); rc=$?
+check "--seeds with a seed= axis is refused (exit 2)" [ $rc -eq 2 ]
 
 echo "test_sweep: $fails failure(s)"
 [ $fails -eq 0 ]

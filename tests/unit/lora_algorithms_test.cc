@@ -449,6 +449,83 @@ TEST(FedSrd, ServerReconstructsFromSparseUploadsAndSolvesAsTheBruteForceReferenc
   }
 }
 
+// /server_diagnostics' numbers against Eigen: the factor norms, the
+// truncation error of W_avg's rank-r SVD, the inverted factor's extreme
+// singular values, the solved update's norm; the achieved sparsities
+// against round(p n) / n and the broadcast's own counts.
+TEST(FedSrd, ServerDiagnosticsEqualEigensAndTheAchievedSparsities) {
+  double worst = 0;
+  for (const char* name : {"fedsrd", "fedsrd-e", "fedsrd --no-reconstruction"}) {
+    const bool ablation = std::string(name).find("--no-reconstruction") != std::string::npos;
+    const bool truncate = std::string(name) != "fedsrd-e";
+    for (int64_t round : {0, 1}) {  // a B-round, then an A-round
+      AlgoArgs c = config(truncate ? "fedsrd" : "fedsrd-e", 3);
+      c.set("--upload-sparsity", 0.5);
+      c.set("--download-sparsity", 0.3);
+      if (ablation) c.set("--reconstruction", false);
+      LoraRig s = make_rig(c);
+      torch::manual_seed(17);
+      std::vector<Upload> ups;
+      for (int64_t k = 0; k < 4; ++k) ups.push_back(upload(s, perturbed(s.global, 0.2), k, 5, round));
+      const auto deltas = dense_deltas(ups, s.global);
+      EXPECT_TRUE(s.algo->take_server_diagnostics().empty());  // off by default
+      s.algo->enable_server_diagnostics();
+      const auto down = broadcast(s, round, ups);
+      const auto diag = s.algo->take_server_diagnostics();
+      ASSERT_EQ(diag.size(), 2u) << name;
+      EXPECT_TRUE(s.algo->take_server_diagnostics().empty());  // handed over once
+      for (size_t l = 0; l < 2; ++l) {
+        const ServerDiagnostic& d = diag[l];
+        const size_t ia = s.lora().a_index(l), ib = s.lora().b_index(l);
+        const Mat A = to_eigen(s.global[ia]), B = to_eigen(s.global[ib]);
+        Mat W = Mat::Zero(B.rows(), A.cols());
+        for (size_t k = 0; k < ups.size(); ++k)
+          W += 0.25 * (B + to_eigen(deltas[k][ib])) * (A + to_eigen(deltas[k][ia]));
+        const bool a_round = round == 1;  // the paper's order: B first
+        std::vector<double> got{d.a_norm, d.b_norm}, want{A.norm(), B.norm()};
+        if (ablation) {
+          EXPECT_EQ(d.solved_factor, -1);
+          EXPECT_TRUE(std::isnan(d.truncation_error) && std::isnan(d.inverted_sigma_min));
+        } else {
+          EXPECT_EQ(d.solved_factor, a_round ? 0 : 1);
+          const Eigen::BDCSVD<Mat> svd(W);
+          const Eigen::VectorXd S = svd.singularValues();
+          const Eigen::JacobiSVD<Mat> inverted(a_round ? B : A);
+          got.insert(got.end(), {d.inverted_sigma_min, d.inverted_sigma_max});
+          want.insert(want.end(), {inverted.singularValues().tail(1)(0), inverted.singularValues()(0)});
+          const Mat target = truncate ? truncate_to(W, 3) : W;
+          const Mat dW = target - B * A;
+          got.push_back(d.update_norm);
+          want.push_back(a_round ? (pinv(B) * dW).norm() : (dW * pinv(A)).norm());
+          if (truncate) {
+            got.push_back(d.truncation_error);
+            want.push_back(std::sqrt(S.tail(S.size() - 3).squaredNorm()) / S.norm());
+          } else {
+            EXPECT_TRUE(std::isnan(d.truncation_error));
+          }
+        }
+        for (size_t i = 0; i < got.size(); ++i) {
+          const double diff = std::abs(got[i] - want[i]) / std::max(std::abs(want[i]), 1e-30);
+          EXPECT_LT(diff, 1e-4) << name << " round " << round << " layer " << l << " value " << i;
+          worst = std::max(worst, diff);
+        }
+        const auto dropped = [](int64_t n) { return std::round(0.5 * static_cast<double>(n)) / static_cast<double>(n); };
+        EXPECT_DOUBLE_EQ(d.upload_sparsity_a, dropped(s.global[ia].numel())) << name;
+        EXPECT_DOUBLE_EQ(d.upload_sparsity_b, dropped(s.global[ib].numel())) << name;
+        double sent = 0, numel = 0;
+        for (const auto& part : down.parts)
+          if (part.tensor == ia || part.tensor == ib) {
+            sent += static_cast<double>(part.count());
+            numel += static_cast<double>(part.numel);
+          }
+        EXPECT_DOUBLE_EQ(d.download_sparsity, 1 - sent / numel) << name;
+        EXPECT_GT(d.download_sparsity, 0.0);
+      }
+    }
+  }
+  std::printf("fedsrd diagnostics against Eigen: worst relative difference %.2e (tolerance 1e-4)\n", worst);
+}
+
 TEST(FedSrd, FedSrdAndFedSrdEAgreeWhenWavgHasRankAtMostR) {
   // One client, or clients sharing B (dB = 0): rank(W_avg) <= r, so the SVD truncation is the identity.
   for (const char* cas : {"one client", "shared B"}) {
@@ -617,6 +694,46 @@ TEST(FedSrd, NoReconstructionAveragesTheSparseUploadsFactorByFactor) {
   }
   std::printf("fedsrd --no-reconstruction: max |broadcast - mean of sparse uploads| = %.3g\n", diff);
   EXPECT_LT(diff, 1e-7);
+}
+
+// The equal-budget ablation: only the factor FedSRD solves in the round
+// (B first, then A), the mean of the sparse uploads, with FedSRD's bytes.
+TEST(FedSrd, NoReconstructionAlternatingSendsOnlyTheRoundsFactorWithFedSrdsBytes) {
+  AlgoArgs c = config("fedsrd", 3);
+  c.set("--reconstruction", false);
+  c.set("--no-reconstruction-factors", "alternating");
+  LoraRig s = make_rig(c);
+  AlgoArgs full = config("fedsrd", 3);
+  LoraRig f = make_rig(full);
+  torch::manual_seed(13);
+  double diff = 0;
+  for (int64_t round : {0, 1}) {
+    std::vector<Upload> ups, ups_full;
+    for (int64_t k = 0; k < 2; ++k) {
+      const Tensors local = perturbed(s.global, 0.2);
+      ups.push_back(upload(s, local, k, 1, round));
+      ups_full.push_back(upload(f, local, k, 1, round));
+    }
+    const auto deltas = dense_deltas(ups, s.global);
+    const auto down = broadcast(s, round, ups);
+    const auto down_full = broadcast(f, round, ups_full);
+    ASSERT_EQ(down.parts.size(), 2u);  // one factor per layer
+    ASSERT_EQ(down_full.parts.size(), 2u);
+    for (size_t l = 0; l < 2; ++l) {
+      const auto& part = down.parts[l];
+      EXPECT_EQ(part.tensor, round == 0 ? s.lora().b_index(l) : s.lora().a_index(l)) << "round " << round;
+      EXPECT_EQ(part.tensor, down_full.parts[l].tensor);
+      EXPECT_EQ(part.numel, down_full.parts[l].numel);
+      const auto want = 0.5 * (deltas[0][part.tensor] + deltas[1][part.tensor]);
+      const auto mask = part_to_dense(part, torch::zeros_like(want)).ne(0);
+      diff = std::max(diff, (part_to_dense(part, want) - torch::where(mask, want / 0.2, torch::zeros_like(want))).abs().max().item<double>());
+    }
+  }
+  std::printf("fedsrd --no-reconstruction-factors alternating: max |broadcast - mean / (1 - q)| = %.3g\n", diff);
+  EXPECT_LT(diff, 1e-6);
+  AlgoArgs bad = config("fedsrd", 3);
+  bad.set("--no-reconstruction-factors", "alternating");
+  EXPECT_THROW(make_algorithm(bad, 7), Error);
 }
 
 TEST(FedSrd, MalformedSparseUploadIsRejectedByDecodeNamingTheClient) {

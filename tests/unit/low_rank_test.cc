@@ -349,6 +349,48 @@ TEST(LowRankSharedBase, PinvProjectedTruncationsEqualEigensAtEveryScaleAndRank) 
               "1e-6 (1 + s1 / gap_k) cond; float64 factors %.2e of it (limit 1e-5)\n", worst, worst64);
 }
 
+// The report (FedSRD's /server_diagnostics) against Eigen: the relative
+// Frobenius error of the rank-k truncation of the dense W, and the extreme
+// singular values of B (left solve) and A (right solve).
+TEST(LowRankSharedBase, TruncationReportEqualsEigensTruncationErrorAndFactorSingularValues) {
+  double worst = 0;
+  uint64_t seed = 71;
+  for (const Shape& sh : kShapes) {
+    const SharedBaseSum s = random_shared_base(sh, 1.0, seed++);
+    const int64_t k = std::max<int64_t>(1, std::min({sh.r, sh.d_out, sh.d_in}) - 1);  // something to discard
+    const SharedBaseReference ref = shared_base_reference(s, k);
+    const double kept = ref.S.head(k).squaredNorm(), all = ref.S.squaredNorm();
+    const double want_error = std::sqrt((all - kept) / all);
+    const Eigen::JacobiSVD<Mat> sb(to_eigen(s.B)), sa(to_eigen(s.A));
+    TruncationReport left, right;
+    base_left_pinv_delta(s, k, &left);
+    base_right_pinv_delta(s, k, &right);
+    const double diffs[] = {
+        std::abs(left.truncation_error - want_error) / std::max(want_error, 1e-300),
+        std::abs(right.truncation_error - want_error) / std::max(want_error, 1e-300),
+        std::abs(left.inverted_sigma_max / sb.singularValues()(0) - 1),
+        std::abs(left.inverted_sigma_min / sb.singularValues().tail(1)(0) - 1),
+        std::abs(right.inverted_sigma_max / sa.singularValues()(0) - 1),
+        std::abs(right.inverted_sigma_min / sa.singularValues().tail(1)(0) - 1)};
+    for (double d : diffs) {
+      EXPECT_LT(d, 1e-4) << sh.d_out << "x" << sh.d_in << " m " << sh.m << " r " << sh.r << " k " << k;
+      worst = std::max(worst, d);
+    }
+  }
+  std::printf("truncation error and the inverted factor's extreme singular values against Eigen: worst relative "
+              "difference %.2e (tolerance 1e-4: float32 factors)\n", worst);
+  // W = 0 (zero base and updates): no error to report, not NaN.
+  SharedBaseSum zero = random_shared_base({20, 30, 2, 3}, 1.0, 9);
+  zero.A = torch::zeros_like(zero.A);
+  zero.B = torch::zeros_like(zero.B);
+  for (auto& d : zero.dA) d = torch::zeros_like(d);
+  for (auto& d : zero.dB) d = torch::zeros_like(d);
+  TruncationReport r;
+  base_left_pinv_delta(zero, 2, &r);
+  EXPECT_EQ(r.truncation_error, 0.0);
+  EXPECT_EQ(r.inverted_sigma_min, 0.0);
+}
+
 TEST(LowRankSharedBase, ZeroBaseGivesZeroLeftSolveAndBadInputThrows) {
   // FedSRD's first A-round with B = 0: pinv(0) = 0, whatever the updates.
   SharedBaseSum s = random_shared_base({20, 30, 2, 3}, 1.0, 7);

@@ -22,9 +22,12 @@ struct MemorySink : RowSink {
   std::vector<ClientRecord> clients;
   std::vector<EvalRow> evals;
   std::vector<RoundRow> rounds;
-  void write_details(const std::vector<ClientRecord>& c, const std::vector<EvalRow>& e) override {
+  std::vector<DiagnosticRow> diagnostics;
+  void write_details(const std::vector<ClientRecord>& c, const std::vector<EvalRow>& e,
+                     const std::vector<DiagnosticRow>& d) override {
     clients.insert(clients.end(), c.begin(), c.end());
     evals.insert(evals.end(), e.begin(), e.end());
+    diagnostics.insert(diagnostics.end(), d.begin(), d.end());
   }
   void write_round(const RoundRow* row) override {
     if (row) rounds.push_back(*row);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "flb/compress/payload.h"
+#include "flb/algo/server_diagnostics.h"
 #include "flb/compress/wire_format.h"
 #include "flb/model/low_rank.h"
 
@@ -138,6 +139,14 @@ class Algorithm {
   virtual bool aggregates_by_weighted_mean() const { return false; }
   virtual double mean_weight(const Upload& upload) const { return static_cast<double>(upload.samples); }
 
+  // Rank 0: after enable_server_diagnostics(), aggregate() also records
+  // what its server step saw, per layer, for algorithms that report it
+  // (FedSRD, FedSRD-e; others record nothing). take_server_diagnostics()
+  // hands over the last aggregate()'s rows. Off by default: the numbers
+  // cost host syncs that benchmarks (flcomm) should not time.
+  void enable_server_diagnostics() { diagnose_ = true; }
+  std::vector<ServerDiagnostic> take_server_diagnostics() { return std::move(diagnostics_); }
+
   // Every rank: apply the broadcast to the global tensors.
   virtual void apply_download(int64_t round, Tensors& global, const compress::Payload& download) = 0;
 
@@ -163,6 +172,10 @@ class Algorithm {
   // keeps the defaults. Implementations include <torch/serialize/archive.h>.
   virtual void save_state(torch::serialize::OutputArchive& archive) const {}
   virtual void load_state(torch::serialize::InputArchive& archive) {}
+
+ protected:
+  bool diagnose_ = false;                     // enable_server_diagnostics() was called
+  std::vector<ServerDiagnostic> diagnostics_;  // the last aggregate()'s, when diagnose_
 
  private:
   friend class Registry;  // registry.cc: sets the identity of a new algorithm

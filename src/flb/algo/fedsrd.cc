@@ -22,10 +22,13 @@
 // paper and its run scripts. --no-reconstruction (FedSRD only, the paper's
 // ablation "without reconstruction") averages A and B of the sparse uploads
 // separately instead, and broadcasts both averages through the same random
-// download sparsification (our reading: only the server step is ablated).
+// download sparsification (our reading: only the server step is ablated);
+// --no-reconstruction-factors alternating broadcasts only the round's
+// factor, so that the ablation moves FedSRD's bytes.
 #include "flb/algo/fedsrd.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "flb/algo/fedavg.h"
 #include "flb/algo/lora.h"
@@ -58,11 +61,12 @@ namespace {
 // FedSRD's target W_r - B A, with B A cancelled inside the float64 core of
 // the stacks [B, dB_1 ..] and [A^T, dA_1^T ..] (linalg::base_left_pinv_delta).
 torch::Tensor solve_truncated(const torch::Tensor& A, const torch::Tensor& B, const std::vector<torch::Tensor>& dA,
-                              const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor) {
+                              const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor,
+                              linalg::TruncationReport* report) {
   linalg::SharedBaseSum sum{A, B, dA, dB, std::vector<double>(w.begin(), w.end())};
   const int64_t k = std::min({A.size(0), B.size(0), A.size(1)});
-  const torch::Tensor solved =
-      factor == Factor::kA ? linalg::base_left_pinv_delta(sum, k) : linalg::base_right_pinv_delta(sum, k);
+  const torch::Tensor solved = factor == Factor::kA ? linalg::base_left_pinv_delta(sum, k, report)
+                                                    : linalg::base_right_pinv_delta(sum, k, report);
   return solved.to(torch::kFloat32);
 }
 
@@ -102,10 +106,21 @@ torch::Tensor solve_untruncated(const torch::Tensor& A, const torch::Tensor& B, 
 
 }  // namespace
 
+// FedSRD-e's report: no truncation; the inverted factor's singular values.
+void report_untruncated(const torch::Tensor& inverted, linalg::TruncationReport* report) {
+  if (!report) return;
+  const torch::Tensor sigma = torch::linalg_svdvals(inverted.to(torch::kFloat64));  // descending
+  report->truncation_error = std::nan("");
+  report->inverted_sigma_max = sigma[0].item<double>();
+  report->inverted_sigma_min = sigma[-1].item<double>();
+}
+
 torch::Tensor solve(const torch::Tensor& A, const torch::Tensor& B, const std::vector<torch::Tensor>& dA,
-                    const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor, bool truncate) {
+                    const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor, bool truncate,
+                    linalg::TruncationReport* report) {
   (void)reconstruct(A, B, dA, dB, w);  // validates the shapes
-  if (truncate) return solve_truncated(A, B, dA, dB, w, factor);
+  if (truncate) return solve_truncated(A, B, dA, dB, w, factor, report);
+  report_untruncated(factor == Factor::kA ? B : A, report);
   std::vector<torch::Tensor> dA32, dB32;
   for (size_t i = 0; i < w.size(); ++i) {
     dA32.push_back(dA[i].to(torch::kFloat32));
@@ -132,6 +147,7 @@ struct FedSrdOptions : OptionGroup {
   double download_sparsity = 0.8;   // drop probability of each element of the broadcast factor
   fedsrd::Factor first_round = fedsrd::Factor::kB;  // b (paper) | a (authors' code)
   bool reconstruction = true;       // fedsrd: false = naive A/B averaging of the sparse uploads (ablation)
+  bool naive_alternating = false;   // --no-reconstruction: broadcast only the round's factor, as FedSRD
 
   void add_options(CLI::App& app) override;
   void validate(const Options&) const override;
@@ -169,6 +185,10 @@ void FedSrdOptions::add_options(CLI::App& app) {
                "fedsrd: reconstruct-and-decompose on the server; --no-reconstruction averages A and B of the sparse "
                "uploads instead (the paper's ablation)")
       ->default_str(on_off(reconstruction))->group(A);
+  add_choice(app, "--no-reconstruction-factors", naive_alternating, {{"both", false}, {"alternating", true}},
+             "fedsrd --no-reconstruction: broadcast both averaged factors every round (both), or only the factor "
+             "FedSRD solves that round (alternating: FedSRD's download bytes, an ablation at equal budget)")
+      ->group(A);
 }
 
 void FedSrdOptions::validate(const Options&) const {
@@ -183,6 +203,9 @@ class FedSrd : public LoraAlgorithm {
   FedSrd(const LoraOptions& c, const FedSrdOptions& o, uint64_t seed, bool truncate)
       : LoraAlgorithm(c, seed, /*train_a=*/true, AggregationWeights::kUniform), options_(o), truncate_(truncate) {
     require(truncate || o.reconstruction, "--no-reconstruction: only for fedsrd (fedsrd-e always reconstructs)");
+    require(!o.naive_alternating || !o.reconstruction,
+            "--no-reconstruction-factors alternating: only with --no-reconstruction (FedSRD's own server step "
+            "always broadcasts one factor)");
     ratio_.base = o.adaptive_base;
     ratio_.coeff = o.adaptive_coeff;
     ratio_.upper = o.adaptive_upper;
@@ -213,6 +236,7 @@ class FedSrd : public LoraAlgorithm {
 
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override {
     torch::NoGradGuard no_grad;
+    diagnostics_.clear();
     if (!options_.reconstruction) return average_and_sparsify(round, uploads, global);
     const std::vector<Tensors> deltas = upload_deltas(uploads, global);
     const std::vector<float> w = weights(uploads);
@@ -226,9 +250,14 @@ class FedSrd : public LoraAlgorithm {
         dA.push_back(as_matrix(d[ia]));
         dB.push_back(as_matrix(d[ib]));
       }
-      const torch::Tensor solved = fedsrd::solve(A, B, dA, dB, w, factor, truncate_);  // reconstruct, average, truncate, project
+      linalg::TruncationReport report;
+      const torch::Tensor solved =  // reconstruct, average, truncate, project
+          fedsrd::solve(A, B, dA, dB, w, factor, truncate_, diagnose_ ? &report : nullptr);
       Stream mask(seed_, StreamPurpose::kServerMask, static_cast<uint64_t>(round), l);
       out.parts.push_back(download_part(factor == fedsrd::Factor::kA ? ia : ib, solved, mask));  // sparsify
+      if (diagnose_)
+        diagnostics_.push_back(diagnose(l, factor == fedsrd::Factor::kA ? 0 : 1, global, uploads, solved,
+                                        {&out.parts.back()}, &report));
     }
     return out;
   }
@@ -256,6 +285,43 @@ class FedSrd : public LoraAlgorithm {
     return part;
   }
 
+  // One layer's /server_diagnostics row (server_diagnostics.h). `report`
+  // null: nothing was truncated or inverted (--no-reconstruction).
+  ServerDiagnostic diagnose(size_t l, int64_t solved_factor, const Tensors& global, const std::vector<Upload>& uploads,
+                            const torch::Tensor& update, const std::vector<const compress::Part*>& broadcast,
+                            const linalg::TruncationReport* report) const {
+    const size_t ia = a_index(l), ib = b_index(l);
+    ServerDiagnostic d;
+    d.layer = static_cast<int64_t>(l);
+    d.solved_factor = solved_factor;
+    d.a_norm = global[ia].norm().item<double>();
+    d.b_norm = global[ib].norm().item<double>();
+    const double nan = std::nan("");
+    d.inverted_sigma_min = report ? report->inverted_sigma_min : nan;
+    d.inverted_sigma_max = report ? report->inverted_sigma_max : nan;
+    d.truncation_error = report ? report->truncation_error : nan;
+    d.update_norm = update.norm().item<double>();
+    d.upload_sparsity_a = mean_dropped(uploads, ia);
+    d.upload_sparsity_b = mean_dropped(uploads, ib);
+    double sent = 0, numel = 0;
+    for (const compress::Part* part : broadcast) {
+      sent += static_cast<double>(part->count());
+      numel += static_cast<double>(part->numel);
+    }
+    d.download_sparsity = 1.0 - sent / numel;
+    return d;
+  }
+
+  // The fraction of tensor `t`'s elements the uploads left out, averaged
+  // over the uploads.
+  static double mean_dropped(const std::vector<Upload>& uploads, size_t t) {
+    double sum = 0;
+    for (const Upload& u : uploads)
+      for (const compress::Part& part : u.payload.parts)
+        if (part.tensor == t) sum += 1.0 - static_cast<double>(part.count()) / static_cast<double>(part.numel);
+    return uploads.empty() ? 0.0 : sum / static_cast<double>(uploads.size());
+  }
+
   compress::Part download_part(size_t tensor, const torch::Tensor& update, Stream& mask) const {
     compress::Part part = compress::random_drop(update, options_.download_sparsity, mask);
     part.tensor = static_cast<uint32_t>(tensor);
@@ -269,16 +335,32 @@ class FedSrd : public LoraAlgorithm {
     return out;
   }
 
-  // --no-reconstruction: FedIT's mean of the sparse uploads, A and B of
-  // every layer through the random download sparsification (one mask
-  // stream per layer, A drawn first).
-  compress::Payload average_and_sparsify(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) const {
+  // --no-reconstruction: FedIT's mean of the sparse uploads through the
+  // random download sparsification (one mask stream per layer, A drawn
+  // first): A and B of every layer, or (alternating) only the factor
+  // FedSRD would solve this round, so the ablation downloads FedSRD's bytes.
+  // Diagnostics: the update's norm and the download's sparsity over the
+  // factors sent.
+  compress::Payload average_and_sparsify(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) {
     const Tensors mean = weighted_mean_of_parts(uploads, global, weights(uploads));
+    const fedsrd::Factor factor = fedsrd::factor_of_round(round, options_.first_round == fedsrd::Factor::kB);
+    const bool send_a = !options_.naive_alternating || factor == fedsrd::Factor::kA;
+    const bool send_b = !options_.naive_alternating || factor == fedsrd::Factor::kB;
     compress::Payload out = broadcast();
     for (size_t l = 0; l < slots().size(); ++l) {
       Stream mask(seed_, StreamPurpose::kServerMask, static_cast<uint64_t>(round), l);
-      out.parts.push_back(download_part(a_index(l), mean[a_index(l)], mask));
-      out.parts.push_back(download_part(b_index(l), mean[b_index(l)], mask));
+      const size_t first = out.parts.size();
+      std::vector<torch::Tensor> sent;
+      for (const auto& [send, tensor] : {std::pair{send_a, a_index(l)}, std::pair{send_b, b_index(l)}}) {
+        if (!send) continue;
+        out.parts.push_back(download_part(tensor, mean[tensor], mask));
+        sent.push_back(mean[tensor].flatten());
+      }
+      if (!diagnose_) continue;
+      std::vector<const compress::Part*> parts;
+      for (size_t i = first; i < out.parts.size(); ++i) parts.push_back(&out.parts[i]);
+      const int64_t solved = options_.naive_alternating ? (factor == fedsrd::Factor::kA ? 0 : 1) : -1;
+      diagnostics_.push_back(diagnose(l, solved, global, uploads, torch::cat(sent), parts, nullptr));
     }
     return out;
   }

@@ -54,7 +54,10 @@ linalg::LowRankSum reconstruct(const torch::Tensor& A, const torch::Tensor& B, c
 // (fedsrd.cc), which float32 holds to its rounding. Either way the result
 // is the dense float64 reference's to near float32 rounding (server_bench
 // and lora_algorithms_test measure it).
+// With `report`, also the truncation error (NaN without truncation) and
+// the extreme singular values of the inverted factor (linalg::TruncationReport).
 torch::Tensor solve(const torch::Tensor& A, const torch::Tensor& B, const std::vector<torch::Tensor>& dA,
-                    const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor, bool truncate);
+                    const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor, bool truncate,
+                    linalg::TruncationReport* report = nullptr);
 
 }  // namespace flb::algo::fedsrd

@@ -268,6 +268,8 @@ struct TruncatedDelta {
   torch::Tensor qa, tau_a;  // geqrf of [A^T, dA_1^T .. dA_m^T] (d_in, K)
   torch::Tensor Rb0, Ra0;   // the base's columns of Rb and Ra, float64 (kb, r), (ka, r)
   torch::Tensor D;          // core_k - Rb0 Ra0^T, float64 (kb, ka)
+  torch::Tensor S;          // the core's (W's) singular values, descending, float64
+  int64_t kept = 0;         // how many of them W_k keeps
 };
 
 torch::ScalarType factor_dtype(const SharedBaseSum& s) {
@@ -318,7 +320,20 @@ TruncatedDelta truncated_delta(const SharedBaseSum& s, int64_t k) {
   const int64_t kk = std::min<int64_t>(k, S.size(0));  // k >= rank: W_k = W
   const torch::Tensor core_k = (Uc.narrow(1, 0, kk) * S.narrow(0, 0, kk)).matmul(Vch.narrow(0, 0, kk));
   t.D = core_k - t.Rb0.matmul(t.Ra0.t());
+  t.S = S;
+  t.kept = kk;
   return t;
+}
+
+// The report's numbers (host syncs: only when a report is asked for).
+void fill_report(const TruncatedDelta& t, const torch::Tensor& inverted_r, TruncationReport* report) {
+  if (!report) return;
+  const double total = t.S.square().sum().item<double>();
+  const double discarded = t.S.narrow(0, t.kept, t.S.size(0) - t.kept).square().sum().item<double>();
+  report->truncation_error = total > 0 ? std::sqrt(discarded / total) : 0.0;
+  const torch::Tensor sigma = torch::linalg_svdvals(inverted_r);  // descending
+  report->inverted_sigma_max = sigma[0].item<double>();
+  report->inverted_sigma_min = sigma[-1].item<double>();
 }
 
 // Q X for X (c, n), c <= K, Q the thin (d, min(d, K)) factor of geqrf's (q, tau).
@@ -338,17 +353,19 @@ void check_truncation(const SharedBaseSum& s, int64_t k, const char* what) {
 
 }  // namespace
 
-torch::Tensor base_left_pinv_delta(const SharedBaseSum& s, int64_t k) {
+torch::Tensor base_left_pinv_delta(const SharedBaseSum& s, int64_t k, TruncationReport* report) {
   check_truncation(s, k, "base_left_pinv_delta");
   const TruncatedDelta t = truncated_delta(s, k);
+  fill_report(t, t.Rb0, report);
   // pinv(B) Qb D Qa^T = pinv(Rb0) D Qa^T = (Qa (pinv(Rb0) D)^T)^T
   const torch::Tensor X = pinv(t.Rb0, pinv_rcond(s.B)).matmul(t.D);  // (r, ka)
   return apply_q(t.qa, t.tau_a, X.t().to(t.qa.scalar_type())).t().contiguous();
 }
 
-torch::Tensor base_right_pinv_delta(const SharedBaseSum& s, int64_t k) {
+torch::Tensor base_right_pinv_delta(const SharedBaseSum& s, int64_t k, TruncationReport* report) {
   check_truncation(s, k, "base_right_pinv_delta");
   const TruncatedDelta t = truncated_delta(s, k);
+  fill_report(t, t.Ra0, report);
   // Qb D Qa^T pinv(A) = Qb D pinv(Ra0)^T, since A^T = Qa Ra0
   const torch::Tensor Y = t.D.matmul(pinv(t.Ra0, pinv_rcond(s.A)).t());  // (kb, r)
   return apply_q(t.qb, t.tau_b, Y.to(t.qb.scalar_type()));

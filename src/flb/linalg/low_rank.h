@@ -140,8 +140,20 @@ void validate(const SharedBaseSum& s);
 // (low_rank_test and lora_algorithms_test print what they saw).
 // Float32, or float64 for float64 factors.
 // REQUIRES: 1 <= k <= min(d_out, d_in).
-torch::Tensor base_left_pinv_delta(const SharedBaseSum& s, int64_t k);
-torch::Tensor base_right_pinv_delta(const SharedBaseSum& s, int64_t k);
+//
+// With `report`, also what a reader needs to explain a bad step (FedSRD's
+// /server_diagnostics), from the small float64 pieces at no extra QR:
+struct TruncationReport {
+  // ||W - W_k||_F / ||W||_F: sqrt of the discarded share of sum sigma_i^2
+  // (the core's singular values are W's, Qb and Qa being orthonormal);
+  // 0 for W = 0.
+  double truncation_error = 0;
+  // Extreme singular values of the factor inverted (B for the left
+  // solve, A for the right): those of Rb0 (Ra0), as B = Qb Rb0.
+  double inverted_sigma_min = 0, inverted_sigma_max = 0;
+};
+torch::Tensor base_left_pinv_delta(const SharedBaseSum& s, int64_t k, TruncationReport* report = nullptr);
+torch::Tensor base_right_pinv_delta(const SharedBaseSum& s, int64_t k, TruncationReport* report = nullptr);
 
 // The Moore-Penrose pseudo-inverse of M (m, n) -> (n, m), on M's device,
 // float64 for float64 M and float32 otherwise, via a float64 SVD (of M^T

@@ -81,6 +81,25 @@ std::vector<metrics::ColumnSpec> eval_columns() {
   };
 }
 
+std::vector<metrics::ColumnSpec> diagnostic_columns() {
+  const auto I = ColumnType::kInt64;
+  const auto F = ColumnType::kFloat64;
+  return {
+      {"round", I, "0-based round index"},
+      {"layer", I, "LoRA layer, in module order"},
+      {"solved_factor", I, "0: the round solved A, 1: B; -1: A and B averaged (--no-reconstruction)"},
+      {"a_norm", F, "||A||_F of the global factor the clients started from"},
+      {"b_norm", F, "||B||_F of the global factor the clients started from"},
+      {"inverted_sigma_min", F, "smallest singular value of the factor the projection inverts (B in an A-round, A in a B-round); NaN: none inverted"},
+      {"inverted_sigma_max", F, "its largest singular value (their ratio: the condition number the solve amplifies by)"},
+      {"truncation_error", F, "||W_avg - W_r||_F / ||W_avg||_F of the rank-r SVD (fedsrd); NaN: no truncation (fedsrd-e, --no-reconstruction)"},
+      {"update_norm", F, "||solved factor update||_F before the download sparsification"},
+      {"upload_sparsity_a", F, "fraction of dA's elements the uploads dropped, mean over the round's uploads"},
+      {"upload_sparsity_b", F, "the same for dB"},
+      {"download_sparsity", F, "fraction of the broadcast factor's elements dropped"},
+  };
+}
+
 std::vector<metrics::ColumnSpec> memory_columns() {
   const auto I = ColumnType::kInt64;
   return {
@@ -107,6 +126,18 @@ metrics::Rows to_rows(const std::vector<EvalRow>& rows) {
   metrics::Rows out(eval_columns().size());
   for (const EvalRow& r : rows) {
     const double v[] = {double(r.round), double(r.domain), r.in_domain ? 1.0 : 0.0, r.loss, r.accuracy};
+    for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
+  }
+  return out;
+}
+
+metrics::Rows to_rows(const std::vector<DiagnosticRow>& rows) {
+  metrics::Rows out(diagnostic_columns().size());
+  for (const DiagnosticRow& r : rows) {
+    const algo::ServerDiagnostic& d = r.step;
+    const double v[] = {double(r.round), double(d.layer), double(d.solved_factor), d.a_norm, d.b_norm,
+                        d.inverted_sigma_min, d.inverted_sigma_max, d.truncation_error, d.update_norm,
+                        d.upload_sparsity_a, d.upload_sparsity_b, d.download_sparsity};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
   }
   return out;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "flb/algo/server_diagnostics.h"
 #include "flb/metrics/results_file.h"
 
 namespace flb::sim {
@@ -18,7 +19,8 @@ namespace flb::sim {
 // /clients/status; virtual_s is how long the server waited).
 // 7: availability windows (/rounds/online, offline, idle_s; /clients/status
 // 4 offline; virtual_s includes idle_s), /rounds/clipped, /clients/train_s.
-constexpr int64_t kSchemaVersion = 7;
+// 8: /server_diagnostics (FedSRD's server step per round and layer).
+constexpr int64_t kSchemaVersion = 8;
 
 struct RoundRow {
   int64_t round = 0;
@@ -60,6 +62,12 @@ struct EvalRow {
   double loss = 0, accuracy = 0;
 };
 
+// One layer's server step of one round (/server_diagnostics, rank 0).
+struct DiagnosticRow {
+  int64_t round = 0;
+  algo::ServerDiagnostic step;
+};
+
 // One rank's memory at the end of the run (/memory, one row per rank).
 struct MemoryRow {
   int64_t rank = 0;
@@ -75,18 +83,21 @@ std::vector<metrics::ColumnSpec> memory_columns();
 metrics::Rows to_rows(const std::vector<MemoryRow>& rows);
 std::vector<metrics::ColumnSpec> eval_columns();
 std::vector<metrics::ColumnSpec> client_columns();
+std::vector<metrics::ColumnSpec> diagnostic_columns();
 
 metrics::Rows to_rows(const std::vector<RoundRow>& rows);
 metrics::Rows to_rows(const std::vector<ClientRecord>& rows);
 metrics::Rows to_rows(const std::vector<EvalRow>& rows);
+metrics::Rows to_rows(const std::vector<DiagnosticRow>& rows);
 
 // Where a round's rows go: the HDF5 results file (sim/results_writer.h) or,
 // in tests, memory. Both calls are collective.
 class RowSink {
  public:
   virtual ~RowSink() = default;
-  // This rank's /clients and /eval rows (rank 0 holds all of them).
-  virtual void write_details(const std::vector<ClientRecord>& clients, const std::vector<EvalRow>& evals) = 0;
+  // This rank's /clients, /eval and /server_diagnostics rows (rank 0 holds all of them).
+  virtual void write_details(const std::vector<ClientRecord>& clients, const std::vector<EvalRow>& evals,
+                             const std::vector<DiagnosticRow>& diagnostics) = 0;
   // The /rounds row (rank 0; null elsewhere); then the round is flushed.
   virtual void write_round(const RoundRow* row) = 0;
 };

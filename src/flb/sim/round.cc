@@ -90,6 +90,7 @@ Round::Round(const RunConfig& config, RunSetup& setup, comm::Transport& transpor
   for (int64_t c = 0; c < config_.clients; ++c)
     if (owner_rank(c, config_.clients, transport_.size()) == transport_.rank())
       hosted_sample_bytes_ += setup_.task->client_stored_bytes(c);
+  if (transport_.rank() == 0) setup_.algorithm->enable_server_diagnostics();  // /server_diagnostics
 }
 
 int64_t Round::client_state_bytes() const { return hosted_sample_bytes_ + setup_.algorithm->client_state_bytes(); }
@@ -402,7 +403,9 @@ std::vector<uint8_t> Round::decode_and_aggregate(int64_t round, const std::vecto
       row.parts += static_cast<int64_t>(u.payload.parts.size());
       for (const auto& part : u.payload.parts) row.scalar_parts += part.kind == compress::PartKind::kScalar;
     }
-    return setup_.algorithm->aggregate(round, accepted, setup_.global);
+    compress::Payload out = setup_.algorithm->aggregate(round, accepted, setup_.global);
+    keep_diagnostics(round);
+    return out;
   });
   row.aggregate = phase.seconds();
   return download;
@@ -425,11 +428,19 @@ std::vector<uint8_t> Round::aggregate_reduced(int64_t round, const std::vector<C
     row.scalar_parts = static_cast<int64_t>(t.scalar_parts);
     row.clipped = static_cast<int64_t>(t.clipped);
     require(t.accepted > 0, "no valid upload this round");
-    return setup_.algorithm->aggregate(round, {mean_upload(in.reduced, setup_.global, setup_.algorithm->wire_id())},
-                                       setup_.global);
+    compress::Payload out = setup_.algorithm->aggregate(
+        round, {mean_upload(in.reduced, setup_.global, setup_.algorithm->wire_id())}, setup_.global);
+    keep_diagnostics(round);
+    return out;
   });
   row.aggregate += phase.seconds();
   return download;
+}
+
+// Rank 0: the server step's /server_diagnostics rows, for write_rows.
+void Round::keep_diagnostics(int64_t round) {
+  for (const algo::ServerDiagnostic& d : setup_.algorithm->take_server_diagnostics())
+    diagnostics_.push_back({round, d});
 }
 
 // Only the uploads the server uses: a late client's loss never reaches it.
@@ -513,7 +524,7 @@ void Round::finish_clock(const std::vector<ClientRecord>& records, RoundRow& row
   row.virtual_clock_s = setup_.clock.elapsed_s();
 }
 
-// 7. The rows: /clients and /eval (rank 0 holds them all), the memory
+// 7. The rows: /clients, /eval and /server_diagnostics (rank 0 holds them all), the memory
 //    metrics, then rank 0's /rounds row.
 void Round::write_rows(std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row) {
   Timer phase;
@@ -522,7 +533,8 @@ void Round::write_rows(std::vector<ClientRecord>& records, const std::vector<Eva
     row.train_loss = train_loss(records);
     finish_clock(records, row);
   }
-  sink_.write_details(records, evals);
+  sink_.write_details(records, evals, diagnostics_);
+  diagnostics_.clear();
   row.io = phase.seconds();
   row.rss_max_bytes = static_cast<int64_t>(transport_.max_to_root(static_cast<double>(rss_max_bytes())));
   for (uint64_t s : transport_.allgather(static_cast<uint64_t>(client_state_bytes())))

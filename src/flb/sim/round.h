@@ -102,6 +102,7 @@ class Round {
   // Pieces of the steps.
   LocalResult train_client(const algo::ClientContext& ctx);
   void check_losses(const std::vector<ClientRecord>& records) const;
+  void keep_diagnostics(int64_t round);
   std::vector<algo::Upload> decode_uploads(const comm::Gathered& uploads, const std::vector<int64_t>& sampled,
                                            const std::vector<int64_t>& used, int64_t round, RoundRow& row);
 
@@ -111,6 +112,7 @@ class Round {
   RowSink& sink_;
   int64_t hosted_sample_bytes_ = 0;
   std::string stop_reason_;  // rank 0: why decode_and_aggregate produced no broadcast
+  std::vector<DiagnosticRow> diagnostics_;  // rank 0: this round's /server_diagnostics rows
   double last_test_loss_, last_test_accuracy_;
   // Availability windows only (start_round): the round's virtual start,
   // the clients online then (every rank), when each sampled client goes
