@@ -26,7 +26,8 @@ out = f"{args.workdir}/run.h5"
 mpirun(args, 2, ["--clients", 10, "--clients-per-round", 4, "--rounds", 4, "--eval-every", 2, "--local-steps", 2,
                  "--out", out])
 with h5py.File(out, "r") as f:
-    for section, group in (("Root attributes", None), ("/rounds", "rounds"), ("/clients", "clients"), ("/memory", "memory")):
+    for section, group in (("Root attributes", None), ("/rounds", "rounds"), ("/clients", "clients"), ("/memory", "memory"),
+                           ("/eval", "eval")):
         names = documented(section)
         c.check(len(names) >= 5, f"results/README.md documents {section}")
         have = set(f.attrs) if group is None else set(f[group])
@@ -34,6 +35,9 @@ with h5py.File(out, "r") as f:
                                f"undocumented {sorted(have - names)}")
     c.check(int(f.attrs["schema_version"]) == 8, "schema_version is 8")
     c.check(len(f["server_diagnostics/round"]) == 0, "/server_diagnostics: no rows for fedavg")
+    se = f["eval/loss_se"][:]
+    c.check(len(se) == 2 and bool(np.all((se > 0) & (se < 0.05))),
+            f"/eval/loss_se over the 10,000 test images: positive and small ({se})")
     c.check(list(f["memory/rank"][:]) == [0, 1], "/memory: one row per rank, in rank order")
     rounds = f["rounds"]
     c.check(all(len(rounds[k]) == 4 for k in rounds), "every /rounds column has 4 rows")

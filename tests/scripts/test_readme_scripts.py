@@ -79,7 +79,7 @@ def check_round_cost(tmp):
     run("round_cost.sh", [os.path.join(SRC, "scripts/bench/round_cost.sh"), "2"],
         env={"FLBENCH": FLBENCH, "OUT": out, "MODELS": "mlp cnn-lbgm"})
     rows = [l for l in open(out)] if os.path.exists(out) else []
-    expect("round_cost.sh", sum(bool(re.match(r"^\| (mlp|cnn-lbgm) \| [12] \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$", l))
+    expect("round_cost.sh", sum(bool(re.match(r"^\| (mlp|cnn-lbgm) \| [12] \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$", l))
                                 for l in rows) == 4, f"{out} has a row for 1 and 2 threads of each model")
 
 

@@ -7,6 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -97,6 +101,38 @@ TEST(SharedEvaluation, MeansAreSumsOverCountsAndEmptyDomainsAreZero) {
   EXPECT_EQ(e[1].loss, 0.0);
   EXPECT_FALSE(e[1].in_domain);
   EXPECT_THROW(combine_eval(domains, {{2, 1, 1, 1}}), Error);
+}
+
+// The standard error of a domain's loss, over units split anywhere:
+// against the two-pass sample standard deviation of the items' mean
+// losses computed here from the same numbers.
+TEST(SharedEvaluation, LossStandardErrorIsTheItemsSampleSdOverRootN) {
+  Stream s(5, StreamPurpose::kTest);
+  const int64_t items = 37, per_item = 6;
+  const torch::Tensor losses = torch::empty({items, per_item}, torch::kFloat32);
+  float* p = losses.data_ptr<float>();
+  for (int64_t i = 0; i < losses.numel(); ++i) p[i] = static_cast<float>(3.0 * s.uniform());
+  std::vector<double> means;
+  for (int64_t i = 0; i < items; ++i) {
+    double m = 0;
+    for (int64_t j = 0; j < per_item; ++j) m += p[i * per_item + j];
+    means.push_back(m / per_item);
+  }
+  double mean = 0, var = 0;
+  for (double m : means) mean += m / items;
+  for (double m : means) var += (m - mean) * (m - mean) / (items - 1);
+  const double want = std::sqrt(var / items);
+  std::vector<EvalSums> units;  // units of 10, 10, 10, 7 items
+  for (int64_t at = 0; at < items; at += 10) {
+    const torch::Tensor part = losses.narrow(0, at, std::min<int64_t>(10, items - at));
+    units.push_back(unit_sums(0, part.sum().item<double>(), 0, part));
+  }
+  const std::vector<DomainEval> e = combine_eval({{"x", true}}, units);
+  std::printf("loss standard error %.6f, two-pass reference %.6f (difference %.1e, tolerance 1e-9)\n", e[0].loss_se,
+              want, std::abs(e[0].loss_se - want));
+  EXPECT_NEAR(e[0].loss_se, want, 1e-9);
+  EXPECT_NEAR(e[0].loss, mean, 1e-6);
+  EXPECT_EQ(combine_eval({{"x", true}}, {unit_sums(0, 1.0, 1, torch::ones({1, 4}))})[0].loss_se, 0.0);  // one item
 }
 
 TEST(SharedEvaluation, AUnitThatThrowsEndsEveryRankWithoutAHang) {

@@ -44,7 +44,8 @@ std::vector<EvalSums> DomainEvaluator::evaluate(int64_t begin, int64_t end) {
     const auto target = y.reshape({-1});
     const double loss = F::cross_entropy(flat, target, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
     const double correct = static_cast<double>(flat.argmax(1).eq(target).sum().item<int64_t>());
-    out.push_back({u.domain, loss, correct, static_cast<double>(target.numel())});
+    const auto each = F::cross_entropy(flat, target, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+    out.push_back(unit_sums(u.domain, loss, correct, each.view({u.n, -1})));  // a sequence is an item
   }
   model_.train();
   return out;

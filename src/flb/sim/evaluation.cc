@@ -1,18 +1,30 @@
 #include "flb/sim/evaluation.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "flb/core/error.h"
 #include "flb/sim/collectively.h"
 
 namespace flb::sim {
 namespace {
 
-constexpr size_t kFields = 4;  // domain, loss_sum, correct, count: one unit on the wire
+constexpr size_t kFields = 7;  // domain, loss_sum, correct, count, items, item_loss_sum, item_loss_sq_sum
 
 std::vector<double> pack(const std::vector<EvalSums>& units) {
   std::vector<double> out;
   out.reserve(units.size() * kFields);
-  for (const auto& u : units) out.insert(out.end(), {static_cast<double>(u.domain), u.loss_sum, u.correct, u.count});
+  for (const auto& u : units)
+    out.insert(out.end(), {static_cast<double>(u.domain), u.loss_sum, u.correct, u.count, u.items, u.item_loss_sum,
+                           u.item_loss_sq_sum});
   return out;
+}
+
+// sd(item means) / sqrt(items), from the sums (0 for fewer than two items).
+double standard_error(const EvalSums& t) {
+  if (t.items < 2) return 0.0;
+  const double variance = (t.item_loss_sq_sum - t.item_loss_sum * t.item_loss_sum / t.items) / (t.items - 1);
+  return std::sqrt(std::max(variance, 0.0) / t.items);
 }
 
 std::vector<EvalSums> unpack(const std::vector<double>& values) {
@@ -21,7 +33,7 @@ std::vector<EvalSums> unpack(const std::vector<double>& values) {
   std::vector<EvalSums> out(values.size() / kFields);
   for (size_t i = 0; i < out.size(); ++i) {
     const double* v = &values[i * kFields];
-    out[i] = {static_cast<int64_t>(v[0]), v[1], v[2], v[3]};
+    out[i] = {static_cast<int64_t>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6]};
   }
   return out;
 }
@@ -37,14 +49,26 @@ std::vector<DomainEval> combine_eval(const std::vector<EvalDomain>& domains, con
     t.loss_sum += u.loss_sum;
     t.correct += u.correct;
     t.count += u.count;
+    t.items += u.items;
+    t.item_loss_sum += u.item_loss_sum;
+    t.item_loss_sq_sum += u.item_loss_sq_sum;
   }
   std::vector<DomainEval> out;
   for (size_t d = 0; d < domains.size(); ++d) {
     const EvalSums& t = total[d];
     out.push_back({domains[d].name, domains[d].in_domain, t.count > 0 ? t.loss_sum / t.count : 0.0,
-                   t.count > 0 ? t.correct / t.count : 0.0});
+                   t.count > 0 ? t.correct / t.count : 0.0, standard_error(t)});
   }
   return out;
+}
+
+EvalSums unit_sums(int64_t domain, double summed_loss, double correct, const torch::Tensor& losses) {
+  const torch::Tensor means = losses.to(torch::kFloat64).mean(1);  // m_i, (items)
+  EvalSums s{domain, summed_loss, correct, static_cast<double>(losses.numel())};
+  s.items = static_cast<double>(losses.size(0));
+  s.item_loss_sum = means.sum().item<double>();
+  s.item_loss_sq_sum = means.square().sum().item<double>();
+  return s;
 }
 
 std::vector<DomainEval> evaluate_all(Task& task) {

@@ -58,7 +58,8 @@ class ImageTask : public Task {
       auto logits = model_->forward(x);
       const double loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
       const double correct = static_cast<double>(logits.argmax(1).eq(y).sum().item<int64_t>());
-      out.push_back({0, loss, correct, static_cast<double>(n)});
+      const auto each = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+      out.push_back(unit_sums(0, loss, correct, each.view({n, 1})));  // an image is an item
     }
     model_->train();
     return out;

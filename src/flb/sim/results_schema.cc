@@ -78,6 +78,7 @@ std::vector<metrics::ColumnSpec> eval_columns() {
       {"in_domain", I, "1: a domain some client holds; 0: out-of-domain (held by no client)"},
       {"loss", F, "mean cross-entropy on the domain's held-out data"},
       {"accuracy", F, "top-1 accuracy (class, or next byte)"},
+      {"loss_se", F, "standard error of loss: sd of the items' mean losses / sqrt(items); an item is an image or a held-out sequence"},
   };
 }
 
@@ -125,7 +126,7 @@ metrics::Rows to_rows(const std::vector<MemoryRow>& rows) {
 metrics::Rows to_rows(const std::vector<EvalRow>& rows) {
   metrics::Rows out(eval_columns().size());
   for (const EvalRow& r : rows) {
-    const double v[] = {double(r.round), double(r.domain), r.in_domain ? 1.0 : 0.0, r.loss, r.accuracy};
+    const double v[] = {double(r.round), double(r.domain), r.in_domain ? 1.0 : 0.0, r.loss, r.accuracy, r.loss_se};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
   }
   return out;

@@ -19,7 +19,7 @@ namespace flb::sim {
 // /clients/status; virtual_s is how long the server waited).
 // 7: availability windows (/rounds/online, offline, idle_s; /clients/status
 // 4 offline; virtual_s includes idle_s), /rounds/clipped, /clients/train_s.
-// 8: /server_diagnostics (FedSRD's server step per round and layer).
+// 8: /server_diagnostics (FedSRD's server step per round and layer), /eval/loss_se.
 constexpr int64_t kSchemaVersion = 8;
 
 struct RoundRow {
@@ -60,6 +60,7 @@ struct EvalRow {
   int64_t round = 0, domain = 0;
   bool in_domain = true;
   double loss = 0, accuracy = 0;
+  double loss_se = 0;
 };
 
 // One layer's server step of one round (/server_diagnostics, rank 0).

@@ -478,7 +478,8 @@ std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
   if (transport_.rank() == 0) {
     double loss = 0, accuracy = 0, in_domain = 0;
     for (size_t d = 0; d < evals.size(); ++d) {
-      rows.push_back({round, static_cast<int64_t>(d), evals[d].in_domain, evals[d].loss, evals[d].accuracy});
+      rows.push_back({round, static_cast<int64_t>(d), evals[d].in_domain, evals[d].loss, evals[d].accuracy,
+                      evals[d].loss_se});
       if (!evals[d].in_domain) continue;
       loss += evals[d].loss;
       accuracy += evals[d].accuracy;

@@ -76,7 +76,8 @@ class SyntheticTask : public Task {
       const torch::Tensor logits = model_(test_x_.narrow(0, start, n));
       const torch::Tensor y = test_y_.narrow(0, start, n);
       const double loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-      out.push_back({0, loss, static_cast<double>(logits.argmax(1).eq(y).sum().item<int64_t>()), static_cast<double>(n)});
+      const auto each = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+      out.push_back(unit_sums(0, loss, static_cast<double>(logits.argmax(1).eq(y).sum().item<int64_t>()), each.view({n, 1})));
     }
     return out;
   }

@@ -27,6 +27,10 @@ struct DomainEval {
   bool in_domain = true;  // held by some client (else out-of-domain: retention)
   double loss = 0;
   double accuracy = 0;    // top-1 (class, or next byte)
+  // Standard error of `loss` over the domain's items (images, or held-out
+  // sequences: a sequence's tokens are not independent draws, so the
+  // sequence is the unit): sd(item mean losses) / sqrt(items); 0 for one item.
+  double loss_se = 0;
 };
 
 // An evaluation domain: its name and whether some client holds it.
@@ -41,7 +45,16 @@ struct EvalSums {
   double loss_sum = 0;  // summed cross-entropy (nats) of its predictions
   double correct = 0;   // top-1 hits
   double count = 0;     // predictions (images, or tokens)
+  // Per item (an image, or a held-out sequence) of mean loss m_i: the
+  // items, sum m_i and sum m_i^2 (DomainEval::loss_se).
+  double items = 0, item_loss_sum = 0, item_loss_sq_sum = 0;
 };
+
+// A unit's sums from its predictions' cross-entropies `losses` (items,
+// predictions per item), float: loss_sum is the sum of `summed_loss` (the
+// unit's reduction-sum cross-entropy, kept so its bits stay those of a
+// sum reduction), correct the top-1 hits.
+EvalSums unit_sums(int64_t domain, double summed_loss, double correct, const torch::Tensor& losses);
 
 class Task {
  public:
