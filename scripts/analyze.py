@@ -47,8 +47,10 @@ where and how they ran: out, threads, device, ...) are one experiment; per
 experiment, the seeds, the mean ± sample standard deviation and the 95%
 t-interval half-width of the final test accuracy and loss, the mean MB up
 and down, and "vs best": Welch's two-sided t-test at 5% against the
-experiment with the best mean accuracy (loss where there is none), so a
-difference inside the noise is marked as such. Rows are labelled by the
+experiment with the best mean validation accuracy when every experiment
+has a validation split (--validation-fraction; schema 8), else the best
+mean test accuracy (loss where there is none), so a difference inside the
+noise is marked as such and a choice need not look at the test set. Rows are labelled by the
 file name without its seed suffix (lbgm-d0.2_seed3.h5: lbgm-d0.2) where
 that tells the experiments apart, else by the algorithm and the config
 keys that differ between experiments.
@@ -246,6 +248,8 @@ def summarize(run):
         "finished": completed is not None,
         "test_accuracy": last_finite(r.get("test_accuracy", [])),
         "test_loss": last_finite(r.get("test_loss", [])),
+        # the validation split's (--validation-fraction; schema 8): what to tune on
+        "val_accuracy": last_finite(r.get("val_accuracy", [])),
         "mb_up": float(np.sum(r["bytes_gathered"])) / 1e6 if "bytes_gathered" in r else math.nan,
         "mb_down": float(np.sum(r["bytes_down"])) / 1e6 if "bytes_down" in r else math.nan,
         "s_per_round": float(np.mean(r["wall_s"])) if n_rows else math.nan,
@@ -589,22 +593,25 @@ def seed_groups(runs, summaries):
 
 def seed_rows(runs, summaries):
     """Per experiment: the seeds, mean, standard deviation and 95% interval
-    of the final test accuracy and loss, the mean MB up and down, and how it
-    compares with the best experiment (highest mean accuracy; lowest mean
-    loss where no run has an accuracy): 'best', 'inside noise' (Welch's
-    t-test cannot tell it from the best at 5%), 'worse', or '?' (one seed)."""
+    of the final test accuracy and loss (and validation accuracy), the mean
+    MB up and down, and how it compares with the best experiment (highest
+    mean validation accuracy when every experiment has a validation split,
+    else highest mean test accuracy; lowest mean loss where no run has an
+    accuracy): 'best', 'inside noise' (Welch's t-test cannot tell it from
+    the best at 5%), 'worse', or '?' (one seed)."""
     rows = []
     for label, members, seeds in seed_groups(runs, summaries):
         row = {"experiment": label, "algorithm": members[0]["algorithm"],
                "seeds": sorted(seeds, key=str), "files": [m["file"] for m in members]}
-        for key in ("test_accuracy", "test_loss", "mb_up", "mb_down"):
+        for key in ("test_accuracy", "test_loss", "val_accuracy", "mb_up", "mb_down"):
             values = [m[key] for m in members]
             row[key], row[key + "_sd"] = mean_sd(values)
             row[key + "_ci95"] = ci95(values)
             row[key + "_values"] = values
         rows.append(row)
-    by_accuracy = any(not math.isnan(r["test_accuracy"]) for r in rows)
-    key = "test_accuracy" if by_accuracy else "test_loss"
+    by_validation = bool(rows) and all(not math.isnan(r["val_accuracy"]) for r in rows)
+    by_accuracy = by_validation or any(not math.isnan(r["test_accuracy"]) for r in rows)
+    key = "val_accuracy" if by_validation else "test_accuracy" if by_accuracy else "test_loss"
     ranked = [r for r in rows if not math.isnan(r[key])]
     if ranked:
         best = (max if by_accuracy else min)(ranked, key=lambda r: r[key])
@@ -626,16 +633,18 @@ def seed_table(rows):
                       fmt(r["test_accuracy_ci95"], "{:.4f}").replace("nan", "-"),
                       _pm(r["test_loss"], r["test_loss_sd"], "{:.4f}"),
                       fmt(r["test_loss_ci95"], "{:.4f}").replace("nan", "-"),
+                      _pm(r["val_accuracy"], r["val_accuracy_sd"], "{:.4f}"),
                       fmt(r["mb_up"], "{:.3f}"), fmt(r["mb_down"], "{:.3f}"), r.get("vs_best", "-")])
     ranked_by = next((r["ranked_by"] for r in rows if "ranked_by" in r), "test_accuracy")
     caption = (f"Per experiment over its seeds ({'/'.join(map(str, counts))} seed(s) per row): final test "
                "accuracy and loss as mean ± sample standard deviation, and the half-width of the 95% "
                "t-interval of the mean (± 95%). vs best: Welch's two-sided t-test at 5% against the row "
-               f"with the best mean {ranked_by.replace('test_', 'test ')}: 'inside noise' rows cannot be "
-               "told from it; '?': fewer than two seeds.")
+               f"with the best mean {ranked_by.replace('test_', 'test ').replace('val_', 'validation ')}"
+               " (validation when every row has a --validation-fraction split: tune there, report test): "
+               "'inside noise' rows cannot be told from it; '?': fewer than two seeds.")
     return caption + "\n\n" + markdown_table(
-        ["experiment", "seeds", "test acc", "± 95%", "test loss", "± 95%", "MB up", "MB down", "vs best"],
-        lines, right={2, 3, 4, 5, 6, 7})
+        ["experiment", "seeds", "test acc", "± 95%", "test loss", "± 95%", "val acc", "MB up", "MB down", "vs best"],
+        lines, right={2, 3, 4, 5, 6, 7, 8})
 
 
 def _pm(mean, sd, spec):

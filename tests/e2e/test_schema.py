@@ -65,6 +65,24 @@ with h5py.File(srd, "r") as f:
     c.check(bool(np.all(np.abs(g["upload_sparsity_a"][:] - 0.75) < 0.01)), "achieved upload sparsity about 0.75")
     c.check(bool(np.all(np.isfinite(g["truncation_error"][:]))), "fedsrd truncates: finite truncation errors")
 
+# --validation-fraction 0.1: 600 of each IID client's 6,000 samples validate; /eval
+# has a validation row per evaluated round, and /rounds/val_* are its numbers.
+val = f"{args.workdir}/validation.h5"
+mpirun(args, 2, ["--clients", 10, "--clients-per-round", 3, "--rounds", 2, "--eval-every", 1, "--local-steps", 2,
+                 "--validation-fraction", 0.1, "--out", val])
+with h5py.File(val, "r") as f:
+    e, r = f["eval"], f["rounds"]
+    c.check(list(e["validation"][:]) == [0, 1, 0, 1] and list(e["domain"][:]) == [0, 1, 0, 1],
+            f"/eval: a test and a validation row per round ({list(e['validation'][:])})")
+    c.check(f["eval"].attrs["domain_names"] in ("test,validation", b"test,validation"), "domain_names test,validation")
+    c.check(np.array_equal(r["val_accuracy"][:], e["accuracy"][1::2]) and np.array_equal(r["val_loss"][:], e["loss"][1::2]),
+            "/rounds/val_* are the validation rows' numbers")
+    c.check(np.array_equal(r["test_accuracy"][:], e["accuracy"][0::2]), "/rounds/test_accuracy is the test row's alone")
+    c.check(set(f["clients/samples"][:].tolist()) == {5400}, f"each client trains on 5,400 samples "
+                                                            f"({sorted(set(f['clients/samples'][:].tolist()))})")
+with h5py.File(out, "r") as f:
+    c.check(bool(np.all(np.isnan(f["rounds/val_accuracy"][:]))), "without a split /rounds/val_accuracy is NaN")
+
 # config_toml reproduces the run: feed it back with --config (an algorithm with list options unset).
 first = f"{args.workdir}/fedloru.h5"
 mpirun(args, 1, ["--algorithm", "fedloru", "--lora-rank", 4, "--alpha", 4, "--lr", 0.02, "--clients", 10,

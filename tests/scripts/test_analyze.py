@@ -236,6 +236,14 @@ def check_seeds(a, tmp):
     verdicts = {lr: rows.get(f"lr{lr}", {}).get("vs_best") for lr in accuracies}
     check(verdicts == {0.05: "best", 0.02: "inside noise", 0.01: "worse"}, f"Welch's verdicts: {verdicts}")
     r = analyze(d, "--seeds")
+    # With a validation split in every run, the best is chosen on validation, not test.
+    for path in os.listdir(d):
+        with h5py.File(os.path.join(d, path), "a") as f:
+            f["rounds/val_accuracy"][-1] = 0.9 if path.startswith("lr0.02") else 0.5 + 0.01 * int(path[-4])
+    rows = {row["experiment"]: row for row in json.loads(analyze(d, "--seeds", "--json").stdout)["by_seed"]}
+    check(rows.get("lr0.02", {}).get("vs_best") == "best" and rows["lr0.02"].get("ranked_by") == "val_accuracy",
+          f"every run validated: the best by validation accuracy (lr0.02), not by test: "
+          f"{ {k: (v.get('vs_best'), v.get('val_accuracy')) for k, v in rows.items()} }")
     # Files whose names do not tell the experiments apart: algorithm and the differing keys.
     for i, path in enumerate(sorted(os.listdir(d))):
         os.rename(os.path.join(d, path), os.path.join(d, f"run{i}.h5"))

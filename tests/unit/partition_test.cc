@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -92,6 +93,45 @@ TEST(Partition, ShardsGiveAtMostKClassesPerClient) {
       EXPECT_LE(static_cast<int64_t>(classes.size()), k);
     }
   }
+}
+
+// --validation-fraction: the clients' training samples and the validation
+// split still cover every sample exactly once; each client gives
+// round(f n) of its n samples, clamped to [1, n - 1] (none with one
+// sample); lists stay ascending; the same seed gives the same split; and
+// a client's share follows its own labels (what it validates is its data).
+TEST(Partition, ValidationSplitTakesRoundFNFromEachClientAndCoversEverySampleOnce) {
+  const auto labels = balanced_labels();
+  for (double f : {0.0, 0.1, 0.5}) {
+    for (int64_t clients : {1, 7, 100, 3000}) {
+      SCOPED_TRACE("fraction " + std::to_string(f) + " clients=" + std::to_string(clients));
+      auto parts = partition(labels, 10, clients, {"shards", 0.5, 2, 5});
+      const auto before = parts;
+      auto again = parts;
+      const std::vector<int64_t> validation = split_validation(parts, f, 9);
+      EXPECT_EQ(split_validation(again, f, 9), validation);  // a pure function of the seed
+      EXPECT_EQ(again, parts);
+      EXPECT_TRUE(std::is_sorted(validation.begin(), validation.end()));
+      size_t want_total = 0;
+      for (size_t c = 0; c < parts.size(); ++c) {
+        const int64_t n = static_cast<int64_t>(before[c].size());
+        const int64_t v = f == 0 || n < 2 ? 0 : std::clamp<int64_t>(std::llround(f * static_cast<double>(n)), 1, n - 1);
+        ASSERT_EQ(static_cast<int64_t>(parts[c].size()), n - v) << "client " << c;
+        EXPECT_TRUE(std::is_sorted(parts[c].begin(), parts[c].end()));
+        want_total += static_cast<size_t>(v);
+        std::set<int64_t> mine(before[c].begin(), before[c].end());  // the split only takes a client's own samples
+        for (int64_t i : parts[c]) EXPECT_TRUE(mine.count(i));
+      }
+      ASSERT_EQ(validation.size(), want_total);
+      auto all = parts;
+      if (!validation.empty()) all.push_back(validation);
+      expect_exact_cover(all, labels.size());
+    }
+  }
+  auto parts = partition(labels, 10, 10, {"iid", 0.5, 2, 5});
+  auto other = parts;
+  EXPECT_NE(split_validation(parts, 0.1, 1), split_validation(other, 0.1, 2));  // the seed matters
+  EXPECT_THROW(split_validation(parts, 1.0, 1), Error);
 }
 
 TEST(Partition, RejectsMoreClientsThanSamplesAndUnknownSchemes) {

@@ -27,6 +27,11 @@ void validate(const RunConfig& c) {
           "--partition " + c.data.partition + ": --dataset synthetic's clients are drawn non-identically by "
           "--synthetic-alpha and --synthetic-beta; drop --partition");
   require(!synthetic || c.clients <= (int64_t{1} << 31), "--clients: --dataset synthetic takes at most 2^31 clients");
+  require(c.data.validation_fraction >= 0 && c.data.validation_fraction < 1,
+          "--validation-fraction: must be in [0, 1)");
+  require(c.data.validation_fraction == 0 || c.data.dataset == "fashion-mnist",
+          "--validation-fraction: only for --dataset fashion-mnist so far (the language-model tasks hold out "
+          "documents per domain: --heldout-fraction)");
   require(c.data.synthetic_alpha >= 0 && c.data.synthetic_beta >= 0, "--synthetic-alpha/--synthetic-beta: must be >= 0");
   require(c.data.dataset != "tokens" || !c.model.base.empty(),
           "--base: --dataset tokens needs a Hugging Face model directory (config.json + model.safetensors): "

@@ -29,4 +29,13 @@ struct PartitionSpec {
 std::vector<std::vector<int64_t>> partition(const std::vector<uint8_t>& labels, int64_t classes, int64_t clients,
                                             const PartitionSpec& spec);
 
+// The validation split (--validation-fraction): takes round(fraction * n)
+// of each client's n samples out of `clients` (at least 1 when fraction >
+// 0, never the client's last sample; none from a client with one),
+// positions drawn by Stream(seed, kValidation, client), and returns them
+// all, ascending. The clients' lists stay ascending. A pure function of
+// (clients, fraction, seed), like the partition: never of the ranks.
+// REQUIRES: 0 <= fraction < 1.
+std::vector<int64_t> split_validation(std::vector<std::vector<int64_t>>& clients, double fraction, uint64_t seed);
+
 }  // namespace flb::data

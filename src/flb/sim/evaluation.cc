@@ -57,7 +57,7 @@ std::vector<DomainEval> combine_eval(const std::vector<EvalDomain>& domains, con
   for (size_t d = 0; d < domains.size(); ++d) {
     const EvalSums& t = total[d];
     out.push_back({domains[d].name, domains[d].in_domain, t.count > 0 ? t.loss_sum / t.count : 0.0,
-                   t.count > 0 ? t.correct / t.count : 0.0, standard_error(t)});
+                   t.count > 0 ? t.correct / t.count : 0.0, standard_error(t), domains[d].validation});
   }
   return out;
 }

@@ -23,6 +23,7 @@ class ImageTask : public Task {
       : config_(c), device_(device), data_(data::load_fashion_mnist(c.data.data_dir)) {
     clients_ = data::partition(data_.train.labels, data_.train.classes, c.clients,
                                {c.data.partition, c.data.dirichlet_alpha, c.data.shards_per_client, c.seed});
+    validation_ = data::split_validation(clients_, c.data.validation_fraction, c.seed);
     model_ = model::make_image_model(c.train.model, data_.train.classes, low_rank);
     model_->to(device);
     batches_ = std::make_unique<data::ImageBatches>(data_.train, c.train.batch_size, device);
@@ -40,39 +41,55 @@ class ImageTask : public Task {
     return F::cross_entropy(model_->forward(x), y);
   }
 
-  std::vector<EvalDomain> eval_domains() const override { return {{"test", true}}; }
+  // The test set, then the validation split when there is one.
+  std::vector<EvalDomain> eval_domains() const override {
+    std::vector<EvalDomain> domains = {{"test", true}};
+    if (!validation_.empty()) domains.push_back({"validation", true, /*validation=*/true});
+    return domains;
+  }
 
-  // One unit per kEvalBatch test images, in order.
-  int64_t eval_units() const override { return (data_.test.count + kEvalBatch - 1) / kEvalBatch; }
+  // One unit per kEvalBatch test images, in order; then per kEvalBatch
+  // validation images.
+  int64_t eval_units() const override { return test_units() + units_of(static_cast<int64_t>(validation_.size())); }
 
   std::vector<EvalSums> evaluate_units(int64_t begin, int64_t end) override {
     torch::NoGradGuard no_grad;
     model_->eval();
     if (!eval_batches_) eval_batches_ = std::make_unique<data::ImageBatches>(data_.test, kEvalBatch, device_);
+    if (!validation_.empty() && !validation_batches_)
+      validation_batches_ = std::make_unique<data::ImageBatches>(data_.train, kEvalBatch, device_);
     std::vector<int64_t> ids(static_cast<size_t>(kEvalBatch));
     std::vector<EvalSums> out;
     for (int64_t u = begin; u < end; ++u) {
-      const int64_t start = u * kEvalBatch, n = std::min(kEvalBatch, data_.test.count - start);
-      for (int64_t i = 0; i < n; ++i) ids[i] = start + i;
-      auto [x, y] = eval_batches_->load(ids.data(), n);
+      const bool validating = u >= test_units();
+      const int64_t domain = validating ? 1 : 0;
+      const int64_t start = (validating ? u - test_units() : u) * kEvalBatch;
+      const int64_t n = std::min(kEvalBatch, (validating ? static_cast<int64_t>(validation_.size()) : data_.test.count) - start);
+      for (int64_t i = 0; i < n; ++i) ids[i] = validating ? validation_[static_cast<size_t>(start + i)] : start + i;
+      auto [x, y] = (validating ? validation_batches_ : eval_batches_)->load(ids.data(), n);
       auto logits = model_->forward(x);
       const double loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
       const double correct = static_cast<double>(logits.argmax(1).eq(y).sum().item<int64_t>());
       const auto each = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kNone));
-      out.push_back(unit_sums(0, loss, correct, each.view({n, 1})));  // an image is an item
+      out.push_back(unit_sums(domain, loss, correct, each.view({n, 1})));  // an image is an item
     }
     model_->train();
     return out;
   }
 
  private:
+  static int64_t units_of(int64_t images) { return (images + kEvalBatch - 1) / kEvalBatch; }
+  int64_t test_units() const { return units_of(data_.test.count); }
+
   RunConfig config_;
   torch::Device device_;
   data::TrainTest data_;
   std::vector<std::vector<int64_t>> clients_;
+  std::vector<int64_t> validation_;  // training-set ids kept out of every client (--validation-fraction)
   std::shared_ptr<model::ImageClassifier> model_;
   std::unique_ptr<data::ImageBatches> batches_;
   std::unique_ptr<data::ImageBatches> eval_batches_;  // built at the first evaluation
+  std::unique_ptr<data::ImageBatches> validation_batches_;  // over the training images, likewise
 };
 
 }  // namespace

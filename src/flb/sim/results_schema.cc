@@ -42,6 +42,8 @@ std::vector<metrics::ColumnSpec> round_columns() {
       {"online", I, "clients online at the round's start, among whom it sampled (--clients without availability windows)"},
       {"idle_s", F, "virtual seconds the server waited, before sampling, for a client to come online (availability windows)"},
       {"clipped", I, "accepted uploads whose update norm the server scaled down to --clip-update-norm"},
+      {"val_loss", F, "cross-entropy of the global model on the validation split (--validation-fraction; NaN when none or not evaluated)"},
+      {"val_accuracy", F, "its accuracy in [0, 1] (NaN when none or not evaluated)"},
   };
 }
 
@@ -79,6 +81,7 @@ std::vector<metrics::ColumnSpec> eval_columns() {
       {"loss", F, "mean cross-entropy on the domain's held-out data"},
       {"accuracy", F, "top-1 accuracy (class, or next byte)"},
       {"loss_se", F, "standard error of loss: sd of the items' mean losses / sqrt(items); an item is an image or a held-out sequence"},
+      {"validation", I, "1: the validation split carved from the clients' training data (--validation-fraction); never in /rounds/test_*"},
   };
 }
 
@@ -126,7 +129,8 @@ metrics::Rows to_rows(const std::vector<MemoryRow>& rows) {
 metrics::Rows to_rows(const std::vector<EvalRow>& rows) {
   metrics::Rows out(eval_columns().size());
   for (const EvalRow& r : rows) {
-    const double v[] = {double(r.round), double(r.domain), r.in_domain ? 1.0 : 0.0, r.loss, r.accuracy, r.loss_se};
+    const double v[] = {double(r.round), double(r.domain), r.in_domain ? 1.0 : 0.0, r.loss, r.accuracy, r.loss_se,
+                        r.validation ? 1.0 : 0.0};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
   }
   return out;
@@ -153,7 +157,7 @@ metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
                         r.test_loss, r.test_accuracy, double(r.rss_max_bytes), double(r.client_state_bytes),
                         double(r.server_state_bytes), r.virtual_s, r.virtual_clock_s, double(r.arrived), double(r.dropped),
                         double(r.late), double(r.surplus), double(r.offline), double(r.online), r.idle_s,
-                        double(r.clipped)};
+                        double(r.clipped), r.val_loss, r.val_accuracy};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
   }
   return out;

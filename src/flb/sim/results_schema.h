@@ -19,7 +19,8 @@ namespace flb::sim {
 // /clients/status; virtual_s is how long the server waited).
 // 7: availability windows (/rounds/online, offline, idle_s; /clients/status
 // 4 offline; virtual_s includes idle_s), /rounds/clipped, /clients/train_s.
-// 8: /server_diagnostics (FedSRD's server step per round and layer), /eval/loss_se.
+// 8: /server_diagnostics (FedSRD's server step per round and layer), /eval/loss_se,
+// the validation split (/eval/validation, /rounds/val_loss, val_accuracy).
 constexpr int64_t kSchemaVersion = 8;
 
 struct RoundRow {
@@ -31,6 +32,7 @@ struct RoundRow {
   int64_t clients = 0, rejected = 0, parts = 0, scalar_parts = 0;
   int64_t clipped = 0;         // accepted uploads the server scaled down (--clip-update-norm)
   double train_loss = 0, test_loss = 0, test_accuracy = 0;
+  double val_loss = 0, val_accuracy = 0;  // the validation split's (NaN: none, or not evaluated)
   int64_t rss_max_bytes = 0, client_state_bytes = 0, server_state_bytes = 0;
   double virtual_s = 0, virtual_clock_s = 0;  // rank 0: the round's virtual duration, the clock after it
   int64_t arrived = 0, dropped = 0, late = 0, surplus = 0;  // the sampled clients by status (sim/arrivals.h)
@@ -61,6 +63,7 @@ struct EvalRow {
   bool in_domain = true;
   double loss = 0, accuracy = 0;
   double loss_se = 0;
+  bool validation = false;
 };
 
 // One layer's server step of one round (/server_diagnostics, rank 0).

@@ -469,7 +469,7 @@ void Round::broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, R
 //    test_accuracy are the in-domain means.
 std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
   Timer phase;
-  row.test_loss = row.test_accuracy = kNaN;
+  row.test_loss = row.test_accuracy = row.val_loss = row.val_accuracy = kNaN;
   std::vector<EvalRow> rows;
   const bool last = round + 1 == config_.rounds;
   if ((round + 1) % config_.eval_every != 0 && !last) return rows;
@@ -479,7 +479,12 @@ std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
     double loss = 0, accuracy = 0, in_domain = 0;
     for (size_t d = 0; d < evals.size(); ++d) {
       rows.push_back({round, static_cast<int64_t>(d), evals[d].in_domain, evals[d].loss, evals[d].accuracy,
-                      evals[d].loss_se});
+                      evals[d].loss_se, evals[d].validation});
+      if (evals[d].validation) {
+        row.val_loss = evals[d].loss;
+        row.val_accuracy = evals[d].accuracy;
+        continue;
+      }
       if (!evals[d].in_domain) continue;
       loss += evals[d].loss;
       accuracy += evals[d].accuracy;

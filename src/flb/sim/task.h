@@ -31,12 +31,14 @@ struct DomainEval {
   // sequences: a sequence's tokens are not independent draws, so the
   // sequence is the unit): sd(item mean losses) / sqrt(items); 0 for one item.
   double loss_se = 0;
+  bool validation = false;  // the validation split (--validation-fraction), not a test set
 };
 
 // An evaluation domain: its name and whether some client holds it.
 struct EvalDomain {
   std::string name;
   bool in_domain = true;
+  bool validation = false;  // carved from the clients' training data (--validation-fraction)
 };
 
 // The sums of one evaluation unit (one forward pass), for its domain.
