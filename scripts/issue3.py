@@ -4,6 +4,8 @@
     issue3.py merge OUT.toml A.toml B.toml ...   # later files win; writes one flat config
     issue3.py completed FILE.h5                  # exit 0 when the run finished
     issue3.py report RESULTS_DIR SETTING...      # tables.md + curves.csv from the .h5 files
+    issue3.py pick-lr TUNE_DIR ALG...            # per ALG, the lr of ALG_lrX.h5 with the best
+                                                 # final validation accuracy: lines "ALG LR VAL_ACC"
 
 Every number of the report is read from the result files (analyze.py's
 summary JSON and the .h5 files); nothing is re-run. Run with /usr/bin/python3
@@ -119,11 +121,47 @@ def pct(v):
 ORDER = ["fedavg", "fedloru", "fedloru-a16", "lbgm-d0.2", "lbgm-d0.4", "lbgm-d0.6", "lbgm-d0.8", "topk", "topk-lbgm"]
 
 
+def pick_lr(tune_dir, algorithms):
+    """Per algorithm, the learning rate whose finished run ALG_lr<LR>.h5 in
+    tune_dir has the highest final validation accuracy (/rounds/val_accuracy,
+    --validation-fraction): never the test set. A diverged or unfinished
+    run is not a candidate; an algorithm without any is an error (exit 1)."""
+    import h5py
+    import numpy as np
+    failed = 0
+    for a in algorithms:
+        best = None
+        prefix = f"{a}_lr"
+        for name in sorted(os.listdir(tune_dir)):
+            if not (name.startswith(prefix) and name.endswith(".h5")):
+                continue
+            lr = name[len(prefix):-3]
+            path = os.path.join(tune_dir, name)
+            if completed(path) != 0:
+                continue
+            with h5py.File(path, "r") as f:
+                if "val_accuracy" not in f["rounds"]:
+                    continue
+                val = f["rounds/val_accuracy"][()]
+            val = val[~np.isnan(val)]
+            if val.size and (best is None or val[-1] > best[1]):
+                best = (lr, float(val[-1]))
+        if best is None:
+            print(f"issue3.py pick-lr: no finished run with a validation split for {a} in {tune_dir}",
+                  file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{a} {best[0]} {best[1]:.4f}")
+    return 1 if failed else 0
+
+
 def main(argv):
     if len(argv) >= 3 and argv[0] == "merge":
         return merge(argv[1], argv[2:])
     if len(argv) == 2 and argv[0] == "completed":
         return completed(argv[1])
+    if len(argv) >= 3 and argv[0] == "pick-lr":
+        return pick_lr(argv[1], argv[2:])
     if len(argv) >= 3 and argv[0] == "report":
         return report(argv[1], argv[2:])
     sys.exit(__doc__)

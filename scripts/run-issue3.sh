@@ -6,6 +6,10 @@
 #   scripts/run-issue3.sh tune       # FedLoRU lr/alpha grid on setting A, 50 rounds
 #   scripts/run-issue3.sh runs       # every setting x algorithm
 #   scripts/run-issue3.sh report     # analyze.py summaries, plots, tables.md, curves.csv
+#   LRS="0.02 0.01 0.005" scripts/run-issue3.sh tune-lr
+#                                    # per setting and algorithm, each lr on a validation split
+#                                    # (seed 1, TUNE_ROUNDS rounds); the best on validation goes to
+#                                    # $OUT/S/tuned-lr.txt, which the runs stage then uses
 #
 # Each run's config is base.toml < setting-S.toml < alg-X.toml merged into
 # $OUT/S/X.toml and passed as --config. Runs go one at a time (2-core machine).
@@ -21,7 +25,8 @@
 # papers' cnn-lbgm or lenet-fedloru; default: the presets' mlp), SEEDS (e.g.
 # "1 2 3": every run once per seed, named ALG_seedN; the report stage then
 # adds analyze.py --seeds' table of mean ± sd per algorithm; default: the
-# presets' one seed, named ALG).
+# presets' one seed, named ALG), LRS (tune-lr's grid), VAL (its --validation-fraction,
+# 0.1), TUNE_ROUNDS (its rounds, 50).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLBENCH=${FLBENCH:-build/apps/flbench}
@@ -38,6 +43,9 @@ PY=/usr/bin/python3
 STAGE=${1:-all}
 read -r -a RUN_FLAGS <<<"${RUN_FLAGS:-}"
 read -r -a SEED_LIST <<<"${SEEDS:-}"
+LRS=${LRS:-"0.05 0.02 0.01 0.005"}
+VAL=${VAL:-0.1}
+TUNE_ROUNDS=${TUNE_ROUNDS:-50}
 MODEL_FLAGS=()
 [ -n "${MODEL:-}" ] && MODEL_FLAGS=(--model "$MODEL")
 
@@ -83,6 +91,30 @@ tune() {
   $PY scripts/analyze.py "$dir" --json "$dir/summary.json"
 }
 
+# Each algorithm's learning rate chosen on a validation split carved from
+# the clients' training data (--validation-fraction), never on the test set.
+tune_lr() {
+  for s in $SETTINGS; do
+    local dir=$OUT/$s/tune-lr
+    mkdir -p "$dir"
+    echo "tune-lr: setting $s, lr in {$LRS}, --validation-fraction $VAL, $TUNE_ROUNDS rounds -> $dir"
+    for a in $ALGS; do
+      $PY scripts/issue3.py merge "$dir/$a.toml" $CFG/base.toml $CFG/setting-$s.toml $CFG/alg-$a.toml
+      for lr in $LRS; do
+        run_one "$dir" "${a}_lr$lr" "$dir/$a.toml" --lr "$lr" --validation-fraction "$VAL" --rounds "$TUNE_ROUNDS"
+      done
+    done
+    $PY scripts/issue3.py pick-lr "$dir" $ALGS | tee "$OUT/$s/tuned-lr.txt"
+  done
+}
+
+# tuned_lr_flags SETTING ALG: --lr from tune-lr's choice, when there is one.
+tuned_lr_flags() {
+  local file=$OUT/$1/tuned-lr.txt
+  [ -f "$file" ] && awk -v a="$2" '$1 == a { print "--lr", $2 }' "$file"
+  return 0
+}
+
 runs() {
   for s in $SETTINGS; do
     local dir=$OUT/$s
@@ -91,10 +123,12 @@ runs() {
     local extra=EXTRA_$s
     for a in $ALGS ${!extra:-}; do
       $PY scripts/issue3.py merge "$dir/$a.toml" $CFG/base.toml $CFG/setting-$s.toml $CFG/alg-$a.toml
+      local lr_flags
+      read -r -a lr_flags <<<"$(tuned_lr_flags "$s" "$a")"
       if [ ${#SEED_LIST[@]} -eq 0 ]; then
-        run_one "$dir" "$a" "$dir/$a.toml"
+        run_one "$dir" "$a" "$dir/$a.toml" "${lr_flags[@]}"
       else
-        for seed in "${SEED_LIST[@]}"; do run_one "$dir" "${a}_seed$seed" "$dir/$a.toml" --seed "$seed"; done
+        for seed in "${SEED_LIST[@]}"; do run_one "$dir" "${a}_seed$seed" "$dir/$a.toml" --seed "$seed" "${lr_flags[@]}"; done
       fi
     done
   done
@@ -104,12 +138,13 @@ report() {
   local tmp=$OUT/plots-all
   for s in $SETTINGS; do
     echo "== setting $s"
-    $PY scripts/analyze.py "$OUT/$s" --json "$OUT/$s/summary.json" --plots "$tmp/$s"
-    $PY scripts/analyze.py "$OUT/$s"
+    $PY scripts/analyze.py "$OUT/$s"/*.h5 --json "$OUT/$s/summary.json" --plots "$tmp/$s"
+    $PY scripts/analyze.py "$OUT/$s"/*.h5
     cp "$tmp/$s/accuracy_vs_bytes.png" "$OUT/${s}_accuracy_vs_upload.png"
     cp "$tmp/$s/accuracy_vs_round.png" "$OUT/${s}_accuracy_vs_round.png"
     if [ ${#SEED_LIST[@]} -gt 0 ]; then
-      $PY scripts/analyze.py "$OUT/$s" --seeds | sed -n '/^Per experiment/,$p' > "$OUT/${s}_seeds.md"
+      # the seeded runs only (not tune-lr/'s)
+      $PY scripts/analyze.py "$OUT/$s"/*.h5 --seeds | sed -n '/^Per experiment/,$p' > "$OUT/${s}_seeds.md"
       cat "$OUT/${s}_seeds.md"
     fi
   done
@@ -118,10 +153,11 @@ report() {
 
 case $STAGE in
   tune) tune ;;
+  tune-lr) tune_lr ;;
   runs) runs ;;
   report) report ;;
   all) tune; runs; report ;;
-  *) echo "usage: $0 [all|tune|runs|report]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|tune|tune-lr|runs|report]" >&2; exit 2 ;;
 esac
 if [ "$FAILED" -gt 0 ]; then
   echo "run-issue3: $FAILED run(s) failed (a diverged tuning point is expected: see the logs)" >&2

@@ -144,16 +144,28 @@ def check_run_issue3(tmp):
         run(f"run-issue3.sh {stage}", [os.path.join(SRC, "scripts/run-issue3.sh"), stage], env=env)
     expect("run-issue3.sh", all(complete(os.path.join(out, "A", a + ".h5")) for a in ("fedavg", "lbgm-d0.2")),
            "both runs complete")
-    # A paper's model, over seeds: two 1-round runs and the --seeds table.
+    # A paper's model, its lr tuned on a validation split, then over seeds: two
+    # 1-round tuning runs, two 1-round runs at the chosen lr, the --seeds table.
     seeds = os.path.join(tmp, "issue3-seeds")
     env = {"FLBENCH": FLBENCH, "OUT": seeds, "SETTINGS": "A", "ALGS": "fedavg", "EXTRA_A": "",
-           "RUN_FLAGS": "--rounds 1 --eval-every 1", "MODEL": "cnn-lbgm", "SEEDS": "1 2"}
-    for stage in ("runs", "report"):
-        run(f"run-issue3.sh {stage} (MODEL, SEEDS)", [os.path.join(SRC, "scripts/run-issue3.sh"), stage], env=env)
+           "RUN_FLAGS": "--rounds 1 --eval-every 1", "MODEL": "cnn-lbgm", "SEEDS": "1 2",
+           "LRS": "0.02 0.01", "TUNE_ROUNDS": "1"}
+    for stage in ("tune-lr", "runs", "report"):
+        run(f"run-issue3.sh {stage} (MODEL, SEEDS, LRS)", [os.path.join(SRC, "scripts/run-issue3.sh"), stage], env=env)
     table = os.path.join(seeds, "A_seeds.md")
     text = open(table).read() if os.path.exists(table) else ""
     expect("run-issue3.sh MODEL SEEDS", all(complete(os.path.join(seeds, "A", f"fedavg_seed{n}.h5")) for n in (1, 2))
            and re.search(r"^\| fedavg +\| 1,2 +\|", text, re.M) is not None, f"fedavg_seed1/2 complete and {table} has their row:\n{text}")
+    tuned = os.path.join(seeds, "A", "tuned-lr.txt")
+    chosen = open(tuned).read().split() if os.path.exists(tuned) else []
+    used = None
+    if len(chosen) == 3 and complete(os.path.join(seeds, "A", "fedavg_seed1.h5")):
+        with h5py.File(os.path.join(seeds, "A", "fedavg_seed1.h5"), "r") as f:
+            toml = f.attrs["config_toml"]
+            used = re.search(r"^lr=(\S+)", toml.decode() if isinstance(toml, bytes) else toml, re.M)
+    expect("run-issue3.sh tune-lr", len(chosen) == 3 and chosen[0] == "fedavg" and chosen[1] in ("0.02", "0.01")
+           and used is not None and float(used.group(1)) == float(chosen[1]),
+           f"tuned-lr.txt names fedavg's lr chosen on validation ({chosen}) and the runs use it ({used and used.group(1)})")
 
 
 def check_run_lm(tmp):

@@ -26,18 +26,22 @@ class Mlp : public ImageClassifier {
   std::shared_ptr<Layer> fc1_, fc2_, fc3_;
 };
 
-class Cnn : public ImageClassifier {
+// Two 5x5 convolutions with 2x2 max pooling, then two linear layers:
+// flbench's cnn (16, 32, 128) and LBGM's Fashion-MNIST CNN (20, 50, 500;
+// shams-sam/FedOptim, src/models/cnn.py, class CNN with nc 1, fs 4*4*50).
+// Low-rank: conv2 and fc1.
+class TwoConvCnn : public ImageClassifier {
  public:
-  Cnn(int64_t classes, const LowRankSpec* lr)
-      : conv1_(register_module("conv1", make_conv(1, 16, 5, nullptr))),
-        conv2_(register_module("conv2", make_conv(16, 32, 5, lr))),
-        fc1_(register_module("fc1", make_linear(32 * 4 * 4, 128, lr))),
-        fc2_(register_module("fc2", make_linear(128, classes, nullptr))) {}
+  TwoConvCnn(int64_t classes, const LowRankSpec* lr, int64_t c1, int64_t c2, int64_t hidden)
+      : conv1_(register_module("conv1", make_conv(1, c1, 5, nullptr))),
+        conv2_(register_module("conv2", make_conv(c1, c2, 5, lr))),
+        fc1_(register_module("fc1", make_linear(c2 * 4 * 4, hidden, lr))),
+        fc2_(register_module("fc2", make_linear(hidden, classes, nullptr))) {}
 
   torch::Tensor forward(const torch::Tensor& x) override {
-    auto h = F::max_pool2d(torch::relu(conv1_->forward(x)), F::MaxPool2dFuncOptions(2));  // (B, 16, 12, 12)
-    h = F::max_pool2d(torch::relu(conv2_->forward(h)), F::MaxPool2dFuncOptions(2));       // (B, 32, 4, 4)
-    h = torch::relu(fc1_->forward(h.flatten(1)));                                          // (B, 128)
+    auto h = F::max_pool2d(torch::relu(conv1_->forward(x)), F::MaxPool2dFuncOptions(2));  // (B, c1, 12, 12)
+    h = F::max_pool2d(torch::relu(conv2_->forward(h)), F::MaxPool2dFuncOptions(2));       // (B, c2, 4, 4)
+    h = torch::relu(fc1_->forward(h.flatten(1)));                                          // (B, hidden)
     return fc2_->forward(h);                                                               // (B, classes)
   }
 
@@ -71,27 +75,6 @@ class LeNetFedLoRU : public ImageClassifier {
   std::shared_ptr<Layer> conv1_, conv2_, fc1_, fc2_, fc3_;
 };
 
-// LBGM's Fashion-MNIST CNN (shams-sam/FedOptim, src/models/cnn.py, class
-// CNN with nc 1, fs 4*4*50). Low-rank: conv2 and fc1, as in cnn.
-class CnnLbgm : public ImageClassifier {
- public:
-  CnnLbgm(int64_t classes, const LowRankSpec* lr)
-      : conv1_(register_module("conv1", make_conv(1, 20, 5, nullptr))),
-        conv2_(register_module("conv2", make_conv(20, 50, 5, lr))),
-        fc1_(register_module("fc1", make_linear(50 * 4 * 4, 500, lr))),
-        fc2_(register_module("fc2", make_linear(500, classes, nullptr))) {}
-
-  torch::Tensor forward(const torch::Tensor& x) override {
-    auto h = F::max_pool2d(torch::relu(conv1_->forward(x)), F::MaxPool2dFuncOptions(2));  // (B, 20, 12, 12)
-    h = F::max_pool2d(torch::relu(conv2_->forward(h)), F::MaxPool2dFuncOptions(2));       // (B, 50, 4, 4)
-    h = torch::relu(fc1_->forward(h.flatten(1)));                                          // (B, 500)
-    return fc2_->forward(h);                                                               // (B, classes)
-  }
-
- private:
-  std::shared_ptr<Layer> conv1_, conv2_, fc1_, fc2_;
-};
-
 }  // namespace
 
 const std::vector<std::string>& image_model_names() {
@@ -101,9 +84,9 @@ const std::vector<std::string>& image_model_names() {
 
 std::shared_ptr<ImageClassifier> make_image_model(const std::string& name, int64_t classes, const LowRankSpec* low_rank) {
   if (name == "mlp") return std::make_shared<Mlp>(classes, low_rank);
-  if (name == "cnn") return std::make_shared<Cnn>(classes, low_rank);
+  if (name == "cnn") return std::make_shared<TwoConvCnn>(classes, low_rank, 16, 32, 128);
   if (name == "lenet-fedloru") return std::make_shared<LeNetFedLoRU>(classes, low_rank);
-  if (name == "cnn-lbgm") return std::make_shared<CnnLbgm>(classes, low_rank);
+  if (name == "cnn-lbgm") return std::make_shared<TwoConvCnn>(classes, low_rank, 20, 50, 500);
   throw Error("--model: unknown model '" + name + "' (choose mlp, cnn, lenet-fedloru or cnn-lbgm)");
 }
 
