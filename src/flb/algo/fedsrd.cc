@@ -241,6 +241,7 @@ class FedSrd : public LoraAlgorithm {
     const std::vector<Tensors> deltas = upload_deltas(uploads, global);
     const std::vector<float> w = weights(uploads);
     const fedsrd::Factor factor = fedsrd::factor_of_round(round, options_.first_round == fedsrd::Factor::kB);
+    const std::vector<double> dropped = diagnose_ ? mean_dropped(uploads, global.size()) : std::vector<double>{};
     compress::Payload out = broadcast();
     for (size_t l = 0; l < slots().size(); ++l) {
       const size_t ia = a_index(l), ib = b_index(l);
@@ -256,7 +257,7 @@ class FedSrd : public LoraAlgorithm {
       Stream mask(seed_, StreamPurpose::kServerMask, static_cast<uint64_t>(round), l);
       out.parts.push_back(download_part(factor == fedsrd::Factor::kA ? ia : ib, solved, mask));  // sparsify
       if (diagnose_)
-        diagnostics_.push_back(diagnose(l, factor == fedsrd::Factor::kA ? 0 : 1, global, uploads, solved,
+        diagnostics_.push_back(diagnose(l, factor == fedsrd::Factor::kA ? 0 : 1, global, dropped, solved,
                                         {&out.parts.back()}, &report));
     }
     return out;
@@ -285,9 +286,10 @@ class FedSrd : public LoraAlgorithm {
     return part;
   }
 
-  // One layer's /server_diagnostics row (server_diagnostics.h). `report`
-  // null: nothing was truncated or inverted (--no-reconstruction).
-  ServerDiagnostic diagnose(size_t l, int64_t solved_factor, const Tensors& global, const std::vector<Upload>& uploads,
+  // One layer's /server_diagnostics row (server_diagnostics.h). dropped:
+  // mean_dropped of the round's uploads. `report` null: nothing was
+  // truncated or inverted (--no-reconstruction).
+  ServerDiagnostic diagnose(size_t l, int64_t solved_factor, const Tensors& global, const std::vector<double>& dropped,
                             const torch::Tensor& update, const std::vector<const compress::Part*>& broadcast,
                             const linalg::TruncationReport* report) const {
     const size_t ia = a_index(l), ib = b_index(l);
@@ -301,8 +303,8 @@ class FedSrd : public LoraAlgorithm {
     d.inverted_sigma_max = report ? report->inverted_sigma_max : nan;
     d.truncation_error = report ? report->truncation_error : nan;
     d.update_norm = update.norm().item<double>();
-    d.upload_sparsity_a = mean_dropped(uploads, ia);
-    d.upload_sparsity_b = mean_dropped(uploads, ib);
+    d.upload_sparsity_a = dropped[ia];
+    d.upload_sparsity_b = dropped[ib];
     double sent = 0, numel = 0;
     for (const compress::Part* part : broadcast) {
       sent += static_cast<double>(part->count());
@@ -312,14 +314,15 @@ class FedSrd : public LoraAlgorithm {
     return d;
   }
 
-  // The fraction of tensor `t`'s elements the uploads left out, averaged
-  // over the uploads.
-  static double mean_dropped(const std::vector<Upload>& uploads, size_t t) {
-    double sum = 0;
+  // Per tensor, the fraction of its elements the uploads left out,
+  // averaged over the uploads: one pass over every upload's parts.
+  static std::vector<double> mean_dropped(const std::vector<Upload>& uploads, size_t tensors) {
+    std::vector<double> sum(tensors, 0.0);
     for (const Upload& u : uploads)
       for (const compress::Part& part : u.payload.parts)
-        if (part.tensor == t) sum += 1.0 - static_cast<double>(part.count()) / static_cast<double>(part.numel);
-    return uploads.empty() ? 0.0 : sum / static_cast<double>(uploads.size());
+        sum.at(part.tensor) += 1.0 - static_cast<double>(part.count()) / static_cast<double>(part.numel);
+    for (double& s : sum) s = uploads.empty() ? 0.0 : s / static_cast<double>(uploads.size());
+    return sum;
   }
 
   compress::Part download_part(size_t tensor, const torch::Tensor& update, Stream& mask) const {
@@ -346,21 +349,22 @@ class FedSrd : public LoraAlgorithm {
     const fedsrd::Factor factor = fedsrd::factor_of_round(round, options_.first_round == fedsrd::Factor::kB);
     const bool send_a = !options_.naive_alternating || factor == fedsrd::Factor::kA;
     const bool send_b = !options_.naive_alternating || factor == fedsrd::Factor::kB;
+    const std::vector<double> dropped = diagnose_ ? mean_dropped(uploads, global.size()) : std::vector<double>{};
     compress::Payload out = broadcast();
     for (size_t l = 0; l < slots().size(); ++l) {
       Stream mask(seed_, StreamPurpose::kServerMask, static_cast<uint64_t>(round), l);
       const size_t first = out.parts.size();
-      std::vector<torch::Tensor> sent;
-      for (const auto& [send, tensor] : {std::pair{send_a, a_index(l)}, std::pair{send_b, b_index(l)}}) {
-        if (!send) continue;
-        out.parts.push_back(download_part(tensor, mean[tensor], mask));
-        sent.push_back(mean[tensor].flatten());
-      }
+      for (const auto& [send, tensor] : {std::pair{send_a, a_index(l)}, std::pair{send_b, b_index(l)}})
+        if (send) out.parts.push_back(download_part(tensor, mean[tensor], mask));
       if (!diagnose_) continue;
       std::vector<const compress::Part*> parts;
-      for (size_t i = first; i < out.parts.size(); ++i) parts.push_back(&out.parts[i]);
+      std::vector<torch::Tensor> sent;
+      for (size_t i = first; i < out.parts.size(); ++i) {
+        parts.push_back(&out.parts[i]);
+        sent.push_back(mean[out.parts[i].tensor].flatten());
+      }
       const int64_t solved = options_.naive_alternating ? (factor == fedsrd::Factor::kA ? 0 : 1) : -1;
-      diagnostics_.push_back(diagnose(l, solved, global, uploads, torch::cat(sent), parts, nullptr));
+      diagnostics_.push_back(diagnose(l, solved, global, dropped, torch::cat(sent), parts, nullptr));
     }
     return out;
   }
