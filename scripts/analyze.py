@@ -14,7 +14,7 @@ line that is not an flbench result is an error (exit 1); such a file found
 while searching a directory is reported and skipped.
 
 Every number in the table is read from the file: nothing is re-run. The
-schema is results/README.md; this script reads schema_versions 1 to 8
+schema is results/README.md; this script reads schema_versions 1 to 9
 and says which one each file has (the table's "schema" column, the JSON's
 "schema_version"). Version 3 added /memory (not read here), version 4
 /rounds/bytes_moved (not read here), version 5 virtual time and the
@@ -22,7 +22,9 @@ clients' downloads (read by --target and the plots against virtual time
 and downloads), version 6 the clients' statuses (arrived, dropped, late,
 surplus; not read here), version 7 availability windows and clipping
 (/rounds/online, offline, idle_s, clipped; not read here), version 8
-/server_diagnostics (FedSRD's server step; not read here). Version 1 named /rounds/bytes_gathered "bytes_up"
+/server_diagnostics (FedSRD's server step; not read here), version 9
+personalised evaluation (/rounds/personal_accuracy, personal_global_accuracy:
+read into the summaries and the --seeds table; /client_eval not read here). Version 1 named /rounds/bytes_gathered "bytes_up"
 (and /clients/upload_bytes "bytes_up"); its columns are read under the new
 names.
 
@@ -90,7 +92,7 @@ try:
 except ImportError:  # pragma: no cover
     tomllib = None
 
-SUPPORTED_SCHEMA_VERSIONS = {1, 2, 3, 4, 5, 6, 7, 8}
+SUPPORTED_SCHEMA_VERSIONS = {1, 2, 3, 4, 5, 6, 7, 8, 9}
 
 # Columns renamed by a schema version: {version: {table: {old name: new name}}}
 # for the files older than it (results/README.md lists the changes).
@@ -250,6 +252,10 @@ def summarize(run):
         "test_loss": last_finite(r.get("test_loss", [])),
         # the validation split's (--validation-fraction; schema 8): what to tune on
         "val_accuracy": last_finite(r.get("val_accuracy", [])),
+        # --personal-fraction (schema 9): the clients' own slices, under their
+        # personalised models and under the global one (mean over clients)
+        "personal_accuracy": last_finite(r.get("personal_accuracy", [])),
+        "personal_global_accuracy": last_finite(r.get("personal_global_accuracy", [])),
         "mb_up": float(np.sum(r["bytes_gathered"])) / 1e6 if "bytes_gathered" in r else math.nan,
         "mb_down": float(np.sum(r["bytes_down"])) / 1e6 if "bytes_down" in r else math.nan,
         "s_per_round": float(np.mean(r["wall_s"])) if n_rows else math.nan,
@@ -603,7 +609,8 @@ def seed_rows(runs, summaries):
     for label, members, seeds in seed_groups(runs, summaries):
         row = {"experiment": label, "algorithm": members[0]["algorithm"],
                "seeds": sorted(seeds, key=str), "files": [m["file"] for m in members]}
-        for key in ("test_accuracy", "test_loss", "val_accuracy", "mb_up", "mb_down"):
+        for key in ("test_accuracy", "test_loss", "val_accuracy", "personal_accuracy", "personal_global_accuracy",
+                    "mb_up", "mb_down"):
             values = [m[key] for m in members]
             row[key], row[key + "_sd"] = mean_sd(values)
             row[key + "_ci95"] = ci95(values)
@@ -642,9 +649,15 @@ def seed_table(rows):
                f"with the best mean {ranked_by.replace('test_', 'test ').replace('val_', 'validation ')}"
                " (validation when every row has a --validation-fraction split: tune there, report test): "
                "'inside noise' rows cannot be told from it; '?': fewer than two seeds.")
-    return caption + "\n\n" + markdown_table(
-        ["experiment", "seeds", "test acc", "± 95%", "test loss", "± 95%", "val acc", "MB up", "MB down", "vs best"],
-        lines, right={2, 3, 4, 5, 6, 7, 8})
+    headers = ["experiment", "seeds", "test acc", "± 95%", "test loss", "± 95%", "val acc", "MB up", "MB down", "vs best"]
+    if any(not math.isnan(r["personal_accuracy"]) for r in rows):  # --personal-fraction: two more columns
+        caption += (" personal acc: each client's personalised model on its own held-out slice, mean over clients "
+                    "(then ± sd over seeds); global on slices: the global model on the same slices.")
+        headers[9:9] = ["personal acc", "global on slices"]
+        for line, r in zip(lines, rows):
+            line[9:9] = [_pm(r["personal_accuracy"], r["personal_accuracy_sd"], "{:.4f}"),
+                         _pm(r["personal_global_accuracy"], r["personal_global_accuracy_sd"], "{:.4f}")]
+    return caption + "\n\n" + markdown_table(headers, lines, right=set(range(2, len(headers) - 1)))
 
 
 def _pm(mean, sd, spec):

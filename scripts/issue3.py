@@ -121,34 +121,56 @@ def pct(v):
 ORDER = ["fedavg", "fedloru", "fedloru-a16", "lbgm-d0.2", "lbgm-d0.4", "lbgm-d0.6", "lbgm-d0.8", "topk", "topk-lbgm"]
 
 
+LAST_EVALUATIONS = 3  # pick-lr scores a rate by the mean of its last evaluations on validation
+
+
 def pick_lr(tune_dir, algorithms):
-    """Per algorithm, the learning rate whose finished run ALG_lr<LR>.h5 in
-    tune_dir has the highest final validation accuracy (/rounds/val_accuracy,
-    --validation-fraction): never the test set. A diverged or unfinished
-    run is not a candidate; an algorithm without any is an error (exit 1)."""
+    """Per algorithm, the learning rate whose tuning run ALG_lr<LR> in tune_dir
+    scores best on validation (/rounds/val_accuracy, --validation-fraction:
+    never the test set). A rate's score is the mean of its last
+    LAST_EVALUATIONS evaluations (one seed's last evaluation alone swings by
+    a point or more between neighbouring rates). A candidate must have
+    finished, and so must the next larger rate tried (ALG_lr<LR>.log): a
+    rate next to one that diverged is at the edge of stability, where one
+    seed may train and another diverge (FedLoRU at lr 0.01 on setting A:
+    seed 1's tuning run trained, the three full runs diverged in rounds
+    3-5), so the pick keeps one grid step of margin. Prints "ALG LR SCORE"
+    per algorithm; an algorithm without a candidate is an error (exit 1)."""
     import h5py
     import numpy as np
     failed = 0
     for a in algorithms:
-        best = None
         prefix = f"{a}_lr"
-        for name in sorted(os.listdir(tune_dir)):
-            if not (name.startswith(prefix) and name.endswith(".h5")):
+        tried = sorted({float(n[len(prefix):-4]) for n in os.listdir(tune_dir)
+                        if n.startswith(prefix) and n.endswith(".log")} |
+                       {float(n[len(prefix):-3]) for n in os.listdir(tune_dir)
+                        if n.startswith(prefix) and n.endswith(".h5")})
+        def path_of(lr):
+            for name in os.listdir(tune_dir):
+                if name.startswith(prefix) and name.endswith(".h5") and float(name[len(prefix):-3]) == lr:
+                    return os.path.join(tune_dir, name), name[len(prefix):-3]
+            return None, None
+        def finished(lr):
+            path, _ = path_of(lr)
+            return path is not None and completed(path) == 0
+        best = None
+        for k, lr in enumerate(tried):
+            if not finished(lr) or (k + 1 < len(tried) and not finished(tried[k + 1])):
                 continue
-            lr = name[len(prefix):-3]
-            path = os.path.join(tune_dir, name)
-            if completed(path) != 0:
-                continue
+            path, text = path_of(lr)
             with h5py.File(path, "r") as f:
                 if "val_accuracy" not in f["rounds"]:
                     continue
                 val = f["rounds/val_accuracy"][()]
             val = val[~np.isnan(val)]
-            if val.size and (best is None or val[-1] > best[1]):
-                best = (lr, float(val[-1]))
+            if val.size == 0:
+                continue
+            score = float(np.mean(val[-LAST_EVALUATIONS:]))
+            if best is None or score > best[1]:
+                best = (text, score)
         if best is None:
-            print(f"issue3.py pick-lr: no finished run with a validation split for {a} in {tune_dir}",
-                  file=sys.stderr)
+            print(f"issue3.py pick-lr: no finished run with a validation split for {a} in {tune_dir} "
+                  f"(below a rate that also finished)", file=sys.stderr)
             failed += 1
             continue
         print(f"{a} {best[0]} {best[1]:.4f}")

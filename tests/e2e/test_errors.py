@@ -31,6 +31,10 @@ expect_error(1, syn, "pass --model logreg", None, "synthetic without --model log
 expect_error(1, syn + ["--model", "logreg", "--algorithm", "fedloru"], "no hidden layer", None, "synthetic with a low-rank algorithm")
 expect_error(1, syn + ["--model", "logreg", "--partition", "dirichlet"], "drop --partition", None, "synthetic with --partition")
 expect_error(1, small + ["--model", "logreg", "--out", f"{args.workdir}/lr.h5"], "only for --dataset synthetic", None, "logreg on images")
+expect_error(1, syn + ["--model", "logreg", "--personal-fraction", 0.1], "--personal-fraction: only for --dataset fashion-mnist",
+             None, "a personal slice on the synthetic task")
+expect_error(1, small + ["--validation-fraction", 0.5, "--personal-fraction", 0.5, "--out", f"{args.workdir}/vp.h5"],
+             "together at most 0.9", None, "validation + personal slices leave nothing to train on")
 expect_error(2, small + ["--data-dir", "/nonexistent", "--out", f"{args.workdir}/x.h5"], "--data-dir", 1, "missing data")
 
 # A truncated dataset file.

@@ -27,13 +27,15 @@ mpirun(args, 2, ["--clients", 10, "--clients-per-round", 4, "--rounds", 4, "--ev
                  "--out", out])
 with h5py.File(out, "r") as f:
     for section, group in (("Root attributes", None), ("/rounds", "rounds"), ("/clients", "clients"), ("/memory", "memory"),
-                           ("/eval", "eval")):
+                           ("/eval", "eval"), ("/client_eval", "client_eval")):
         names = documented(section)
         c.check(len(names) >= 5, f"results/README.md documents {section}")
         have = set(f.attrs) if group is None else set(f[group])
         c.check(names == have, f"{section}: documented {sorted(names - have)} missing, "
                                f"undocumented {sorted(have - names)}")
-    c.check(int(f.attrs["schema_version"]) == 8, "schema_version is 8")
+    c.check(int(f.attrs["schema_version"]) == 9, "schema_version is 9")
+    c.check(len(f["client_eval/round"]) == 0 and bool(np.all(np.isnan(f["rounds/personal_accuracy"][:]))),
+            "without --personal-fraction: no /client_eval rows, /rounds/personal_accuracy NaN")
     c.check(len(f["server_diagnostics/round"]) == 0, "/server_diagnostics: no rows for fedavg")
     se = f["eval/loss_se"][:]
     c.check(len(se) == 2 and bool(np.all((se > 0) & (se < 0.05))),
@@ -82,6 +84,30 @@ with h5py.File(val, "r") as f:
                                                             f"({sorted(set(f['clients/samples'][:].tolist()))})")
 with h5py.File(out, "r") as f:
     c.check(bool(np.all(np.isnan(f["rounds/val_accuracy"][:]))), "without a split /rounds/val_accuracy is NaN")
+
+# --personal-fraction 0.01 with pFedLoRU: 100 of each IID client's 10,000 samples are its
+# own slice; one /client_eval row per (evaluated round, client), in client order, and
+# /rounds/personal_* are the rows' means over clients.
+pers = f"{args.workdir}/personal.h5"
+mpirun(args, 2, ["--algorithm", "pfedloru", "--clients", 6, "--clients-per-round", 3, "--rounds", 2, "--eval-every", 1,
+                 "--local-steps", 2, "--personal-fraction", 0.01, "--out", pers])
+with h5py.File(pers, "r") as f:
+    g, r = f["client_eval"], f["rounds"]
+    c.check(list(g["round"][:]) == [0] * 6 + [1] * 6 and list(g["client"][:]) == list(range(6)) * 2,
+            f"/client_eval: a row per (round, client) ({list(zip(g['round'][:], g['client'][:]))})")
+    c.check(set(g["items"][:].tolist()) == {100}, f"100 held-out samples per client ({set(g['items'][:].tolist())})")
+    c.check(set(f["clients/samples"][:].tolist()) == {9900}, "each client trains on the other 9,900")
+    for k in (0, 1):
+        rows = g["round"][:] == k
+        want = (float(np.mean(g["personal_accuracy"][rows])), float(np.mean(g["global_accuracy"][rows])))
+        got = (float(r["personal_accuracy"][k]), float(r["personal_global_accuracy"][k]))
+        c.check(max(abs(a - b) for a, b in zip(got, want)) < 1e-12,
+                f"round {k}: /rounds/personal_* {got} are the means over clients {want}")
+    trained = set(f["clients/client"][:].tolist())
+    last = g["round"][:] == 1
+    differs = {int(cl) for cl, p, q in zip(g["client"][last], g["personal_loss"][last], g["global_loss"][last]) if p != q}
+    c.check(differs and differs <= trained, f"pFedLoRU: personalised != global only for clients that trained "
+                                            f"(differ {sorted(differs)}, trained {sorted(trained)})")
 
 # config_toml reproduces the run: feed it back with --config (an algorithm with list options unset).
 first = f"{args.workdir}/fedloru.h5"

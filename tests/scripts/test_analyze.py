@@ -244,6 +244,21 @@ def check_seeds(a, tmp):
     check(rows.get("lr0.02", {}).get("vs_best") == "best" and rows["lr0.02"].get("ranked_by") == "val_accuracy",
           f"every run validated: the best by validation accuracy (lr0.02), not by test: "
           f"{ {k: (v.get('vs_best'), v.get('val_accuracy')) for k, v in rows.items()} }")
+    # --personal-fraction's mean over clients (schema 9): its own columns, over the seeds.
+    plain = analyze(d, "--seeds").stdout
+    check("personal acc" not in plain, "no personal columns without --personal-fraction")
+    for path in os.listdir(d):
+        with h5py.File(os.path.join(d, path), "a") as f:
+            f["rounds/personal_accuracy"][-1] = 0.6 + 0.01 * int(path[-4])
+            f["rounds/personal_global_accuracy"][-1] = 0.5
+    rows = {row["experiment"]: row for row in json.loads(analyze(d, "--seeds", "--json").stdout)["by_seed"]}
+    got = (rows.get("lr0.05", {}).get("personal_accuracy", math.nan), rows.get("lr0.05", {}).get("personal_accuracy_sd", math.nan))
+    diff = max(abs(got[0] - 0.62), abs(got[1] - 0.01))
+    check(diff < 1e-9, f"personal accuracy mean, sd {got} == (0.62, 0.01) (difference {diff:.1e}, tolerance 1e-9)")
+    table = analyze(d, "--seeds").stdout
+    check(re.search(r"\| +personal acc \| +global on slices \|", table) is not None and
+          re.search(r"\| +0\.6200 ± 0\.0100 \| +0\.5000 ± 0\.0000 \|", table) is not None,
+          f"--seeds shows the personal columns:\n{table[-700:]}")
     # Files whose names do not tell the experiments apart: algorithm and the differing keys.
     for i, path in enumerate(sorted(os.listdir(d))):
         os.rename(os.path.join(d, path), os.path.join(d, f"run{i}.h5"))
@@ -251,6 +266,36 @@ def check_seeds(a, tmp):
     check(labels == ["fedavg lr=0.01", "fedavg lr=0.02", "fedavg lr=0.05"], f"labels from the config: {labels}")
     check("3 seed(s) per row" in r.stdout and re.search(r"\| lr0\.01 +\| 1,2,3 \| +0\.7100 ± 0\.0100 \| +0\.0248 \|", r.stdout) is not None,
           f"the table's caption and a row as mean ± sd and ± 95%:\n{r.stdout[-900:]}")
+
+
+def check_pick_lr(a, tmp):
+    """scripts/issue3.py pick-lr (run-issue3.sh tune-lr) on copies of run `a`
+    with validation curves written here: the rate with the best mean of its
+    last 3 validation evaluations wins (not the best last one, never the
+    test); a diverged rate (its log, no completed_rounds) is no candidate,
+    and neither is the next smaller rate (one grid step of margin)."""
+    d = os.path.join(tmp, "tune")
+    os.makedirs(d)
+    curves = {"0.05": None,                        # diverged
+              "0.02": [0.95, 0.95, 0.95],     # the best, but next to the diverged rate
+              "0.01": [0.70, 0.70, 0.90],     # the best last evaluation, mean 0.767
+              "0.005": [0.80, 0.80, 0.80]}    # the best mean of the last 3: 0.80
+    for lr, val in curves.items():
+        path = os.path.join(d, f"fedavg_lr{lr}.h5")
+        open(os.path.join(d, f"fedavg_lr{lr}.log"), "w").write("flbench\n")
+        shutil.copy(a, path)
+        with h5py.File(path, "a") as f:
+            if val is None:
+                del f.attrs["completed_rounds"]
+                continue
+            f["rounds/val_accuracy"][:] = val  # run_flbench's 3 rounds
+            f["rounds/test_accuracy"][:] = 0.99 if lr == "0.01" else 0.5  # the test set never picks
+    py = os.path.join(os.path.dirname(__file__), "../../scripts/issue3.py")
+    r = subprocess.run([sys.executable, py, "pick-lr", d, "fedavg"], capture_output=True, text=True)
+    check(r.returncode == 0 and r.stdout.strip() == "fedavg 0.005 0.8000",
+          f"pick-lr: {r.stdout.strip()!r} == 'fedavg 0.005 0.8000' ({r.stderr.strip()})")
+    r = subprocess.run([sys.executable, py, "pick-lr", d, "topk"], capture_output=True, text=True)
+    check(r.returncode == 1 and "no finished run" in r.stderr, f"pick-lr without candidates: exit 1 ({r.stderr.strip()})")
 
 
 def main():
@@ -285,9 +330,9 @@ def main():
             want = f"{exp[key]:.{digits}f}"
             check(row[i] == want, f"{key}: table {row[i]} == file {want}")
 
-        check(len(row) > 10 and row[10] == str(int(h5py.File(a, "r").attrs["schema_version"])) == "8",
-              f"schema column says the file's schema_version (8): {row[10:]}")
-        check("schema_version 8" in r.stderr, f"analyze.py says which schema it read: {r.stderr.strip()}")
+        check(len(row) > 10 and row[10] == str(int(h5py.File(a, "r").attrs["schema_version"])) == "9",
+              f"schema column says the file's schema_version (9): {row[10:]}")
+        check("schema_version 9" in r.stderr, f"analyze.py says which schema it read: {r.stderr.strip()}")
 
         # 1b. A schema_version 1 file (byte columns named bytes_up) reads the same.
         old = os.path.join(tmp, "schema1.h5")
@@ -338,6 +383,7 @@ def main():
         check_targets(a, b)
         check_downloads(a)
         check_seeds(a, tmp)
+        check_pick_lr(a, tmp)
 
         # 5. Rejections: not HDF5, HDF5 but not flbench, unknown schema version.
         not_h5 = os.path.join(tmp, "notes.h5")

@@ -134,6 +134,35 @@ TEST(Partition, ValidationSplitTakesRoundFNFromEachClientAndCoversEverySampleOnc
   EXPECT_THROW(split_validation(parts, 1.0, 1), Error);
 }
 
+// --personal-fraction: hold_out keeps each client's slice per client,
+// from that client's own samples, disjoint from what it still trains on
+// and together exactly its samples; after the validation split it takes
+// from what is left; another purpose draws other positions.
+TEST(Partition, HoldOutKeepsEachClientsOwnSliceApartFromWhatItTrainsOn) {
+  const auto labels = balanced_labels();
+  auto parts = partition(labels, 10, 50, {"dirichlet", 0.3, 2, 5});
+  const std::vector<int64_t> validation = split_validation(parts, 0.1, 4);
+  const auto before = parts;
+  auto again = parts;
+  const auto held = hold_out(parts, 0.2, 4, StreamPurpose::kPersonal);
+  EXPECT_EQ(hold_out(again, 0.2, 4, StreamPurpose::kPersonal), held);  // a pure function of its inputs
+  ASSERT_EQ(held.size(), parts.size());
+  for (size_t c = 0; c < parts.size(); ++c) {
+    const int64_t n = static_cast<int64_t>(before[c].size());
+    const int64_t v = n < 2 ? 0 : std::clamp<int64_t>(std::llround(0.2 * static_cast<double>(n)), 1, n - 1);
+    ASSERT_EQ(static_cast<int64_t>(held[c].size()), v) << "client " << c;
+    EXPECT_TRUE(std::is_sorted(held[c].begin(), held[c].end()));
+    std::vector<int64_t> both = parts[c];
+    both.insert(both.end(), held[c].begin(), held[c].end());
+    std::sort(both.begin(), both.end());
+    EXPECT_EQ(both, before[c]) << "client " << c << ": trained + held out = its samples, each once";
+    for (int64_t id : held[c]) EXPECT_FALSE(std::binary_search(validation.begin(), validation.end(), id));
+  }
+  auto other = before;
+  EXPECT_NE(hold_out(other, 0.2, 4, StreamPurpose::kValidation), held);  // the purpose picks the draws
+  EXPECT_THROW(hold_out(other, 1.0, 4, StreamPurpose::kPersonal), Error);
+}
+
 TEST(Partition, RejectsMoreClientsThanSamplesAndUnknownSchemes) {
   const std::vector<uint8_t> labels(10, 0);
   EXPECT_THROW(partition(labels, 1, 11, {}), Error);

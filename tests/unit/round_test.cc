@@ -1,17 +1,23 @@
 // Whole rounds (train, encode, gather, decode, aggregate, broadcast,
 // apply, evaluate, rows) through sim::Round on the loopback transport,
 // without mpirun: against a FedAvg computed by hand, 1 rank against 2
-// ranks bitwise, and a diverged client stopping every rank together.
+// ranks bitwise, a diverged client stopping every rank together, and
+// personalised evaluation (--personal-fraction) against a hand reference.
 #include "flb/sim/round.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <set>
 
 #include "flb/comm/loopback.h"
 #include "flb/core/collective_error.h"
+#include "flb/model/image_models.h"
+#include "flb/sim/personal_eval.h"
 #include "flb/sim/placement.h"
 
 namespace flb::sim {
@@ -23,11 +29,12 @@ struct MemorySink : RowSink {
   std::vector<EvalRow> evals;
   std::vector<RoundRow> rounds;
   std::vector<DiagnosticRow> diagnostics;
-  void write_details(const std::vector<ClientRecord>& c, const std::vector<EvalRow>& e,
-                     const std::vector<DiagnosticRow>& d) override {
-    clients.insert(clients.end(), c.begin(), c.end());
-    evals.insert(evals.end(), e.begin(), e.end());
-    diagnostics.insert(diagnostics.end(), d.begin(), d.end());
+  std::vector<ClientEvalRow> client_evals;
+  void write_details(const RoundDetails& d) override {
+    clients.insert(clients.end(), d.clients.begin(), d.clients.end());
+    evals.insert(evals.end(), d.evals.begin(), d.evals.end());
+    diagnostics.insert(diagnostics.end(), d.diagnostics.begin(), d.diagnostics.end());
+    client_evals.insert(client_evals.end(), d.client_evals.begin(), d.client_evals.end());
   }
   void write_round(const RoundRow* row) override {
     if (row) rounds.push_back(*row);
@@ -199,6 +206,107 @@ TEST(Round, ADivergedClientStopsEveryRankWithRankZerosReason) {
   EXPECT_NE(seen[0].find("diverged"), std::string::npos);
   EXPECT_EQ(seen[1], "stopped by rank 0");
   EXPECT_TRUE(sinks[0].rounds.empty()) << "no row for a round that stopped";
+}
+
+// The hand reference of one client's slice: the model as `setup` holds it
+// now, scored batch by batch with a float64 log-softmax written here.
+std::pair<double, double> hand_score(RunSetup& setup, const std::vector<int64_t>& ids, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  setup.model().eval();
+  double loss = 0, correct = 0;
+  for (size_t start = 0; start < ids.size(); start += static_cast<size_t>(batch)) {
+    const int64_t n = std::min<int64_t>(batch, static_cast<int64_t>(ids.size() - start));
+    auto [x, y] = setup.task->batch(ids.data() + start, n);
+    const torch::Tensor z = dynamic_cast<model::ImageClassifier&>(setup.model()).forward(x).to(torch::kFloat64);
+    const torch::Tensor log_p = z - z.exp().sum(1, true).log();  // no max shift: logits here are small
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t label = y[i].item<int64_t>();
+      loss -= log_p[i][label].item<double>();
+      correct += z[i].argmax().item<int64_t>() == label ? 1 : 0;
+    }
+  }
+  setup.model().train();
+  return {loss / double(ids.size()), correct / double(ids.size())};
+}
+
+// --personal-fraction with pFedLoRU on 2 loopback ranks: one /client_eval
+// row per client, in client order, each equal to a hand reference of the
+// global model and of the model with that client's private pair loaded
+// (on its own rank); a client that never trained scores the global model
+// twice; /rounds' means are the rows' means; the model holds the global
+// state afterwards; and 1 rank gives the same rows as 2.
+TEST(Round, PersonalEvaluationScoresEachClientsSliceWithItsOwnState) {
+  RunConfig config = small_config();
+  if (!have_data(config)) GTEST_SKIP() << "no Fashion-MNIST in " << config.data.data_dir;
+  config.algorithm = "pfedloru";
+  config.clients = 8;
+  config.clients_per_round = 2;
+  config.rounds = 2;
+  config.data.personal_fraction = 0.01;  // about 75 of the 7,500 samples of an IID client
+  config.data.validation_fraction = 0.01;
+  const Outcome got = run_rounds(config, 2);
+  ASSERT_EQ(got.rows.client_evals.size(), size_t(2 * config.clients));  // both rounds evaluated (eval_every 1)
+  std::set<int64_t> trained;
+  for (const ClientRecord& r : got.rows.clients) trained.insert(r.client);
+  double worst = 0;
+  int personalised = 0;
+  for (int64_t c = 0; c < config.clients; ++c) {
+    const ClientEvalRow& row = got.rows.client_evals[size_t(config.clients + c)];  // the last round's
+    ASSERT_EQ(row.client, c);
+    ASSERT_EQ(row.round, 1);
+    RunSetup& host = const_cast<RunSetup&>(got.setups[size_t(owner_rank(c, config.clients, 2))]);
+    const std::vector<int64_t>& ids = host.task->client_held_out(c);
+    const int64_t n = host.task->client_sample_count(c) + int64_t(ids.size());
+    ASSERT_EQ(row.items, int64_t(ids.size()));
+    EXPECT_NEAR(double(row.items), 0.01 * double(n), 1.0);
+    for (int64_t id : host.task->client_samples(c))  // never trained on
+      EXPECT_FALSE(std::binary_search(ids.begin(), ids.end(), id)) << "client " << c << " trains on held-out " << id;
+    load_global(host);
+    const auto [g_loss, g_acc] = hand_score(host, ids, config.train.batch_size);
+    host.algorithm->load_client({c, 1, host.task->client_sample_count(c)}, host.params);
+    const auto [p_loss, p_acc] = hand_score(host, ids, config.train.batch_size);
+    load_global(host);
+    worst = std::max({worst, std::abs(row.global_loss - g_loss), std::abs(row.personal_loss - p_loss)});
+    EXPECT_EQ(row.global_accuracy, g_acc) << "client " << c;
+    EXPECT_EQ(row.personal_accuracy, p_acc) << "client " << c;
+    if (!trained.count(c)) {
+      EXPECT_EQ(row.personal_loss, row.global_loss) << "client " << c << " never trained: no private pair";
+    } else {
+      personalised += row.personal_loss != row.global_loss;
+    }
+  }
+  std::printf("personalised evaluation: worst |row - hand| loss %.2e (tolerance 1e-5); %d of %zu trained clients "
+              "scored differently from the global model\n", worst, personalised, trained.size());
+  EXPECT_LT(worst, 1e-5);
+  EXPECT_GT(personalised, 0);
+  const std::vector<ClientEvalRow> last(got.rows.client_evals.begin() + config.clients, got.rows.client_evals.end());
+  const auto [personal, global] = mean_client_accuracy(last);
+  EXPECT_EQ(got.rows.rounds.back().personal_accuracy, personal);
+  EXPECT_EQ(got.rows.rounds.back().personal_global_accuracy, global);
+  EXPECT_TRUE(std::isnan(mean_client_accuracy({}).first));
+  for (const RunSetup& s : got.setups) EXPECT_EQ(max_abs_diff(s.params, s.global), 0.0f) << "the global state after";
+
+  const Outcome one = run_rounds(config, 1);
+  ASSERT_EQ(one.rows.client_evals.size(), got.rows.client_evals.size());
+  for (size_t i = 0; i < one.rows.client_evals.size(); ++i) {
+    EXPECT_EQ(one.rows.client_evals[i].personal_loss, got.rows.client_evals[i].personal_loss) << "row " << i;
+    EXPECT_EQ(one.rows.client_evals[i].global_loss, got.rows.client_evals[i].global_loss) << "row " << i;
+  }
+}
+
+// Without per-client state the personalised model is the global one.
+TEST(Round, PersonalEvaluationOfFedAvgIsTheGlobalModels) {
+  RunConfig config = small_config();
+  if (!have_data(config)) GTEST_SKIP() << "no Fashion-MNIST in " << config.data.data_dir;
+  config.rounds = 1;
+  config.data.personal_fraction = 0.01;
+  const Outcome got = run_rounds(config, 1);
+  ASSERT_EQ(got.rows.client_evals.size(), size_t(config.clients));
+  for (const ClientEvalRow& r : got.rows.client_evals) {
+    EXPECT_EQ(r.personal_loss, r.global_loss);
+    EXPECT_EQ(r.personal_accuracy, r.global_accuracy);
+  }
+  EXPECT_TRUE(std::isnan(run_rounds(small_config(), 1).rows.rounds[0].personal_accuracy));  // off by default
 }
 
 }  // namespace

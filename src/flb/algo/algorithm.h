@@ -81,6 +81,10 @@ class Algorithm {
   // Client side, before local training: `params` already hold the global
   // values; an algorithm with private per-client tensors loads them here.
   virtual void load_client(const ClientContext& ctx, Tensors& params) {}
+  // Whether load_client can give a client a model other than the global
+  // one (pFedLoRU's private pair): personalised evaluation
+  // (sim/personal_eval.h) then scores each client's own model too.
+  virtual bool personalises() const { return false; }
 
   // An extra loss term added to each local step (FedProx's proximal term);
   // an undefined tensor for none.

@@ -26,6 +26,8 @@ class PFedLoRU : public FedLoRU {
     return params;
   }
 
+  bool personalises() const override { return true; }
+
   void load_client(const ClientContext& ctx, Tensors& params) override {
     const auto it = private_.find(ctx.client);
     if (it == private_.end()) return;  // first round: the global initial values

@@ -26,6 +26,7 @@ enum class StreamPurpose : uint64_t {
   kSystem = 11,     // --system lognormal: each client's compute and link (sim/system_model.h)
   kDropout = 12,    // --dropout-prob: which sampled clients fail (sim/arrivals.h)
   kValidation = 13,  // --validation-fraction: which of a client's samples validate (data/partition.h)
+  kPersonal = 14,    // --personal-fraction: which of a client's samples it is evaluated on (data/partition.h)
 };
 
 // SplitMix64 finaliser: a bijective 64-bit mix with good avalanche.

@@ -110,21 +110,30 @@ std::vector<std::vector<int64_t>> partition(const std::vector<uint8_t>& labels, 
   return out;
 }
 
-std::vector<int64_t> split_validation(Lists& clients, double fraction, uint64_t seed) {
-  require(fraction >= 0 && fraction < 1, "--validation-fraction: must be in [0, 1)");
-  std::vector<int64_t> validation;
-  if (fraction == 0) return validation;
+Lists hold_out(Lists& clients, double fraction, uint64_t seed, StreamPurpose purpose) {
+  require(fraction >= 0 && fraction < 1, "hold_out: the fraction must be in [0, 1)");
+  Lists held(clients.size());
+  if (fraction == 0) return held;
   for (size_t c = 0; c < clients.size(); ++c) {
     std::vector<int64_t>& mine = clients[c];
     const int64_t n = static_cast<int64_t>(mine.size());
     if (n < 2) continue;
     const int64_t v = std::clamp<int64_t>(std::llround(fraction * static_cast<double>(n)), 1, n - 1);
-    Stream rng(seed, StreamPurpose::kValidation, static_cast<uint64_t>(c));
-    shuffle(mine, rng);  // the first v validate
-    validation.insert(validation.end(), mine.begin(), mine.begin() + v);
+    Stream rng(seed, purpose, static_cast<uint64_t>(c));
+    shuffle(mine, rng);  // the first v are held out
+    held[c].assign(mine.begin(), mine.begin() + v);
     mine.erase(mine.begin(), mine.begin() + v);
     std::sort(mine.begin(), mine.end());
+    std::sort(held[c].begin(), held[c].end());
   }
+  return held;
+}
+
+std::vector<int64_t> split_validation(Lists& clients, double fraction, uint64_t seed) {
+  require(fraction >= 0 && fraction < 1, "--validation-fraction: must be in [0, 1)");
+  std::vector<int64_t> validation;
+  for (const auto& mine : hold_out(clients, fraction, seed, StreamPurpose::kValidation))
+    validation.insert(validation.end(), mine.begin(), mine.end());
   std::sort(validation.begin(), validation.end());
   return validation;
 }

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "flb/core/rng.h"
+
 namespace flb::data {
 
 struct PartitionSpec {
@@ -29,13 +31,19 @@ struct PartitionSpec {
 std::vector<std::vector<int64_t>> partition(const std::vector<uint8_t>& labels, int64_t classes, int64_t clients,
                                             const PartitionSpec& spec);
 
-// The validation split (--validation-fraction): takes round(fraction * n)
-// of each client's n samples out of `clients` (at least 1 when fraction >
-// 0, never the client's last sample; none from a client with one),
-// positions drawn by Stream(seed, kValidation, client), and returns them
-// all, ascending. The clients' lists stay ascending. A pure function of
-// (clients, fraction, seed), like the partition: never of the ranks.
+// Takes round(fraction * n) of each client's n samples out of `clients`
+// (at least 1 when fraction > 0, never the client's last sample; none
+// from a client with one), positions drawn by Stream(seed, purpose,
+// client), and returns them per client, each list ascending. The
+// clients' lists stay ascending. A pure function of (clients, fraction,
+// seed, purpose), like the partition: never of the ranks.
 // REQUIRES: 0 <= fraction < 1.
+std::vector<std::vector<int64_t>> hold_out(std::vector<std::vector<int64_t>>& clients, double fraction, uint64_t seed,
+                                           StreamPurpose purpose);
+
+// The validation split (--validation-fraction): hold_out(clients,
+// fraction, seed, kValidation), all clients' held-out samples together,
+// ascending.
 std::vector<int64_t> split_validation(std::vector<std::vector<int64_t>>& clients, double fraction, uint64_t seed);
 
 }  // namespace flb::data

@@ -71,6 +71,15 @@ EvalSums unit_sums(int64_t domain, double summed_loss, double correct, const tor
   return s;
 }
 
+const std::vector<int64_t>& Task::client_held_out(int64_t) const {
+  static const std::vector<int64_t> kNone;
+  return kNone;
+}
+
+EvalSums Task::evaluate_samples(const std::vector<int64_t>&) {
+  throw Error(describe() + ": no per-client held-out samples to evaluate (--personal-fraction is for fashion-mnist)");
+}
+
 std::vector<DomainEval> evaluate_all(Task& task) {
   return combine_eval(task.eval_domains(), task.evaluate_units(0, task.eval_units()));
 }

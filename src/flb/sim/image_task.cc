@@ -24,6 +24,8 @@ class ImageTask : public Task {
     clients_ = data::partition(data_.train.labels, data_.train.classes, c.clients,
                                {c.data.partition, c.data.dirichlet_alpha, c.data.shards_per_client, c.seed});
     validation_ = data::split_validation(clients_, c.data.validation_fraction, c.seed);
+    // after the validation split, so its draws are those of a run without this option
+    held_out_ = data::hold_out(clients_, c.data.personal_fraction, c.seed, StreamPurpose::kPersonal);
     model_ = model::make_image_model(c.train.model, data_.train.classes, low_rank);
     model_->to(device);
     batches_ = std::make_unique<data::ImageBatches>(data_.train, c.train.batch_size, device);
@@ -33,7 +35,10 @@ class ImageTask : public Task {
   torch::nn::Module& model() override { return *model_; }
   int64_t client_sample_count(int64_t c) const override { return static_cast<int64_t>(clients_.at(c).size()); }
   const std::vector<int64_t>& client_samples(int64_t c) override { return clients_.at(c); }
-  int64_t client_stored_bytes(int64_t c) const override { return client_sample_count(c) * sizeof(int64_t); }
+  int64_t client_stored_bytes(int64_t c) const override {
+    return static_cast<int64_t>((clients_.at(c).size() + held_out_.at(c).size()) * sizeof(int64_t));
+  }
+  const std::vector<int64_t>& client_held_out(int64_t c) const override { return held_out_.at(c); }
 
   std::pair<torch::Tensor, torch::Tensor> batch(const int64_t* ids, int64_t n) override { return batches_->load(ids, n); }
 
@@ -66,18 +71,39 @@ class ImageTask : public Task {
       const int64_t start = (validating ? u - test_units() : u) * kEvalBatch;
       const int64_t n = std::min(kEvalBatch, (validating ? static_cast<int64_t>(validation_.size()) : data_.test.count) - start);
       for (int64_t i = 0; i < n; ++i) ids[i] = validating ? validation_[static_cast<size_t>(start + i)] : start + i;
-      auto [x, y] = (validating ? validation_batches_ : eval_batches_)->load(ids.data(), n);
-      auto logits = model_->forward(x);
-      const double loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-      const double correct = static_cast<double>(logits.argmax(1).eq(y).sum().item<int64_t>());
-      const auto each = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kNone));
-      out.push_back(unit_sums(domain, loss, correct, each.view({n, 1})));  // an image is an item
+      out.push_back(score(*(validating ? validation_batches_ : eval_batches_), ids.data(), n, domain));
     }
     model_->train();
     return out;
   }
 
+  EvalSums evaluate_samples(const std::vector<int64_t>& ids) override {
+    torch::NoGradGuard no_grad;
+    model_->eval();
+    if (!validation_batches_) validation_batches_ = std::make_unique<data::ImageBatches>(data_.train, kEvalBatch, device_);
+    EvalSums total;
+    for (size_t start = 0; start < ids.size(); start += kEvalBatch) {
+      const int64_t n = std::min<int64_t>(kEvalBatch, static_cast<int64_t>(ids.size() - start));
+      const EvalSums s = score(*validation_batches_, ids.data() + start, n, 0);
+      total.loss_sum += s.loss_sum;
+      total.correct += s.correct;
+      total.count += s.count;
+    }
+    model_->train();
+    return total;
+  }
+
  private:
+  // The sums of the model on the n images `ids` of `images` (one unit of `domain`; an image is an item).
+  EvalSums score(data::ImageBatches& images, const int64_t* ids, int64_t n, int64_t domain) {
+    auto [x, y] = images.load(ids, n);
+    auto logits = model_->forward(x);
+    const double loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+    const double correct = static_cast<double>(logits.argmax(1).eq(y).sum().item<int64_t>());
+    const auto each = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+    return unit_sums(domain, loss, correct, each.view({n, 1}));
+  }
+
   static int64_t units_of(int64_t images) { return (images + kEvalBatch - 1) / kEvalBatch; }
   int64_t test_units() const { return units_of(data_.test.count); }
 
@@ -86,10 +112,11 @@ class ImageTask : public Task {
   data::TrainTest data_;
   std::vector<std::vector<int64_t>> clients_;
   std::vector<int64_t> validation_;  // training-set ids kept out of every client (--validation-fraction)
+  std::vector<std::vector<int64_t>> held_out_;  // per client: its own held-out slice (--personal-fraction)
   std::shared_ptr<model::ImageClassifier> model_;
   std::unique_ptr<data::ImageBatches> batches_;
   std::unique_ptr<data::ImageBatches> eval_batches_;  // built at the first evaluation
-  std::unique_ptr<data::ImageBatches> validation_batches_;  // over the training images, likewise
+  std::unique_ptr<data::ImageBatches> validation_batches_;  // over the training images, likewise (also the clients' held-out slices)
 };
 
 }  // namespace

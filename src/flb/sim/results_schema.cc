@@ -44,6 +44,8 @@ std::vector<metrics::ColumnSpec> round_columns() {
       {"clipped", I, "accepted uploads whose update norm the server scaled down to --clip-update-norm"},
       {"val_loss", F, "cross-entropy of the global model on the validation split (--validation-fraction; NaN when none or not evaluated)"},
       {"val_accuracy", F, "its accuracy in [0, 1] (NaN when none or not evaluated)"},
+      {"personal_accuracy", F, "--personal-fraction: mean over clients of the accuracy of each client's personalised model on its own held-out slice (/client_eval; NaN when none or not evaluated)"},
+      {"personal_global_accuracy", F, "the same slices scored by the global model"},
   };
 }
 
@@ -104,6 +106,20 @@ std::vector<metrics::ColumnSpec> diagnostic_columns() {
   };
 }
 
+std::vector<metrics::ColumnSpec> client_eval_columns() {
+  const auto I = ColumnType::kInt64;
+  const auto F = ColumnType::kFloat64;
+  return {
+      {"round", I, "0-based round index"},
+      {"client", I, "client id"},
+      {"items", I, "the client's held-out samples (--personal-fraction of its data, never trained on)"},
+      {"global_loss", F, "mean cross-entropy of the global model on them"},
+      {"global_accuracy", F, "the global model's accuracy on them"},
+      {"personal_loss", F, "the same for the client's personalised model: the global state with the client's own state loaded (pFedLoRU's private pair); = global_loss for an algorithm without per-client state"},
+      {"personal_accuracy", F, "its accuracy"},
+  };
+}
+
 std::vector<metrics::ColumnSpec> memory_columns() {
   const auto I = ColumnType::kInt64;
   return {
@@ -148,6 +164,16 @@ metrics::Rows to_rows(const std::vector<DiagnosticRow>& rows) {
   return out;
 }
 
+metrics::Rows to_rows(const std::vector<ClientEvalRow>& rows) {
+  metrics::Rows out(client_eval_columns().size());
+  for (const ClientEvalRow& r : rows) {
+    const double v[] = {double(r.round), double(r.client), double(r.items), r.global_loss, r.global_accuracy,
+                        r.personal_loss, r.personal_accuracy};
+    for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
+  }
+  return out;
+}
+
 metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
   metrics::Rows out(round_columns().size());
   for (const RoundRow& r : rows) {
@@ -157,7 +183,7 @@ metrics::Rows to_rows(const std::vector<RoundRow>& rows) {
                         r.test_loss, r.test_accuracy, double(r.rss_max_bytes), double(r.client_state_bytes),
                         double(r.server_state_bytes), r.virtual_s, r.virtual_clock_s, double(r.arrived), double(r.dropped),
                         double(r.late), double(r.surplus), double(r.offline), double(r.online), r.idle_s,
-                        double(r.clipped), r.val_loss, r.val_accuracy};
+                        double(r.clipped), r.val_loss, r.val_accuracy, r.personal_accuracy, r.personal_global_accuracy};
     for (size_t c = 0; c < out.size(); ++c) out[c].push_back(v[c]);
   }
   return out;

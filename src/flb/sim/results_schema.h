@@ -21,7 +21,9 @@ namespace flb::sim {
 // 4 offline; virtual_s includes idle_s), /rounds/clipped, /clients/train_s.
 // 8: /server_diagnostics (FedSRD's server step per round and layer), /eval/loss_se,
 // the validation split (/eval/validation, /rounds/val_loss, val_accuracy).
-constexpr int64_t kSchemaVersion = 8;
+// 9: personalised evaluation (/client_eval, /rounds/personal_accuracy,
+// personal_global_accuracy).
+constexpr int64_t kSchemaVersion = 9;
 
 struct RoundRow {
   int64_t round = 0;
@@ -33,6 +35,9 @@ struct RoundRow {
   int64_t clipped = 0;         // accepted uploads the server scaled down (--clip-update-norm)
   double train_loss = 0, test_loss = 0, test_accuracy = 0;
   double val_loss = 0, val_accuracy = 0;  // the validation split's (NaN: none, or not evaluated)
+  // --personal-fraction: mean over clients of their own slice's accuracy,
+  // under their personalised model and under the global one (NaN: none, or not evaluated).
+  double personal_accuracy = 0, personal_global_accuracy = 0;
   int64_t rss_max_bytes = 0, client_state_bytes = 0, server_state_bytes = 0;
   double virtual_s = 0, virtual_clock_s = 0;  // rank 0: the round's virtual duration, the clock after it
   int64_t arrived = 0, dropped = 0, late = 0, surplus = 0;  // the sampled clients by status (sim/arrivals.h)
@@ -72,6 +77,25 @@ struct DiagnosticRow {
   algo::ServerDiagnostic step;
 };
 
+// One client's own held-out slice at one evaluation (/client_eval,
+// --personal-fraction): scored by the global model and by the client's
+// personalised model (the global one for an algorithm without per-client
+// state, Algorithm::personalises).
+struct ClientEvalRow {
+  int64_t round = 0, client = 0;
+  int64_t items = 0;  // held-out samples
+  double global_loss = 0, global_accuracy = 0;
+  double personal_loss = 0, personal_accuracy = 0;
+};
+
+// One round's detail rows, for RowSink::write_details (rank 0 holds them all).
+struct RoundDetails {
+  const std::vector<ClientRecord>& clients;        // /clients
+  const std::vector<EvalRow>& evals;               // /eval
+  const std::vector<DiagnosticRow>& diagnostics;   // /server_diagnostics
+  const std::vector<ClientEvalRow>& client_evals;  // /client_eval
+};
+
 // One rank's memory at the end of the run (/memory, one row per rank).
 struct MemoryRow {
   int64_t rank = 0;
@@ -88,20 +112,21 @@ metrics::Rows to_rows(const std::vector<MemoryRow>& rows);
 std::vector<metrics::ColumnSpec> eval_columns();
 std::vector<metrics::ColumnSpec> client_columns();
 std::vector<metrics::ColumnSpec> diagnostic_columns();
+std::vector<metrics::ColumnSpec> client_eval_columns();
 
 metrics::Rows to_rows(const std::vector<RoundRow>& rows);
 metrics::Rows to_rows(const std::vector<ClientRecord>& rows);
 metrics::Rows to_rows(const std::vector<EvalRow>& rows);
 metrics::Rows to_rows(const std::vector<DiagnosticRow>& rows);
+metrics::Rows to_rows(const std::vector<ClientEvalRow>& rows);
 
 // Where a round's rows go: the HDF5 results file (sim/results_writer.h) or,
 // in tests, memory. Both calls are collective.
 class RowSink {
  public:
   virtual ~RowSink() = default;
-  // This rank's /clients, /eval and /server_diagnostics rows (rank 0 holds all of them).
-  virtual void write_details(const std::vector<ClientRecord>& clients, const std::vector<EvalRow>& evals,
-                             const std::vector<DiagnosticRow>& diagnostics) = 0;
+  // This rank's /clients, /eval, /server_diagnostics and /client_eval rows (rank 0 holds all of them).
+  virtual void write_details(const RoundDetails& details) = 0;
   // The /rounds row (rank 0; null elsewhere); then the round is flushed.
   virtual void write_round(const RoundRow* row) = 0;
 };

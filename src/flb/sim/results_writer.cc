@@ -40,6 +40,7 @@ std::unique_ptr<ResultsWriter> ResultsWriter::reopen(const std::string& path, MP
   w->clients_ = &w->file_->open_table("clients", client_columns(), rows_of("clients"));
   w->eval_ = &w->file_->open_table("eval", eval_columns(), rows_of("eval"));
   w->diagnostics_ = &w->file_->open_table("server_diagnostics", diagnostic_columns(), rows_of("server_diagnostics"));
+  w->client_evals_ = &w->file_->open_table("client_eval", client_eval_columns(), rows_of("client_eval"));
   for (const char* name : kEndAttributes) w->file_->remove_attribute(name);
   w->file_->remove("final_model");
   w->file_->remove("memory");  // written at the end, with the end attributes
@@ -70,15 +71,16 @@ void ResultsWriter::write_start(const StartAttributes& a) {
   clients_ = &f.add_table("clients", client_columns());
   eval_ = &f.add_table("eval", eval_columns());
   diagnostics_ = &f.add_table("server_diagnostics", diagnostic_columns());
+  client_evals_ = &f.add_table("client_eval", client_eval_columns());
   f.set_group_attribute("eval", "domain_names", joined(a.eval_domains));
   f.flush();
 }
 
-void ResultsWriter::write_details(const std::vector<ClientRecord>& clients, const std::vector<EvalRow>& evals,
-                                  const std::vector<DiagnosticRow>& diagnostics) {
-  clients_->append(to_rows(clients));
-  eval_->append(to_rows(evals));
-  diagnostics_->append(to_rows(diagnostics));
+void ResultsWriter::write_details(const RoundDetails& d) {
+  clients_->append(to_rows(d.clients));
+  eval_->append(to_rows(d.evals));
+  diagnostics_->append(to_rows(d.diagnostics));
+  client_evals_->append(to_rows(d.client_evals));
 }
 
 void ResultsWriter::write_round(const RoundRow* row) {
@@ -90,7 +92,8 @@ std::vector<std::pair<std::string, int64_t>> ResultsWriter::table_rows() const {
   return {{"rounds", rounds_->rows()},
           {"clients", clients_->rows()},
           {"eval", eval_->rows()},
-          {"server_diagnostics", diagnostics_->rows()}};
+          {"server_diagnostics", diagnostics_->rows()},
+          {"client_eval", client_evals_->rows()}};
 }
 
 void ResultsWriter::write_final_model(torch::nn::Module& model) {

@@ -1,7 +1,7 @@
 // The results file of a run (results/README.md is its schema): root
-// attributes at the start, the /rounds, /clients, /eval and
-// /server_diagnostics tables every
-// round (as the round's RowSink), and at the end /final_model and the end
+// attributes at the start, the /rounds, /clients, /eval,
+// /server_diagnostics and /client_eval tables every round (as the
+// round's RowSink), and at the end /final_model and the end
 // attributes whose presence says the run finished.
 //
 // Parallel HDF5 writes it, so it needs an MPI communicator: the one the
@@ -60,8 +60,7 @@ class ResultsWriter final : public RowSink {
   // Collective. The root attributes of a fresh run, and /eval's domain names.
   void write_start(const StartAttributes& a);
 
-  void write_details(const std::vector<ClientRecord>& clients, const std::vector<EvalRow>& evals,
-                     const std::vector<DiagnosticRow>& diagnostics) override;
+  void write_details(const RoundDetails& details) override;
   void write_round(const RoundRow* row) override;
 
   // Rows of every table so far, for the checkpoint manifest.
@@ -80,7 +79,8 @@ class ResultsWriter final : public RowSink {
  private:
   explicit ResultsWriter(std::unique_ptr<metrics::ResultsFile> file) : file_(std::move(file)) {}
   std::unique_ptr<metrics::ResultsFile> file_;
-  metrics::Table *rounds_ = nullptr, *clients_ = nullptr, *eval_ = nullptr, *diagnostics_ = nullptr;
+  metrics::Table *rounds_ = nullptr, *clients_ = nullptr, *eval_ = nullptr, *diagnostics_ = nullptr,
+                 *client_evals_ = nullptr;
 };
 
 }  // namespace flb::sim

@@ -10,6 +10,7 @@
 #include <limits>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <type_traits>
 
 #include "flb/compress/wire_format.h"
@@ -18,6 +19,7 @@
 #include "flb/core/watchdog.h"
 #include "flb/sim/evaluation.h"
 #include "flb/sim/hostile_upload.h"
+#include "flb/sim/personal_eval.h"
 #include "flb/sim/placement.h"
 #include "flb/sim/update_clipping.h"
 #include "flb/compress/malformed_upload.h"
@@ -466,10 +468,12 @@ void Round::broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, R
 // 6. Every --eval-every rounds and after the last, the ranks evaluate the
 //    global model, each a share of the units, and rank 0 adds the sums
 //    (evaluation.h: the same bits for any number of ranks); test_loss and
-//    test_accuracy are the in-domain means.
+//    test_accuracy are the in-domain means. Under --personal-fraction every
+//    client is also scored on its own held-out slice (personal_eval.h).
 std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
   Timer phase;
   row.test_loss = row.test_accuracy = row.val_loss = row.val_accuracy = kNaN;
+  row.personal_accuracy = row.personal_global_accuracy = kNaN;
   std::vector<EvalRow> rows;
   const bool last = round + 1 == config_.rounds;
   if ((round + 1) % config_.eval_every != 0 && !last) return rows;
@@ -492,6 +496,10 @@ std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
     }
     row.test_loss = last_test_loss_ = loss / in_domain;
     row.test_accuracy = last_test_accuracy_ = accuracy / in_domain;
+  }
+  if (config_.data.personal_fraction > 0) {  // every client on its own slice (personal_eval.h)
+    client_evals_ = evaluate_clients(round, setup_, transport_, config_.clients);
+    std::tie(row.personal_accuracy, row.personal_global_accuracy) = mean_client_accuracy(client_evals_);
   }
   row.eval = phase.seconds();
   return rows;
@@ -530,7 +538,7 @@ void Round::finish_clock(const std::vector<ClientRecord>& records, RoundRow& row
   row.virtual_clock_s = setup_.clock.elapsed_s();
 }
 
-// 7. The rows: /clients, /eval and /server_diagnostics (rank 0 holds them all), the memory
+// 7. The rows: /clients, /eval, /server_diagnostics and /client_eval (rank 0 holds them all), the memory
 //    metrics, then rank 0's /rounds row.
 void Round::write_rows(std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row) {
   Timer phase;
@@ -539,8 +547,9 @@ void Round::write_rows(std::vector<ClientRecord>& records, const std::vector<Eva
     row.train_loss = train_loss(records);
     finish_clock(records, row);
   }
-  sink_.write_details(records, evals, diagnostics_);
+  sink_.write_details({records, evals, diagnostics_, client_evals_});
   diagnostics_.clear();
+  client_evals_.clear();
   row.io = phase.seconds();
   row.rss_max_bytes = static_cast<int64_t>(transport_.max_to_root(static_cast<double>(rss_max_bytes())));
   for (uint64_t s : transport_.allgather(static_cast<uint64_t>(client_state_bytes())))

@@ -113,6 +113,7 @@ class Round {
   int64_t hosted_sample_bytes_ = 0;
   std::string stop_reason_;  // rank 0: why decode_and_aggregate produced no broadcast
   std::vector<DiagnosticRow> diagnostics_;  // rank 0: this round's /server_diagnostics rows
+  std::vector<ClientEvalRow> client_evals_;  // rank 0: this round's /client_eval rows (--personal-fraction)
   double last_test_loss_, last_test_accuracy_;
   // Availability windows only (start_round): the round's virtual start,
   // the clients online then (every rank), when each sampled client goes

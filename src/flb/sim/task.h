@@ -85,6 +85,15 @@ class Task {
   // The sums of units [begin, end), in order, for the model as it is now.
   // REQUIRES: 0 <= begin <= end <= eval_units().
   virtual std::vector<EvalSums> evaluate_units(int64_t begin, int64_t end) = 0;
+
+  // Personalised evaluation (--personal-fraction, sim/personal_eval.h):
+  // client `client`'s own held-out samples (ids as for batch()), kept out
+  // of its training samples; empty without the option (the default).
+  virtual const std::vector<int64_t>& client_held_out(int64_t client) const;
+  // The sums (domain 0) of the model as it is now over the samples `ids`,
+  // in evaluation mode (no dropout). The default throws flb::Error: a task
+  // that holds slices out overrides it.
+  virtual EvalSums evaluate_samples(const std::vector<int64_t>& ids);
 };
 
 // Loads the data and builds the model (initialised from LibTorch's
