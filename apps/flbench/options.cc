@@ -122,9 +122,9 @@ void add_data_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--shards-per-client", c.data.shards_per_client, "Label shards (about classes) per client, for --partition shards")
       ->check(CLI::Range(int64_t{1}, int64_t{10}))->group("Data");
   app.add_option("--validation-fraction", c.data.validation_fraction,
-                 "fashion-mnist: share of each client's samples kept out of training as the validation split, "
-                 "evaluated with the test set (/eval rows with validation 1, /rounds/val_loss, val_accuracy): tune on "
-                 "it, report the test set")
+                 "Share of each client's samples (images, or training chunks of text and tokens) kept out of "
+                 "training as the validation split, evaluated with the test set (/eval rows with validation 1, "
+                 "/rounds/val_loss, val_accuracy): tune on it, report the test set")
       ->check(CLI::Range(0.0, 0.9))->group("Data");
   app.add_option("--personal-fraction", c.data.personal_fraction,
                  "fashion-mnist: share of each client's samples kept out of training as its own held-out slice; at "

@@ -11,6 +11,7 @@ import subprocess
 import struct
 import sys
 
+import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "model"))
@@ -96,6 +97,35 @@ for algo in ("fedsrd", "fedit", "flexlora"):
             c.check(set(o) == set(r), f"fedsrd np{n}: same datasets as np1")
         bad = [k for k in keys if k not in o or not same(r[k], o[k])]
         c.check(not bad, f"{algo} np{n}: bitwise equal to np1 ({len(keys)} datasets; differs: {bad[:5]})")
+
+# --validation-fraction on tokens: each client keeps round(0.1 n) of its training
+# windows out; /eval gets a "validation" row per evaluated round (never in
+# /rounds/test_*), /rounds/val_loss is it, and shared evaluation keeps it the
+# same bits on 1 and 2 ranks.
+for n in (1, 2):
+    mpirun(args, n, base_flags + ["--algorithm", "fedit"] + ALGORITHMS["fedit"] +
+           ["--validation-fraction", 0.1, "--rounds", 2, "--out", f"{W}/validation-np{n}.h5"])
+with h5py.File(f"{W}/validation-np2.h5", "r") as f:
+    names = f["eval"].attrs["domain_names"]
+    names = (names.decode() if isinstance(names, bytes) else names).split(",")
+    e, r = f["eval"], f["rounds"]
+    c.check(names == ["alpha", "beta", "gamma", "validation"], f"domains with the validation split last: {names}")
+    v = e["validation"][:] == 1
+    c.check(list(e["domain"][v]) == [3, 3], f"one validation row per evaluated round ({list(e['domain'][v])})")
+    c.check(np.array_equal(r["val_loss"][:], e["loss"][v]) and bool(np.all(np.isfinite(r["val_loss"][:]))),
+            "/rounds/val_loss is the validation row's")
+    inside = (e["in_domain"][:] == 1) & ~v
+    c.check(np.allclose(r["test_loss"][:], [np.mean(e["loss"][inside & (e["round"][:] == k)]) for k in (0, 1)], rtol=0, atol=1e-12),
+            "/rounds/test_loss is the mean over the in-domain rows without the validation row")
+    with h5py.File(f"{W}/validation-np1.h5", "r") as g:
+        c.check(g["rounds/val_loss"][:].tobytes() == r["val_loss"][:].tobytes(),
+                f"val_loss the same bits on 1 and 2 ranks ({g['rounds/val_loss'][:]} vs {r['val_loss'][:]})")
+    samples = f["clients/samples"][:]
+    print(f"validation split on tokens: val_loss {r['val_loss'][:]}, test_loss {r['test_loss'][:]}")
+with h5py.File(f"{W}/fedit-np2.h5", "r") as f:  # the same run without the split
+    full = f["clients/samples"][:]
+want = [n - max(1, min(n - 1, round(0.1 * n))) for n in full[:len(samples)]]
+c.check(list(samples) == want, f"clients train on n - round(0.1 n) windows: {list(samples)} vs {want}")
 
 # Named targets: LoRA only on q_proj and v_proj.
 out = f"{W}/targets.h5"

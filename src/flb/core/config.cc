@@ -29,9 +29,8 @@ void validate(const RunConfig& c) {
   require(!synthetic || c.clients <= (int64_t{1} << 31), "--clients: --dataset synthetic takes at most 2^31 clients");
   require(c.data.validation_fraction >= 0 && c.data.validation_fraction < 1,
           "--validation-fraction: must be in [0, 1)");
-  require(c.data.validation_fraction == 0 || c.data.dataset == "fashion-mnist",
-          "--validation-fraction: only for --dataset fashion-mnist so far (the language-model tasks hold out "
-          "documents per domain: --heldout-fraction)");
+  require(c.data.validation_fraction == 0 || c.data.dataset != "synthetic",
+          "--validation-fraction: not for --dataset synthetic (its clients' data is drawn on the fly)");
   require(c.data.personal_fraction >= 0 && c.data.personal_fraction < 1, "--personal-fraction: must be in [0, 1)");
   require(c.data.personal_fraction == 0 || c.data.dataset == "fashion-mnist",
           "--personal-fraction: only for --dataset fashion-mnist so far");

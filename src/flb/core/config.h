@@ -25,7 +25,7 @@ struct DataConfig {
   std::string token_dir;           // --dataset tokens: token domains (flbench tokenize --out)
   double heldout_fraction = 0.1;   // documents held out for evaluation
   int64_t eval_sequences = 64;     // held-out sequences evaluated per domain
-  double validation_fraction = 0;  // fashion-mnist: share of each client's samples kept for validation
+  double validation_fraction = 0;  // share of each client's samples (or chunks) kept for validation
   double personal_fraction = 0;    // fashion-mnist: share kept as the client's own held-out slice (personalised evaluation)
   double synthetic_alpha = 1.0;    // --dataset synthetic: how much the clients' models differ
   double synthetic_beta = 1.0;     //   and their inputs (FedProx's Synthetic(alpha, beta))

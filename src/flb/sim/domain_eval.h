@@ -37,6 +37,12 @@ class DomainEvaluator {
   void add(std::unique_ptr<data::TextBatches> batches, const std::vector<int64_t>& domain_begin,
            const std::vector<std::string>& names, bool in_domain);
 
+  // One more domain whose chunks are picked by id: `ids` index the chunks
+  // of `batches`' table (the validation split of the clients' training
+  // chunks, --validation-fraction), in the given order. Evaluated whole:
+  // pick `ids` small enough (validation_sample).
+  void add_chunks(std::unique_ptr<data::TextBatches> batches, std::vector<int64_t> ids, const EvalDomain& domain);
+
   const std::vector<EvalDomain>& domains() const { return domains_; }
   int64_t units() const { return static_cast<int64_t>(units_.size()); }
   // The sums of units [begin, end), without grad. REQUIRES: 0 <= begin <= end <= units().
@@ -44,10 +50,11 @@ class DomainEvaluator {
 
  private:
   struct Unit {
-    size_t set;      // index into sets_
-    int64_t domain;  // index into domains_
-    int64_t first;   // first chunk
-    int64_t n;       // chunks
+    size_t set;         // index into sets_
+    int64_t domain;     // index into domains_
+    int64_t first;      // first chunk (of lists_[list] when list >= 0)
+    int64_t n;          // chunks
+    int64_t list = -1;  // -1: chunks first .. first + n - 1; else lists_[list][first ..]
   };
   int64_t max_chunks_, batch_;
   torch::nn::Module& model_;
@@ -55,6 +62,12 @@ class DomainEvaluator {
   std::vector<std::unique_ptr<data::TextBatches>> sets_;
   std::vector<EvalDomain> domains_;
   std::vector<Unit> units_;
+  std::vector<std::vector<int64_t>> lists_;  // add_chunks' ids
 };
+
+// At most `most` of the validation split's chunk ids `ids` (ascending, so
+// grouped by domain), evenly spaced: ids[floor(i n / most)], which keeps
+// each domain's share. All of them when there are at most `most`.
+std::vector<int64_t> validation_sample(const std::vector<int64_t>& ids, int64_t most);
 
 }  // namespace flb::sim

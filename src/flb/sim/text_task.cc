@@ -16,6 +16,7 @@
 
 #include "flb/data/text_batches.h"
 #include "flb/data/text_corpus.h"
+#include "flb/data/partition.h"
 #include "flb/data/text_partition.h"
 #include "flb/hf/llama_model.h"
 #include "flb/model/autocast.h"
@@ -70,6 +71,7 @@ class TextTask : public Task {
     if (has_ood_domains(c.data)) ood_ = data::load_corpus(c.data.corpus_dir, c.data.ood_domains, options);
     const data::TextPartition part = data::partition_text(corpus_, c.clients, {c.data.partition, c.data.dirichlet_alpha, c.seed});
     clients_ = part.chunks;
+    validation_ = data::split_validation(clients_, c.data.validation_fraction, c.seed);
     model_->to(device);
     batches_ = std::make_unique<data::TextBatches>(corpus_.train, c.train.batch_size, device);
     make_evaluator();
@@ -95,7 +97,8 @@ class TextTask : public Task {
   std::vector<EvalSums> evaluate_units(int64_t begin, int64_t end) override { return evaluator_->evaluate(begin, end); }
 
  private:
-  // The first eval_sequences held-out chunks of every domain, kEvalBatch per unit.
+  // The first eval_sequences held-out chunks of every domain, kEvalBatch per
+  // unit; then a sample of the validation split.
   void make_evaluator() {
     constexpr int64_t kEvalBatch = 32;
     evaluator_ = std::make_unique<DomainEvaluator>(config_.data.eval_sequences, kEvalBatch, *model_,
@@ -105,12 +108,17 @@ class TextTask : public Task {
     if (has_ood_domains(config_.data))
       evaluator_->add(std::make_unique<data::TextBatches>(ood_.heldout, kEvalBatch, device_), ood_.heldout.domain_begin,
                       ood_.domains, false);
+    if (!validation_.empty())  // as many sequences as the in-domain held-out sets
+      evaluator_->add_chunks(std::make_unique<data::TextBatches>(corpus_.train, kEvalBatch, device_),
+                             validation_sample(validation_, config_.data.eval_sequences * static_cast<int64_t>(corpus_.domains.size())),
+                             {"validation", true, /*validation=*/true});
   }
 
   RunConfig config_;
   torch::Device device_;
   data::TextCorpus corpus_, ood_;
   std::vector<std::vector<int64_t>> clients_;
+  std::vector<int64_t> validation_;  // training chunks kept out of every client (--validation-fraction)
   std::shared_ptr<model::Llama> model_;
   std::unique_ptr<data::TextBatches> batches_;
   std::unique_ptr<DomainEvaluator> evaluator_;

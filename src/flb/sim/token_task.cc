@@ -12,6 +12,7 @@
 
 #include "flb/core/error.h"
 #include "flb/data/text_batches.h"
+#include "flb/data/partition.h"
 #include "flb/data/text_partition.h"
 #include "flb/data/token_corpus.h"
 #include "flb/hf/llama_model.h"
@@ -56,6 +57,7 @@ class TokenTask : public Task {
     if (has_ood_domains(c.data)) ood_ = data::load_token_corpus(c.data.token_dir, c.data.ood_domains, c.data.context, vocab_, false);
     clients_ = data::partition_chunks(corpus_.train.domain_begin, c.clients,
                                       {c.data.partition, c.data.dirichlet_alpha, c.seed}).chunks;
+    validation_ = data::split_validation(clients_, c.data.validation_fraction, c.seed);
     batches_ = std::make_unique<data::TextBatches>(chunks_view(corpus_.train), c.train.batch_size, device);
     make_evaluator();
   }
@@ -81,7 +83,8 @@ class TokenTask : public Task {
 
  private:
   // The first eval_sequences val windows of every domain, --batch-size
-  // windows per unit (logits are batch x T x V floats).
+  // windows per unit (logits are batch x T x V floats); then a sample of
+  // the validation split.
   void make_evaluator() {
     const int64_t batch = config_.train.batch_size;
     evaluator_ = std::make_unique<DomainEvaluator>(config_.data.eval_sequences, batch, *model_,
@@ -91,6 +94,10 @@ class TokenTask : public Task {
     if (has_ood_domains(config_.data))
       evaluator_->add(std::make_unique<data::TextBatches>(chunks_view(ood_.val), batch, device_), ood_.val.domain_begin,
                       ood_.domains, false);
+    if (!validation_.empty())  // as many windows as the in-domain val sets
+      evaluator_->add_chunks(std::make_unique<data::TextBatches>(chunks_view(corpus_.train), batch, device_),
+                             validation_sample(validation_, config_.data.eval_sequences * static_cast<int64_t>(corpus_.domains.size())),
+                             {"validation", true, /*validation=*/true});
   }
 
   RunConfig config_;
@@ -99,6 +106,7 @@ class TokenTask : public Task {
   int64_t vocab_ = 0;
   data::TokenCorpus corpus_, ood_;
   std::vector<std::vector<int64_t>> clients_;
+  std::vector<int64_t> validation_;  // training windows kept out of every client (--validation-fraction)
   std::unique_ptr<data::TextBatches> batches_;
   std::unique_ptr<DomainEvaluator> evaluator_;
 };
