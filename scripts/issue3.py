@@ -4,8 +4,10 @@
     issue3.py merge OUT.toml A.toml B.toml ...   # later files win; writes one flat config
     issue3.py completed FILE.h5                  # exit 0 when the run finished
     issue3.py report RESULTS_DIR SETTING...      # tables.md + curves.csv from the .h5 files
-    issue3.py pick-lr TUNE_DIR ALG...            # per ALG, the lr of ALG_lrX.h5 with the best
-                                                 # final validation accuracy: lines "ALG LR VAL_ACC"
+    issue3.py pick-lr [--by val_accuracy|val_loss] TUNE_DIR ALG...
+                                                 # per ALG, the lr of ALG_lrX.h5 with the best
+                                                 # validation score (pick_lr): lines "ALG LR SCORE"
+                                                 # (run-issue3.sh tune-lr; run-lm.sh tune: --by val_loss)
 
 Every number of the report is read from the result files (analyze.py's
 summary JSON and the .h5 files); nothing is re-run. Run with /usr/bin/python3
@@ -124,10 +126,11 @@ ORDER = ["fedavg", "fedloru", "fedloru-a16", "lbgm-d0.2", "lbgm-d0.4", "lbgm-d0.
 LAST_EVALUATIONS = 3  # pick-lr scores a rate by the mean of its last evaluations on validation
 
 
-def pick_lr(tune_dir, algorithms):
+def pick_lr(tune_dir, algorithms, by="val_accuracy"):
     """Per algorithm, the learning rate whose tuning run ALG_lr<LR> in tune_dir
-    scores best on validation (/rounds/val_accuracy, --validation-fraction:
-    never the test set). A rate's score is the mean of its last
+    scores best on validation (`by`: /rounds/val_accuracy, highest, or
+    val_loss, lowest (the language models); --validation-fraction: never
+    the test set). A rate's score is the mean of its last
     LAST_EVALUATIONS evaluations (one seed's last evaluation alone swings by
     a point or more between neighbouring rates). A candidate must have
     finished, and so must the next larger rate tried (ALG_lr<LR>.log): a
@@ -159,14 +162,14 @@ def pick_lr(tune_dir, algorithms):
                 continue
             path, text = path_of(lr)
             with h5py.File(path, "r") as f:
-                if "val_accuracy" not in f["rounds"]:
+                if by not in f["rounds"]:
                     continue
-                val = f["rounds/val_accuracy"][()]
+                val = f["rounds"][by][()]
             val = val[~np.isnan(val)]
-            if val.size == 0:
+            if val.size == 0 or not np.all(np.isfinite(val)):
                 continue
             score = float(np.mean(val[-LAST_EVALUATIONS:]))
-            if best is None or score > best[1]:
+            if best is None or (score > best[1] if by == "val_accuracy" else score < best[1]):
                 best = (text, score)
         if best is None:
             print(f"issue3.py pick-lr: no finished run with a validation split for {a} in {tune_dir} "
@@ -182,7 +185,9 @@ def main(argv):
         return merge(argv[1], argv[2:])
     if len(argv) == 2 and argv[0] == "completed":
         return completed(argv[1])
-    if len(argv) >= 3 and argv[0] == "pick-lr":
+    if len(argv) >= 5 and argv[0] == "pick-lr" and argv[1] == "--by" and argv[2] in ("val_accuracy", "val_loss"):
+        return pick_lr(argv[3], argv[4:], argv[2])
+    if len(argv) >= 3 and argv[0] == "pick-lr" and argv[1] != "--by":
         return pick_lr(argv[1], argv[2:])
     if len(argv) >= 3 and argv[0] == "report":
         return report(argv[1], argv[2:])

@@ -5,12 +5,23 @@
 
 One row per run (file): in-domain and out-of-domain held-out loss and
 next-byte accuracy at the last evaluation (means over the domains of each
-kind, from /eval), upload per client per round (/clients/upload_bytes), total MB up
+kind, from /eval; the validation row, --validation-fraction, is neither),
+upload per client per round (/clients/upload_bytes), total MB up
 (/rounds/bytes_gathered) and down, and
 the server's mean seconds per round (decode + aggregate + encode).
+
+Runs named NAME_seedN (scripts/run-lm.sh seeds, ablation) are grouped by
+NAME instead: one row per NAME with its seeds, its learning rate (from
+config_toml), the losses and accuracies as mean ± sample standard deviation
+over the seeds, and the largest standard error of an in-domain held-out
+loss (/eval/loss_se), which says how finely the held-out sets resolve a
+difference; "vs best" is analyze.py's Welch test at 5% on the in-domain
+losses against the row with the lowest mean.
 """
 import glob
 import os
+import re
+import statistics
 import sys
 
 try:
@@ -24,7 +35,8 @@ def summary(path):
     with h5py.File(path, "r") as f:
         ev = {k: f["eval"][k][()] for k in f["eval"]}
         last = ev["round"] == ev["round"].max()
-        ind, ood = last & (ev["in_domain"] == 1), last & (ev["in_domain"] == 0)
+        held = ev["validation"] != 1 if "validation" in ev else np.ones(len(ev["round"]), bool)
+        ind, ood = last & held & (ev["in_domain"] == 1), last & held & (ev["in_domain"] == 0)
         r, c = f["rounds"], f["clients"]
         # schema_version 1 named both byte columns bytes_up (results/README.md)
         gathered = r["bytes_gathered"] if "bytes_gathered" in r else r["bytes_up"]
@@ -42,7 +54,54 @@ def summary(path):
             "mb_down": r["bytes_down"][()].sum() / 1e6,
             "server_s": r["aggregate_s"][()].mean(),
             "wall_s": r["wall_s"][()].sum(),
+            "in_loss_se": float(ev["loss_se"][ind].max()) if "loss_se" in ev else float("nan"),
+            "lr": lr_of(f.attrs.get("config_toml", "")),
         }
+
+
+def lr_of(toml):
+    toml = toml.decode() if isinstance(toml, bytes) else str(toml)
+    m = re.search(r"^lr\s*=\s*(\S+)", toml, re.M)
+    return m.group(1) if m else "?"
+
+
+def pm(values, spec, scale=1.0):
+    mean = statistics.mean(values) * scale
+    if len(values) < 2:
+        return spec.format(mean)
+    return spec.format(mean) + " ± " + spec.format(statistics.stdev(values) * scale)
+
+
+def seed_table(rows):
+    """One row per NAME of the NAME_seedN runs (see the module's doc)."""
+    groups = {}
+    for r in rows:
+        m = re.fullmatch(r"(.+)_seed([0-9]+)", r["run"])
+        groups.setdefault(m.group(1), []).append((int(m.group(2)), r))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from analyze import welch_differs
+    losses = {name: [r["in_loss"] for _, r in members] for name, members in groups.items()}
+    best = min(losses, key=lambda n: statistics.mean(losses[n]))
+    counts = sorted({len(m) for m in groups.values()})
+    print(f"Mean ± sample standard deviation over {'/'.join(map(str, counts))} seed(s) per row; lr: each row's "
+          f"rate (tuned on validation: tuned-lr.txt); in-domain se: the largest standard error of an in-domain "
+          f"held-out loss (/eval/loss_se). vs best: Welch's two-sided t-test at 5% on the in-domain loss against "
+          f"the lowest mean ({best}): 'inside noise' rows cannot be told from it; '?': fewer than two seeds.")
+    print()
+    print("| method | seeds | lr | in-domain loss | in-domain acc | OOD loss | OOD acc | in-domain se "
+          "| KB up / client / round | MB up | MB down | vs best |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name, members in groups.items():
+        rs = [r for _, r in sorted(members, key=lambda m: m[0])]
+        differs = welch_differs(losses[name], losses[best])
+        verdict = "best" if name == best else "?" if differs is None else "worse" if differs else "inside noise"
+        lrs = sorted({r["lr"] for r in rs})
+        print(f"| {name} | {','.join(str(s) for s, _ in sorted(members, key=lambda m: m[0]))} | {'/'.join(lrs)} | "
+              f"{pm([r['in_loss'] for r in rs], '{:.4f}')} | {pm([r['in_acc'] for r in rs], '{:.2f}%', 100)} | "
+              f"{pm([r['ood_loss'] for r in rs], '{:.4f}')} | {pm([r['ood_acc'] for r in rs], '{:.2f}%', 100)} | "
+              f"{max(r['in_loss_se'] for r in rs):.4f} | {statistics.mean(r['kb_client_round'] for r in rs):.1f} | "
+              f"{statistics.mean(r['mb_up'] for r in rs):.2f} | {statistics.mean(r['mb_down'] for r in rs):.2f} | "
+              f"{verdict} |")
 
 
 def main():
@@ -52,6 +111,16 @@ def main():
     if not files:
         sys.exit(f"lm_table.py: no .h5 files in {sys.argv[1]}")
     rows = [summary(p) for p in files]
+    seeded = [r for r in rows if re.fullmatch(r".+_seed[0-9]+", r["run"])]
+    if seeded:
+        print(f"Runs in `{sys.argv[1]}` over seeds (made by `scripts/run-lm.sh seeds|ablation`; table by "
+              f"`scripts/lm_table.py {sys.argv[1]}`).")
+        print()
+        seed_table(seeded)
+        rows = [r for r in rows if r not in seeded]
+        if not rows:
+            return
+        print()
     print(f"Runs in `{sys.argv[1]}` (made by `scripts/run-lm.sh`; table by `scripts/lm_table.py {sys.argv[1]}`).")
     print()
     print("| run | rounds | in-domain loss | in-domain acc | OOD loss | OOD acc | KB up / client / round "

@@ -177,6 +177,30 @@ def check_run_lm(tmp):
     done = [f for f in runs if f.endswith(".h5") and complete(os.path.join(out, "a", f))]
     expect("run-lm.sh", len(done) >= 10 and os.path.exists(os.path.join(out, "a", "table.md")),
            f"{len(done)} complete runs (expected 10) and a table")
+    # issue 13: tune on the validation split, then the seeds at the tuned
+    # rates, then the ablation at fedsrd-no-l1's rate (ONLY: two methods and
+    # one ablation row, two rates, two seeds).
+    env.update({"ONLY": "fedit fedsrd-no-l1 fedsrd-reconstruction", "LRS": "0.002 0.001", "SEEDS": "1 2",
+                "TUNE_ROUNDS": "2"})
+    for stage in (["tune", "a"], ["seeds", "a"], ["ablation"]):
+        run(f"run-lm.sh {' '.join(stage)}", [os.path.join(SRC, "scripts/run-lm.sh")] + stage, env=env, timeout=1200)
+    tuned = os.path.join(out, "a", "tuned-lr.txt")
+    chosen = dict(line.split()[:2] for line in open(tuned)) if os.path.exists(tuned) else {}
+    seeded = [f"{m}_seed{n}.h5" for m in ("fedit", "fedsrd-no-l1") for n in (1, 2)]
+    lrs = {}
+    for name in seeded:
+        path = os.path.join(out, "a", name)
+        if complete(path):
+            with h5py.File(path, "r") as f:
+                toml = f.attrs["config_toml"]
+                lrs[name] = re.search(r"^lr=(\S+)", toml.decode() if isinstance(toml, bytes) else toml, re.M).group(1)
+    table = open(os.path.join(out, "a", "table.md")).read()
+    expect("run-lm.sh tune/seeds", set(chosen) == {"fedit", "fedsrd-no-l1"} and len(lrs) == 4 and
+           all(float(lrs[n]) == float(chosen[n.split("_")[0]]) for n in lrs) and
+           re.search(r"^\| fedit +\| 1,2 \|", table, re.M) is not None,
+           f"tuned-lr.txt {chosen}, the seeds' lrs {lrs}, and the seeds' table row:\n{table[:1500]}")
+    expect("run-lm.sh ablation", all(complete(os.path.join(out, "c", f"fedsrd-reconstruction_seed{n}.h5")) for n in (1, 2)),
+           "the ablation's reconstruction row over two seeds")
 
 
 def check_run_availability(tmp):
