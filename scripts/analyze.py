@@ -245,6 +245,7 @@ def summarize(run):
         "algorithm": a.get("algorithm", c.get("algorithm")),
         "mpi_size": a.get("mpi_size"),
         "clients": c.get("clients"),
+        "lr": c.get("lr"),
         # completed_rounds is written when the run ends; a killed run has only rows.
         "rounds": int(completed) if completed is not None else n_rows,
         "finished": completed is not None,
@@ -608,7 +609,8 @@ def seed_rows(runs, summaries):
     rows = []
     for label, members, seeds in seed_groups(runs, summaries):
         row = {"experiment": label, "algorithm": members[0]["algorithm"],
-               "seeds": sorted(seeds, key=str), "files": [m["file"] for m in members]}
+               "seeds": sorted(seeds, key=str), "files": [m["file"] for m in members],
+               "lr": "/".join(sorted({str(m.get("lr")) for m in members}))}
         for key in ("test_accuracy", "test_loss", "val_accuracy", "personal_accuracy", "personal_global_accuracy",
                     "mb_up", "mb_down"):
             values = [m[key] for m in members]
@@ -635,7 +637,7 @@ def seed_table(rows):
     counts = sorted({len(r["seeds"]) for r in rows})
     lines = []
     for r in rows:
-        lines.append([r["experiment"], ",".join(str(s) for s in r["seeds"]),
+        lines.append([r["experiment"], ",".join(str(s) for s in r["seeds"]), r["lr"],
                       _pm(r["test_accuracy"], r["test_accuracy_sd"], "{:.4f}"),
                       fmt(r["test_accuracy_ci95"], "{:.4f}").replace("nan", "-"),
                       _pm(r["test_loss"], r["test_loss_sd"], "{:.4f}"),
@@ -643,21 +645,23 @@ def seed_table(rows):
                       _pm(r["val_accuracy"], r["val_accuracy_sd"], "{:.4f}"),
                       fmt(r["mb_up"], "{:.3f}"), fmt(r["mb_down"], "{:.3f}"), r.get("vs_best", "-")])
     ranked_by = next((r["ranked_by"] for r in rows if "ranked_by" in r), "test_accuracy")
-    caption = (f"Per experiment over its seeds ({'/'.join(map(str, counts))} seed(s) per row): final test "
+    caption = (f"Per experiment over its seeds ({'/'.join(map(str, counts))} seed(s) per row, at the learning rate "
+               "lr): final test "
                "accuracy and loss as mean ± sample standard deviation, and the half-width of the 95% "
                "t-interval of the mean (± 95%). vs best: Welch's two-sided t-test at 5% against the row "
                f"with the best mean {ranked_by.replace('test_', 'test ').replace('val_', 'validation ')}"
                " (validation when every row has a --validation-fraction split: tune there, report test): "
                "'inside noise' rows cannot be told from it; '?': fewer than two seeds.")
-    headers = ["experiment", "seeds", "test acc", "± 95%", "test loss", "± 95%", "val acc", "MB up", "MB down", "vs best"]
+    headers = ["experiment", "seeds", "lr", "test acc", "± 95%", "test loss", "± 95%", "val acc", "MB up", "MB down",
+               "vs best"]
     if any(not math.isnan(r["personal_accuracy"]) for r in rows):  # --personal-fraction: two more columns
         caption += (" personal acc: each client's personalised model on its own held-out slice, mean over clients "
                     "(then ± sd over seeds); global on slices: the global model on the same slices.")
-        headers[9:9] = ["personal acc", "global on slices"]
+        headers[10:10] = ["personal acc", "global on slices"]
         for line, r in zip(lines, rows):
-            line[9:9] = [_pm(r["personal_accuracy"], r["personal_accuracy_sd"], "{:.4f}"),
+            line[10:10] = [_pm(r["personal_accuracy"], r["personal_accuracy_sd"], "{:.4f}"),
                          _pm(r["personal_global_accuracy"], r["personal_global_accuracy_sd"], "{:.4f}")]
-    return caption + "\n\n" + markdown_table(headers, lines, right=set(range(2, len(headers) - 1)))
+    return caption + "\n\n" + markdown_table(headers, lines, right=set(range(3, len(headers) - 1)))
 
 
 def _pm(mean, sd, spec):

@@ -264,7 +264,7 @@ def check_seeds(a, tmp):
         os.rename(os.path.join(d, path), os.path.join(d, f"run{i}.h5"))
     labels = sorted(row["experiment"] for row in json.loads(analyze(d, "--seeds", "--json").stdout)["by_seed"])
     check(labels == ["fedavg lr=0.01", "fedavg lr=0.02", "fedavg lr=0.05"], f"labels from the config: {labels}")
-    check("3 seed(s) per row" in r.stdout and re.search(r"\| lr0\.01 +\| 1,2,3 \| +0\.7100 ± 0\.0100 \| +0\.0248 \|", r.stdout) is not None,
+    check("3 seed(s) per row" in r.stdout and re.search(r"\| lr0\.01 +\| 1,2,3 \| 0\.01 +\| +0\.7100 ± 0\.0100 \| +0\.0248 \|", r.stdout) is not None,
           f"the table's caption and a row as mean ± sd and ± 95%:\n{r.stdout[-900:]}")
 
 
