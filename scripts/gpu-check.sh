@@ -20,7 +20,10 @@
 #   g. the FedSRD server step for every adapted layer of Llama-3.2-3B
 #      (r = 64, 4 clients) on the GPU (apps/bench/server_bench.cc; issue
 #      10's target: under 1 s per round on one H200), checked against a
-#      dense float64 reference first.
+#      dense float64 reference first;
+#   h. the NCCL transport (--transport nccl, issue 11 item 3): c.'s tiny run
+#      on cuda again over NCCL (one rank: one GPU here) must give the same
+#      bits as over MPI, and the NCCL tests of flb_mpi_tests pass.
 # Without a GPU every CUDA part is skipped and says so, and e. runs a tiny
 # model on the CPU so the table's path is exercised (not a measurement).
 #
@@ -29,7 +32,7 @@
 #   GPU_DEBS       directory of .deb files to unpack (default deps/gpu-debs; none: use the system's packages)
 #   PREFIX         where they are unpacked (default /tmp/flb-prefix)
 #   BUILD          build directory (default build-gpu)
-#   BUILD_TARGETS  targets to build (default "flbench flb_unit_tests"; "none": configure only)
+#   BUILD_TARGETS  targets to build (default "flbench flb_unit_tests flb_mpi_tests server_bench"; "none": configure only)
 #   JOBS           build jobs (default nproc)
 #   FLBENCH        an flbench binary to use instead of BUILD's
 #   SKIP_BUILD     set: no configure, no build, no ctest (with FLBENCH: the CPU smoke test of ctest scripts.gpu_kit)
@@ -49,7 +52,7 @@ cd "$root"
 GPU_DEBS=${GPU_DEBS:-deps/gpu-debs}
 PREFIX=${PREFIX:-/tmp/flb-prefix}
 BUILD=${BUILD:-build-gpu}
-BUILD_TARGETS=${BUILD_TARGETS:-flbench flb_unit_tests server_bench}
+BUILD_TARGETS=${BUILD_TARGETS:-flbench flb_unit_tests flb_mpi_tests server_bench}
 JOBS=${JOBS:-$(nproc)}
 out=${OUT:-/tmp/flb-gpu-check}
 work=$(mktemp -d /tmp/flb-gpu-check-XXXXXX)
@@ -220,6 +223,31 @@ sys.exit(d > 1e-3)
 EOF
 then record "c. tiny fedsrd cpu/cuda" ok
 else record "c. tiny fedsrd cpu/cuda" FAIL
+fi
+
+# --- h. the NCCL transport: the same bits as MPI -----------------------------------
+if [ $have_gpu -eq 0 ]; then
+  record "h. nccl transport" "SKIP (no GPU)"
+elif ! "$FLBENCH" "${tiny[@]}" --device cuda --transport nccl --out "$work/tiny-nccl.h5" >"$work/tiny-nccl.log" 2>&1; then
+  tail -5 "$work/tiny-nccl.log"; record "h. nccl transport" "FAIL (tiny run over NCCL)"
+elif py - "$work/tiny-cuda.h5" "$work/tiny-nccl.h5" <<'EOF'
+import sys, h5py
+a, b = (h5py.File(p, "r") for p in sys.argv[1:])
+same = all(a[k][()].tobytes() == b[k][()].tobytes() for k in ("rounds/train_loss", "eval/loss"))
+print(f"tiny fedsrd on cuda, --transport nccl against mpi: train and eval losses {'the same bits' if same else 'DIFFER'}")
+sys.exit(not same)
+EOF
+then
+  mpi_tests=$root/$BUILD/tests/flb_mpi_tests
+  if [ -x "$mpi_tests" ] && with_prefix "$mpi_tests" --gtest_filter='NcclTransport.*' >"$out/nccl-tests.log" 2>&1; then
+    record "h. nccl transport" "ok (same bits; $(grep -c 'OK \]' "$out/nccl-tests.log") NCCL tests passed)"
+  elif [ -x "$mpi_tests" ]; then
+    tail -20 "$out/nccl-tests.log"; record "h. nccl transport" "FAIL (nccl-tests.log)"
+  else
+    record "h. nccl transport" "ok (same bits; flb_mpi_tests not built)"
+  fi
+else
+  record "h. nccl transport" FAIL
 fi
 
 # --- d. golden comparison against transformers ----------------------------------

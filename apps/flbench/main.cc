@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "config_file.h"
@@ -30,7 +31,11 @@
 #include "flb/core/watchdog.h"
 #include "flb/metrics/results_file.h"
 #include "flb/sim/experiment.h"
+#include "flb/sim/collectively.h"
 #include "flb/sim/hostile_upload.h"
+#ifdef FLB_HAVE_NCCL
+#include "flb/nccl/nccl_transport.h"
+#endif
 #include "flb/sim/pretrain.h"
 #include "options.h"
 #include "tokenize.h"
@@ -142,15 +147,33 @@ int run_in_one_process(const flb::comm::MpiTransport& comm, const std::string& p
   }
 }
 
+// `run(transport)` on the transport --transport names: MPI, or NCCL over
+// the ranks' GPUs (flb/nccl/nccl_transport.h; control stays on `mpi`).
+template <typename Run>
+auto run_on(const std::string& transport, flb::comm::MpiTransport& mpi, Run run) {
+  if (transport == "mpi") return run(mpi);
+#ifdef FLB_HAVE_NCCL
+  std::unique_ptr<flb::nccl::NcclTransport> nccl;
+  flb::sim::collectively(mpi, [&] { nccl = std::make_unique<flb::nccl::NcclTransport>(mpi); });
+  return run(*nccl);
+#else
+  throw flb::CollectiveError("--transport nccl: this flbench was built without NCCL");  // run_training refused it
+#endif
+}
+
 // The federated run of the parsed `config` (the main job).
 // round_timeout_s: the watchdog's (core/watchdog.h; 0: none). It guards the
 // job, not the experiment, so it lives here and not in RunConfig.
-int run_training(const flb::RunConfig& config, double round_timeout_s, const CLI::App& app, int argc, char** argv,
-                 flb::comm::MpiTransport& comm) {
+int run_training(const flb::RunConfig& config, double round_timeout_s, const std::string& transport, const CLI::App& app,
+                 int argc, char** argv, flb::comm::MpiTransport& comm) {
   const bool root = comm.rank() == 0;
   try {
     flb::validate(config);
     flb::algo::validate(config);
+#ifndef FLB_HAVE_NCCL
+    flb::require(transport == "mpi", "--transport nccl: this flbench was built without NCCL (CMake found no nccl.h "
+                                     "and libnccl: set NCCL_HOME and rebuild, or use --transport mpi)");
+#endif
     flb::arm_test_fault_from_env();
     flb::sim::arm_hostile_upload_from_env();
   } catch (const flb::Error& e) {
@@ -161,7 +184,9 @@ int run_training(const flb::RunConfig& config, double round_timeout_s, const CLI
   flb::sim::RunInfo info{joined(argc, argv), flbench::effective_config(app)};
   flb::install_stop_signal_handlers();  // SIGTERM, SIGUSR1: checkpoint at the end of the round
   const flb::RoundWatchdog watchdog(round_timeout_s, comm.rank());
-  const flb::sim::RunSummary s = flb::sim::run_experiment(config, info, comm, comm.handle());
+  const flb::sim::RunSummary s = run_on(transport, comm, [&](flb::comm::Transport& t) {
+    return flb::sim::run_experiment(config, info, t, comm.handle());
+  });
   if (s.already_finished) return 0;
   if (s.checkpointed) {
     if (root) std::cout << "flbench: checkpointed after round " << s.rounds << "; resume with --resume" << std::endl;
@@ -202,6 +227,12 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
                                                                 : "must be a number of seconds >= 0 (0: no watchdog), not " + v;
           },
           "SECONDS"))
+      ->group("Run");
+  std::string transport = "mpi";
+  app.add_option("--transport", transport,
+                 "How uploads, broadcasts and reductions travel between ranks: mpi, or nccl between the ranks' "
+                 "GPUs (control messages stay on MPI; needs a build with NCCL and a GPU per rank)")
+      ->check(CLI::IsMember({"mpi", "nccl"}))
       ->group("Run");
   flbench::use_strict_config(app);
   PretrainCommand pre;
@@ -247,7 +278,7 @@ int run(int argc, char** argv, flb::comm::MpiTransport& comm) {
       return 0;
     });
   if (evalc->parsed()) return run_in_one_process(comm, "flbench eval: ", "eval", [&] { return flbench::run_eval(ev); });
-  return run_training(config, round_timeout_s, app, argc, argv, comm);
+  return run_training(config, round_timeout_s, transport, app, argc, argv, comm);
 }
 
 }  // namespace

@@ -37,6 +37,15 @@ expect_error(1, small + ["--validation-fraction", 0.5, "--personal-fraction", 0.
              "together at most 0.9", None, "validation + personal slices leave nothing to train on")
 expect_error(2, small + ["--data-dir", "/nonexistent", "--out", f"{args.workdir}/x.h5"], "--data-dir", 1, "missing data")
 
+# --transport nccl where it cannot run (a build without NCCL, or no GPU on some rank): one
+# message, non-zero, nothing written. With a GPU on every rank it runs, and is left to gpu-check.sh.
+nccl_out = f"{args.workdir}/nccl.h5"
+p = mpirun(args, 2, small + ["--transport", "nccl", "--out", nccl_out], timeout=120, check=False)
+if p.returncode != 0:
+    c.check("--transport nccl" in p.stderr and "Traceback" not in p.stderr and "terminate called" not in p.stderr
+            and not os.path.exists(nccl_out), f"--transport nccl without a GPU: one clear error, no file:\n{p.stderr[-600:]}")
+expect_error(1, small + ["--transport", "gloo"], "--transport", 2, "unknown transport")
+
 # A truncated dataset file.
 bad = f"{args.workdir}/bad-data"
 os.makedirs(bad)
