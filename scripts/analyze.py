@@ -526,7 +526,7 @@ def target_by_algorithm(rows):
 # seed), and where and how it ran (results equal bitwise across ranks,
 # threads and devices up to rounding).
 NOT_THE_EXPERIMENT = {"seed", "out", "overwrite", "threads", "device", "checkpoint-every",
-                      "skip-memory-check", "round-timeout", "data-dir", "corpus-dir", "token-dir"}
+                      "skip-memory-check", "round-timeout", "data-dir", "corpus-dir", "token-dir", "transport"}
 
 # Two-sided 95% quantiles of Student's t, t_{0.975, df}, df = 1..30.
 T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,

@@ -137,43 +137,56 @@ def pick_lr(tune_dir, algorithms, by="val_accuracy"):
     rate next to one that diverged is at the edge of stability, where one
     seed may train and another diverge (FedLoRU at lr 0.01 on setting A:
     seed 1's tuning run trained, the three full runs diverged in rounds
-    3-5), so the pick keeps one grid step of margin. Prints "ALG LR SCORE"
-    per algorithm; an algorithm without a candidate is an error (exit 1)."""
+    3-5), so the pick keeps one grid step of margin. When every finished
+    rate is next to a diverged one, the best finished rate is taken with a
+    warning to extend the grid downwards. Prints "ALG LR SCORE" per
+    algorithm; an algorithm without a finished rate is an error (exit 1)."""
     import h5py
     import numpy as np
     failed = 0
     for a in algorithms:
         prefix = f"{a}_lr"
-        tried = sorted({float(n[len(prefix):-4]) for n in os.listdir(tune_dir)
-                        if n.startswith(prefix) and n.endswith(".log")} |
-                       {float(n[len(prefix):-3]) for n in os.listdir(tune_dir)
-                        if n.startswith(prefix) and n.endswith(".h5")})
+        def rate(name, suffix):  # ALG_lr<LR><suffix> -> LR, or None
+            if not (name.startswith(prefix) and name.endswith(suffix)):
+                return None
+            try:
+                return float(name[len(prefix):-len(suffix)])
+            except ValueError:
+                return None
+        names = os.listdir(tune_dir)
+        tried = sorted({r for n in names for r in (rate(n, ".log"), rate(n, ".h5")) if r is not None})
         def path_of(lr):
-            for name in os.listdir(tune_dir):
-                if name.startswith(prefix) and name.endswith(".h5") and float(name[len(prefix):-3]) == lr:
+            for name in names:
+                if rate(name, ".h5") == lr:
                     return os.path.join(tune_dir, name), name[len(prefix):-3]
             return None, None
         def finished(lr):
             path, _ = path_of(lr)
             return path is not None and completed(path) == 0
-        best = None
-        for k, lr in enumerate(tried):
-            if not finished(lr) or (k + 1 < len(tried) and not finished(tried[k + 1])):
-                continue
+        def score_of(lr):
             path, text = path_of(lr)
             with h5py.File(path, "r") as f:
-                if by not in f["rounds"]:
-                    continue
-                val = f["rounds"][by][()]
+                val = f["rounds"][by][()] if by in f["rounds"] else np.array([])
             val = val[~np.isnan(val)]
             if val.size == 0 or not np.all(np.isfinite(val)):
-                continue
-            score = float(np.mean(val[-LAST_EVALUATIONS:]))
-            if best is None or (score > best[1] if by == "val_accuracy" else score < best[1]):
-                best = (text, score)
+                return None
+            return text, float(np.mean(val[-LAST_EVALUATIONS:]))
+        def best_of(rates):
+            scored = [x for x in (score_of(lr) for lr in rates) if x is not None]
+            if not scored:
+                return None
+            return (max if by == "val_accuracy" else min)(scored, key=lambda x: x[1])
+        finished_rates = [lr for lr in tried if finished(lr)]
+        best = best_of([lr for k, lr in enumerate(tried)
+                        if finished(lr) and (k + 1 == len(tried) or finished(tried[k + 1]))])
+        if best is None and finished_rates:
+            best = best_of(finished_rates)
+            if best is not None:
+                print(f"issue3.py pick-lr: {a}: every finished rate is next to a diverged one; taking {best[0]}: "
+                      f"extend the grid below {min(finished_rates):g}", file=sys.stderr)
         if best is None:
-            print(f"issue3.py pick-lr: no finished run with a validation split for {a} in {tune_dir} "
-                  f"(below a rate that also finished)", file=sys.stderr)
+            print(f"issue3.py pick-lr: no finished run with a validation split for {a} in {tune_dir}",
+                  file=sys.stderr)
             failed += 1
             continue
         print(f"{a} {best[0]} {best[1]:.4f}")

@@ -175,6 +175,7 @@ ablation() {
   local lr seed s
   [ -f "$OUT/a/tuned-lr.txt" ] || { echo "run-lm: no $OUT/a/tuned-lr.txt: run '$0 tune a' first" >&2; exit 1; }
   lr=$(tuned_lr a fedsrd-no-l1)
+  [ -n "$lr" ] || { echo "run-lm: fedsrd-no-l1 has no tuned lr in $OUT/a/tuned-lr.txt" >&2; exit 1; }
   local common=(--algorithm fedsrd --download-sparsity 0.8 --no-l1-rescale "${W[@]}" --lr "$lr" --eval-sequences "$EVAL_SEQUENCES")
   for seed in "${SEED_LIST[@]}"; do
     for s in importance magnitude random; do

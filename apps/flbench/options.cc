@@ -129,7 +129,7 @@ void add_data_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--personal-fraction", c.data.personal_fraction,
                  "fashion-mnist: share of each client's samples kept out of training as its own held-out slice; at "
                  "every evaluation each client is scored on it by the global model and by its personalised model "
-                 "(pFedLoRU's private pair): /client_eval, /rounds/client_accuracy*")
+                 "(pFedLoRU's private pair): /client_eval, /rounds/personal_accuracy, personal_global_accuracy")
       ->check(CLI::Range(0.0, 0.9))->group("Data");
 
   add_text_options(app, c);

@@ -124,7 +124,7 @@ with h5py.File(f"{W}/validation-np2.h5", "r") as f:
     print(f"validation split on tokens: val_loss {r['val_loss'][:]}, test_loss {r['test_loss'][:]}")
 with h5py.File(f"{W}/fedit-np2.h5", "r") as f:  # the same run without the split
     full = f["clients/samples"][:]
-want = [n - max(1, min(n - 1, round(0.1 * n))) for n in full[:len(samples)]]
+want = [n - max(1, min(n - 1, int(0.1 * n + 0.5))) for n in full[:len(samples)]]  # llround: halves up
 c.check(list(samples) == want, f"clients train on n - round(0.1 n) windows: {list(samples)} vs {want}")
 
 # Named targets: LoRA only on q_proj and v_proj.

@@ -15,9 +15,10 @@
 namespace flb::nccl {
 namespace {
 
+// ... of its own: no more ranks on the node than GPUs (NCCL's requirement).
 bool every_rank_has_a_gpu(comm::MpiTransport& mpi) {
   int devices = 0;
-  const bool mine = cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0;
+  const bool mine = cudaGetDeviceCount(&devices) == cudaSuccess && devices >= mpi.local_size();
   return !mpi.any(!mine);
 }
 
@@ -34,7 +35,7 @@ TEST(NcclTransport, WithoutAGpuEveryRankGetsAnError) {
     NcclTransport nccl(mpi);
     FAIL() << "constructed without a GPU";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--transport mpi"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--transport nccl"), std::string::npos) << e.what();
   }
 }
 
@@ -50,8 +51,11 @@ TEST(NcclTransport, GathervBcastAndReduceSumEqualMpi) {
       EXPECT_EQ(got.bytes, want.bytes) << "root " << root << " scale " << scale;
       EXPECT_EQ(got.offsets, want.offsets);
       std::vector<uint8_t> b = nccl.rank() == root ? pattern(root + 1, scale) : std::vector<uint8_t>(3, 9);
+      std::vector<uint8_t> same = b;
       nccl.bcast(b, root);
+      reference.bcast(same, root);
       EXPECT_EQ(b, pattern(root + 1, scale)) << "bcast from " << root;
+      EXPECT_EQ(b, same);
     }
   }
   std::vector<double> values(1000), same(1000);

@@ -296,6 +296,13 @@ def check_pick_lr(a, tmp):
           f"pick-lr: {r.stdout.strip()!r} == 'fedavg 0.005 0.8000' ({r.stderr.strip()})")
     r = subprocess.run([sys.executable, py, "pick-lr", d, "topk"], capture_output=True, text=True)
     check(r.returncode == 1 and "no finished run" in r.stderr, f"pick-lr without candidates: exit 1 ({r.stderr.strip()})")
+    # Only a rate next to a diverged one finished: it is taken, with a warning to extend the grid.
+    for lr in ("0.02", "0.01"):
+        open(os.path.join(d, f"lbgm_lr{lr}.log"), "w").write("flbench\n")
+        shutil.copy(os.path.join(d, f"fedavg_lr{'0.05' if lr == '0.02' else '0.005'}.h5"), os.path.join(d, f"lbgm_lr{lr}.h5"))
+    r = subprocess.run([sys.executable, py, "pick-lr", d, "lbgm"], capture_output=True, text=True)
+    check(r.returncode == 0 and r.stdout.strip() == "lbgm 0.01 0.8000" and "extend the grid below 0.01" in r.stderr,
+          f"pick-lr falls back to the best finished rate with a warning: {r.stdout.strip()!r} ({r.stderr.strip()})")
 
 
 def main():

@@ -1,4 +1,4 @@
-// sim/domain_eval.h's chunks picked by id (the language-model tasks'
+// sim/domain_eval.h's rows picked by id (the language-model tasks'
 // validation split, --validation-fraction): their sums against a
 // next-token cross-entropy computed here in float64, and
 // validation_sample's even spacing.
@@ -16,7 +16,7 @@
 namespace flb::sim {
 namespace {
 
-TEST(DomainEvaluator, ChunksPickedByIdEqualAHandCrossEntropy) {
+TEST(DomainEvaluator, RowsPickedByIdEqualAHandCrossEntropy) {
   torch::manual_seed(3);
   data::ChunkTable table;
   table.chunk_bytes = 6;  // T = 5
@@ -26,7 +26,7 @@ TEST(DomainEvaluator, ChunksPickedByIdEqualAHandCrossEntropy) {
   torch::nn::Embedding model(256, 256);  // logits of the next byte from the current one
   DomainEvaluator eval(/*max_chunks=*/64, /*batch=*/3, *model, [&](const torch::Tensor& x) { return model->forward(x); });
   const std::vector<int64_t> ids = {7, 2, 9, 4, 11};
-  eval.add_chunks(std::make_unique<data::TextBatches>(table, 3, torch::kCPU), ids, {"validation", true, true});
+  eval.add_rows(torch::from_blob(table.bytes.data(), {12, 6}, torch::kUInt8), ids, {"validation", true, true}, torch::kCPU);
   ASSERT_EQ(eval.domains().size(), 1u);
   EXPECT_TRUE(eval.domains()[0].validation);
   ASSERT_EQ(eval.units(), 2);  // 3 + 2 chunks

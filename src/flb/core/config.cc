@@ -34,9 +34,9 @@ void validate(const RunConfig& c) {
   require(c.data.personal_fraction >= 0 && c.data.personal_fraction < 1, "--personal-fraction: must be in [0, 1)");
   require(c.data.personal_fraction == 0 || c.data.dataset == "fashion-mnist",
           "--personal-fraction: only for --dataset fashion-mnist so far");
-  require(c.data.validation_fraction + c.data.personal_fraction <= 0.9,
-          "--validation-fraction + --personal-fraction: together at most 0.9 of each client's samples (got " +
-              std::to_string(c.data.validation_fraction + c.data.personal_fraction) + ")");
+  require(c.data.validation_fraction + c.data.personal_fraction <= 0.9 + 1e-9,
+          "--validation-fraction " + std::to_string(c.data.validation_fraction) + " + --personal-fraction " +
+              std::to_string(c.data.personal_fraction) + ": together at most 0.9 of each client's samples");
   require(c.data.synthetic_alpha >= 0 && c.data.synthetic_beta >= 0, "--synthetic-alpha/--synthetic-beta: must be >= 0");
   require(c.data.dataset != "tokens" || !c.model.base.empty(),
           "--base: --dataset tokens needs a Hugging Face model directory (config.json + model.safetensors): "

@@ -49,22 +49,56 @@ struct NcclTransport::Device {
   ncclComm_t comm = nullptr;
   DeviceBuffer send, receive;
 
+  ~Device() {  // also when the constructor throws halfway
+    if (comm) ncclCommDestroy(comm);
+    if (stream) cudaStreamDestroy(stream);
+  }
   void sync() { check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize"); }
 };
+
+namespace {
+
+// Every rank learns whether some rank failed `step` (its message, or ""
+// for success); all throw, the failing ones with their own reason, the
+// others saying another rank failed. So no rank goes on into a collective
+// that a failed rank will never join.
+void agree(comm::MpiTransport& mpi, const std::string& failure) {
+  if (!mpi.any(!failure.empty())) return;
+  throw Error(failure.empty() ? "--transport nccl: another rank could not set up NCCL (its message says why)"
+                              : failure);
+}
+
+template <typename Step>
+std::string failure_of(Step step) {
+  try {
+    step();
+    return "";
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
+}  // namespace
 
 NcclTransport::NcclTransport(comm::MpiTransport& mpi) : mpi_(mpi), device_(std::make_unique<Device>()) {
   int devices = 0;
   const cudaError_t found = cudaGetDeviceCount(&devices);
-  // Every rank learns whether every rank has a GPU, so none waits in ncclCommInitRank alone.
-  const bool missing = mpi_.any(found != cudaSuccess || devices == 0);
-  require(!missing, "--transport nccl: a rank sees no CUDA device (" +
-                        std::string(found != cudaSuccess ? cudaGetErrorString(found) : "0 devices") +
-                        " on rank " + std::to_string(mpi_.rank()) + "); run on GPU nodes or use --transport mpi");
-  device_->gpu = mpi_.local_rank() % devices;
-  check_cuda(cudaSetDevice(device_->gpu), "cudaSetDevice");
-  check_cuda(cudaStreamCreateWithFlags(&device_->stream, cudaStreamNonBlocking), "cudaStreamCreate");
-  ncclUniqueId id;
-  if (mpi_.rank() == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+  std::string failure;
+  if (found != cudaSuccess || devices == 0)
+    failure = "--transport nccl: no CUDA device (" +
+              std::string(found != cudaSuccess ? cudaGetErrorString(found) : "0 devices") +
+              "): run on GPU nodes or use --transport mpi";
+  else if (mpi_.local_size() > devices)
+    failure = "--transport nccl: " + std::to_string(mpi_.local_size()) + " ranks on this node share " +
+              std::to_string(devices) + " GPU(s); NCCL needs a GPU per rank (start one rank per GPU)";
+  agree(mpi_, failure);
+  device_->gpu = mpi_.local_rank();
+  agree(mpi_, failure_of([&] {
+    check_cuda(cudaSetDevice(device_->gpu), "cudaSetDevice");
+    check_cuda(cudaStreamCreateWithFlags(&device_->stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  }));
+  ncclUniqueId id{};
+  agree(mpi_, mpi_.rank() == 0 ? failure_of([&] { check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId"); }) : std::string());
   std::string wire(reinterpret_cast<const char*>(&id), sizeof id);
   mpi_.bcast_text(wire, 0);
   require(wire.size() == sizeof id, "--transport nccl: the NCCL id from rank 0 has the wrong size");
@@ -72,10 +106,7 @@ NcclTransport::NcclTransport(comm::MpiTransport& mpi) : mpi_(mpi), device_(std::
   check_nccl(ncclCommInitRank(&device_->comm, mpi_.size(), id, mpi_.rank()), "ncclCommInitRank");
 }
 
-NcclTransport::~NcclTransport() {
-  if (device_->comm) ncclCommDestroy(device_->comm);
-  if (device_->stream) cudaStreamDestroy(device_->stream);
-}
+NcclTransport::~NcclTransport() = default;
 
 std::string NcclTransport::describe() const {
   int version = 0;

@@ -20,10 +20,15 @@
 // per round). Byte counters count what MpiTransport counts, so /rounds and
 // the end attributes read the same under either transport.
 //
-// Built only when CMake finds NCCL and the CUDA runtime (FLB_HAVE_NCCL;
-// flb/nccl/available.h says so at run time). REQUIRES: `mpi` outlives this
-// object, and a CUDA device is visible (else the constructor throws
-// flb::Error). Errors from CUDA or NCCL throw flb::Error with their message.
+// Built only when CMake finds NCCL and the CUDA runtime (FLB_HAVE_NCCL).
+// REQUIRES: `mpi` outlives this object, and every rank has a GPU of its
+// own (local_size() <= the devices visible on its node). The constructor
+// agrees on that, and on the device and rank 0's NCCL id, over MPI before
+// ncclCommInitRank, so a rank that cannot take part makes every rank throw
+// flb::Error instead of leaving the others waiting; a failure inside
+// ncclCommInitRank itself is NCCL's to report (it blocks the other ranks
+// until NCCL times out). Errors from CUDA or NCCL throw flb::Error with
+// their message.
 #pragma once
 
 #include <cstdint>

@@ -201,7 +201,8 @@ int64_t Manifest::rows(const std::string& table) const {
 
 std::string resumable_config(const std::string& config_toml) {
   static const char* kFree[] = {"rounds", "resume", "checkpoint-every", "checkpoint_every", "out", "overwrite",
-                                "export-adapter", "export-merged", "round-timeout", "skip-memory-check"};
+                                "export-adapter", "export-merged", "round-timeout", "skip-memory-check",
+                                "transport"};  // MPI or NCCL carry the same bits
   std::istringstream in(config_toml);
   std::string out;
   for (std::string line; std::getline(in, line);) {

@@ -30,15 +30,15 @@ void DomainEvaluator::add(std::unique_ptr<data::TextBatches> batches, const std:
   }
 }
 
-void DomainEvaluator::add_chunks(std::unique_ptr<data::TextBatches> batches, std::vector<int64_t> ids,
-                                 const EvalDomain& domain) {
-  const size_t set = sets_.size();
-  sets_.push_back(std::move(batches));
-  const int64_t index = static_cast<int64_t>(domains_.size()), list = static_cast<int64_t>(lists_.size());
-  domains_.push_back(domain);
+void DomainEvaluator::add_rows(const torch::Tensor& chunks, const std::vector<int64_t>& ids, const EvalDomain& domain,
+                               torch::Device device) {
   const int64_t n = static_cast<int64_t>(ids.size());
-  lists_.push_back(std::move(ids));
-  for (int64_t at = 0; at < n; at += batch_) units_.push_back({set, index, at, std::min(batch_, n - at), list});
+  rows_.push_back(chunks.index_select(0, torch::tensor(ids, torch::kLong)).contiguous());
+  const size_t set = sets_.size();
+  sets_.push_back(std::make_unique<data::TextBatches>(rows_.back(), batch_, device));
+  const int64_t index = static_cast<int64_t>(domains_.size());
+  domains_.push_back(domain);
+  for (int64_t at = 0; at < n; at += batch_) units_.push_back({set, index, at, std::min(batch_, n - at)});
 }
 
 std::vector<int64_t> validation_sample(const std::vector<int64_t>& ids, int64_t most) {
@@ -56,8 +56,7 @@ std::vector<EvalSums> DomainEvaluator::evaluate(int64_t begin, int64_t end) {
   std::vector<int64_t> ids(static_cast<size_t>(batch_));
   for (int64_t i = begin; i < end; ++i) {
     const Unit& u = units_.at(static_cast<size_t>(i));
-    for (int64_t j = 0; j < u.n; ++j)
-      ids[j] = u.list < 0 ? u.first + j : lists_[static_cast<size_t>(u.list)][static_cast<size_t>(u.first + j)];
+    for (int64_t j = 0; j < u.n; ++j) ids[j] = u.first + j;
     auto [x, y] = sets_[u.set]->load(ids.data(), u.n);
     const auto scores = logits_(x);
     const auto flat = scores.reshape({-1, scores.size(-1)});

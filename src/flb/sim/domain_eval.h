@@ -37,11 +37,14 @@ class DomainEvaluator {
   void add(std::unique_ptr<data::TextBatches> batches, const std::vector<int64_t>& domain_begin,
            const std::vector<std::string>& names, bool in_domain);
 
-  // One more domain whose chunks are picked by id: `ids` index the chunks
-  // of `batches`' table (the validation split of the clients' training
-  // chunks, --validation-fraction), in the given order. Evaluated whole:
-  // pick `ids` small enough (validation_sample).
-  void add_chunks(std::unique_ptr<data::TextBatches> batches, std::vector<int64_t> ids, const EvalDomain& domain);
+  // One more domain of the rows `ids` of `chunks` ((count, T+1) uint8 or
+  // int32, CPU: a training set; the validation split of the clients'
+  // chunks, --validation-fraction), in the given order, copied into a
+  // tensor of their own: the device then holds the sample, not a second
+  // copy of the whole training set. Evaluated whole: pick `ids` small
+  // enough (validation_sample).
+  void add_rows(const torch::Tensor& chunks, const std::vector<int64_t>& ids, const EvalDomain& domain,
+                torch::Device device);
 
   const std::vector<EvalDomain>& domains() const { return domains_; }
   int64_t units() const { return static_cast<int64_t>(units_.size()); }
@@ -50,11 +53,10 @@ class DomainEvaluator {
 
  private:
   struct Unit {
-    size_t set;         // index into sets_
-    int64_t domain;     // index into domains_
-    int64_t first;      // first chunk (of lists_[list] when list >= 0)
-    int64_t n;          // chunks
-    int64_t list = -1;  // -1: chunks first .. first + n - 1; else lists_[list][first ..]
+    size_t set;      // index into sets_
+    int64_t domain;  // index into domains_
+    int64_t first;   // first chunk
+    int64_t n;       // chunks
   };
   int64_t max_chunks_, batch_;
   torch::nn::Module& model_;
@@ -62,7 +64,7 @@ class DomainEvaluator {
   std::vector<std::unique_ptr<data::TextBatches>> sets_;
   std::vector<EvalDomain> domains_;
   std::vector<Unit> units_;
-  std::vector<std::vector<int64_t>> lists_;  // add_chunks' ids
+  std::vector<torch::Tensor> rows_;  // add_rows' copies (a CPU TextBatches reads their storage)
 };
 
 // At most `most` of the validation split's chunk ids `ids` (ascending, so

@@ -109,9 +109,10 @@ class TextTask : public Task {
       evaluator_->add(std::make_unique<data::TextBatches>(ood_.heldout, kEvalBatch, device_), ood_.heldout.domain_begin,
                       ood_.domains, false);
     if (!validation_.empty())  // as many sequences as the in-domain held-out sets
-      evaluator_->add_chunks(std::make_unique<data::TextBatches>(corpus_.train, kEvalBatch, device_),
-                             validation_sample(validation_, config_.data.eval_sequences * static_cast<int64_t>(corpus_.domains.size())),
-                             {"validation", true, /*validation=*/true});
+      evaluator_->add_rows(torch::from_blob(corpus_.train.bytes.data(), {corpus_.train.count(), corpus_.train.chunk_bytes},
+                                            torch::kUInt8),
+                           validation_sample(validation_, config_.data.eval_sequences * static_cast<int64_t>(corpus_.domains.size())),
+                           {"validation", true, /*validation=*/true}, device_);
   }
 
   RunConfig config_;

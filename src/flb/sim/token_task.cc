@@ -95,9 +95,9 @@ class TokenTask : public Task {
       evaluator_->add(std::make_unique<data::TextBatches>(chunks_view(ood_.val), batch, device_), ood_.val.domain_begin,
                       ood_.domains, false);
     if (!validation_.empty())  // as many windows as the in-domain val sets
-      evaluator_->add_chunks(std::make_unique<data::TextBatches>(chunks_view(corpus_.train), batch, device_),
-                             validation_sample(validation_, config_.data.eval_sequences * static_cast<int64_t>(corpus_.domains.size())),
-                             {"validation", true, /*validation=*/true});
+      evaluator_->add_rows(chunks_view(corpus_.train),
+                           validation_sample(validation_, config_.data.eval_sequences * static_cast<int64_t>(corpus_.domains.size())),
+                           {"validation", true, /*validation=*/true}, device_);
   }
 
   RunConfig config_;
