@@ -2,6 +2,7 @@
 """The table of issue 5's language-model runs, from their HDF5 files.
 
   /usr/bin/python3 scripts/lm_table.py results/lm/a
+  /usr/bin/python3 scripts/lm_table.py --tune results/lm/a   # run-lm.sh tune's grid: a/tune.md
 
 One row per run (file): in-domain and out-of-domain held-out loss and
 next-byte accuracy at the last evaluation (means over the domains of each
@@ -104,7 +105,35 @@ def seed_table(rows):
               f"{verdict} |")
 
 
+def tune_table(preset_dir):
+    """run-lm.sh tune's grid: each method's validation loss (mean of its last
+    3 evaluations, as pick-lr scores it) at each rate of tune/NAME_lrX.h5;
+    the rate in tuned-lr.txt in bold, 'diverged' for an unfinished run."""
+    cells, rates = {}, set()
+    for path in sorted(glob.glob(os.path.join(preset_dir, "tune", "*_lr*.h5"))):
+        name, lr = re.fullmatch(r"(.+)_lr(.+)", os.path.basename(path)[:-3]).groups()
+        rates.add(lr)
+        with h5py.File(path, "r") as f:
+            val = f["rounds/val_loss"][()] if "completed_rounds" in f.attrs else None
+        val = None if val is None else val[~np.isnan(val)]
+        cells.setdefault(name, {})[lr] = "diverged" if val is None or not val.size else f"{val[-3:].mean():.3f}"
+    tuned_path = os.path.join(preset_dir, "tuned-lr.txt")
+    tuned = dict(line.split()[:2] for line in open(tuned_path)) if os.path.exists(tuned_path) else {}
+    rates = sorted(rates, key=float)
+    print(f"Validation loss (mean of the last 3 evaluations) of each method at each rate tried "
+          f"(`scripts/run-lm.sh tune`; table by `scripts/lm_table.py --tune {preset_dir}`). Bold: the rate "
+          f"`scripts/issue3.py pick-lr --by val_loss` chose (`tuned-lr.txt`).")
+    print()
+    print("| method | " + " | ".join(rates) + " |")
+    print("|---|" + "---:|" * len(rates))
+    for name, row in cells.items():
+        print(f"| {name} | " + " | ".join(f"**{row[r]}**" if tuned.get(name) == r else row.get(r, "-")
+                                        for r in rates) + " |")
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--tune":
+        return tune_table(sys.argv[2])
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     files = sorted(glob.glob(os.path.join(sys.argv[1], "*.h5")))

@@ -149,6 +149,7 @@ tune() {
   TOLERATE=0
   # shellcheck disable=SC2046
   "$PY" scripts/issue3.py pick-lr --by val_loss "$OUT/$p/tune" $(method_names) | tee "$OUT/$p/tuned-lr.txt"
+  "$PY" scripts/lm_table.py --tune "$OUT/$p" >"$OUT/$p/tune.md"
 }
 
 tuned_lr() { awk -v a="$2" '$1 == a { print $2 }' "$OUT/$1/tuned-lr.txt"; }
@@ -209,7 +210,8 @@ case $what in c | all)
   ;;
 esac
 
-for p in a b c; do
-  [ -d "$OUT/$p" ] && "$PY" scripts/lm_table.py "$OUT/$p" >"$OUT/$p/table.md" && cat "$OUT/$p/table.md"
+for p in a b c; do  # only where runs are (a table.md whose runs are not here stays as it is)
+  if compgen -G "$OUT/$p/*.h5" >/dev/null; then "$PY" scripts/lm_table.py "$OUT/$p" >"$OUT/$p/table.md" && cat "$OUT/$p/table.md"; fi
 done
-if [ -d "$OUT/a" ]; then "$PY" scripts/analyze.py "$OUT/a" --plots "$OUT/plots-a" >/dev/null; fi
+# the plots of preset a's runs (not of tune/'s)
+if compgen -G "$OUT/a/*.h5" >/dev/null; then "$PY" scripts/analyze.py "$OUT"/a/*.h5 --plots "$OUT/plots-a" >/dev/null; fi

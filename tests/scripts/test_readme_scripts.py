@@ -199,6 +199,9 @@ def check_run_lm(tmp):
            all(float(lrs[n]) == float(chosen[n.split("_")[0]]) for n in lrs) and
            re.search(r"^\| fedit +\| 1,2 \|", table, re.M) is not None,
            f"tuned-lr.txt {chosen}, the seeds' lrs {lrs}, and the seeds' table row:\n{table[:1500]}")
+    expect("run-lm.sh tune.md", re.search(r"^\| fedit \| .*\*\*[0-9.]+\*\*", open(os.path.join(out, "a", "tune.md")).read()
+                                          if os.path.exists(os.path.join(out, "a", "tune.md")) else "", re.M) is not None,
+           "tune.md has fedit's row with the chosen rate in bold")
     expect("run-lm.sh ablation", all(complete(os.path.join(out, "c", f"fedsrd-reconstruction_seed{n}.h5")) for n in (1, 2)),
            "the ablation's reconstruction row over two seeds")
 
