@@ -19,19 +19,27 @@ std::pair<double, double> score(Task& task, const std::vector<int64_t>& ids) {
   return {s.loss_sum / s.count, s.correct / s.count};
 }
 
-ClientEvalRow evaluate_client(int64_t round, int64_t client, RunSetup& setup) {
-  const std::vector<int64_t>& ids = setup.task->client_held_out(client);
-  ClientEvalRow row{round, client, static_cast<int64_t>(ids.size())};
+// The rows of this rank's clients `hosted`: each slice scored by the global
+// model (loaded once for all of them), then, for an algorithm with
+// per-client state, by each client's own model.
+std::vector<ClientEvalRow> evaluate_hosted(int64_t round, const std::vector<int64_t>& hosted, RunSetup& setup) {
+  std::vector<ClientEvalRow> rows;
   load_global(setup);
-  std::tie(row.global_loss, row.global_accuracy) = score(*setup.task, ids);
-  if (!setup.algorithm->personalises()) {
+  for (int64_t c : hosted) {
+    ClientEvalRow row{round, c, static_cast<int64_t>(setup.task->client_held_out(c).size())};
+    std::tie(row.global_loss, row.global_accuracy) = score(*setup.task, setup.task->client_held_out(c));
     row.personal_loss = row.global_loss;
     row.personal_accuracy = row.global_accuracy;
-    return row;
+    rows.push_back(row);
   }
-  setup.algorithm->load_client({client, round, setup.task->client_sample_count(client)}, setup.params);
-  std::tie(row.personal_loss, row.personal_accuracy) = score(*setup.task, ids);
-  return row;
+  if (!setup.algorithm->personalises()) return rows;
+  for (ClientEvalRow& row : rows) {
+    load_global(setup);
+    setup.algorithm->load_client({row.client, round, setup.task->client_sample_count(row.client)}, setup.params);
+    std::tie(row.personal_loss, row.personal_accuracy) = score(*setup.task, setup.task->client_held_out(row.client));
+  }
+  load_global(setup);
+  return rows;
 }
 
 std::vector<double> pack(const std::vector<ClientEvalRow>& rows) {
@@ -58,13 +66,12 @@ std::vector<ClientEvalRow> unpack(const std::vector<double>& values) {
 
 std::vector<ClientEvalRow> evaluate_clients(int64_t round, RunSetup& setup, comm::Transport& transport,
                                             int64_t clients) {
+  std::vector<int64_t> hosted;
+  for (int64_t c = 0; c < clients; ++c)
+    if (owner_rank(c, clients, transport.size()) == transport.rank() && !setup.task->client_held_out(c).empty())
+      hosted.push_back(c);
   std::vector<ClientEvalRow> mine;
-  collectively(transport, [&] {
-    for (int64_t c = 0; c < clients; ++c)
-      if (owner_rank(c, clients, transport.size()) == transport.rank() && !setup.task->client_held_out(c).empty())
-        mine.push_back(evaluate_client(round, c, setup));
-    load_global(setup);
-  });
+  collectively(transport, [&] { mine = evaluate_hosted(round, hosted, setup); });
   const std::vector<double> all = transport.gather_doubles(pack(mine));
   return transport.rank() == 0 ? unpack(all) : std::vector<ClientEvalRow>{};
 }
