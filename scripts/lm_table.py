@@ -31,6 +31,9 @@ try:
 except ImportError:
     sys.exit("lm_table.py needs h5py and numpy: run it with /usr/bin/python3 (Debian's python3-h5py)")
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from analyze import _pm, mean_sd, welch_differs  # noqa: E402  (the --seeds statistics, shared)
+
 
 def summary(path):
     with h5py.File(path, "r") as f:
@@ -67,10 +70,9 @@ def lr_of(toml):
 
 
 def pm(values, spec, scale=1.0):
-    mean = statistics.mean(values) * scale
-    if len(values) < 2:
-        return spec.format(mean)
-    return spec.format(mean) + " ± " + spec.format(statistics.stdev(values) * scale)
+    """mean ± sd of `values` (x scale), as analyze.py --seeds writes it."""
+    mean, sd = mean_sd(values)
+    return _pm(mean * scale, sd * scale, spec)
 
 
 def seed_table(rows):
@@ -79,8 +81,6 @@ def seed_table(rows):
     for r in rows:
         m = re.fullmatch(r"(.+)_seed([0-9]+)", r["run"])
         groups.setdefault(m.group(1), []).append((int(m.group(2)), r))
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from analyze import welch_differs
     losses = {name: [r["in_loss"] for _, r in members] for name, members in groups.items()}
     best = min(losses, key=lambda n: statistics.mean(losses[n]))
     counts = sorted({len(m) for m in groups.values()})
