@@ -74,7 +74,7 @@ void add_federation_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--aggregation", c.aggregation,
                  "central: rank 0 gathers and combines every upload; hierarchical: each rank combines its own clients' "
                  "uploads, the ranks' sums are reduced, rank 0 finishes (weighted-mean algorithms: fedavg, topk, fedit, "
-                 "fedprox, ffa-lora, fed-dare)")
+                 "fedprox, ffa-lora, fed-dare; fedsrd, fedsrd-e and flexlora send each rank's folded products instead)")
       ->check(CLI::IsMember({"central", "hierarchical"}))->group("Federation");
 }
 

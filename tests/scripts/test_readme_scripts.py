@@ -136,6 +136,14 @@ def check_scaling(tmp):
            f"{out}: central and hierarchical rows on 1 and 2 ranks")
 
 
+def check_fold(tmp):
+    out = os.path.join(tmp, "fold.md")
+    run("fold.sh", [os.path.join(SRC, "scripts/bench/fold.sh"), "2"], env={"FLBENCH": FLBENCH, "OUT": out})
+    rows = [l for l in open(out) if l.startswith("| flexlora |") or l.startswith("| fedsrd |")] if os.path.exists(out) else []
+    expect("fold.sh", len(rows) == 8 and sum("| hierarchical |" in l for l in rows) == 4,
+           f"{out}: flexlora and fedsrd, central and hierarchical, at 20 and 200 clients per round")
+
+
 def check_run_issue3(tmp):
     out = os.path.join(tmp, "issue3")
     env = {"FLBENCH": FLBENCH, "OUT": out, "SETTINGS": "A", "ALGS": "fedavg lbgm-d0.2", "EXTRA_A": "",
@@ -243,6 +251,7 @@ def main():
                "scripts/bench/overhead.sh": check_overhead, "scripts/bench/llama_train.sh": check_llama_train,
                "scripts/bench/server_step.sh": check_server_step, "scripts/bench/flcomm.sh": check_flcomm,
                "scripts/bench/scaling.sh": check_scaling,
+               "scripts/bench/fold.sh": check_fold,
                "scripts/run-issue3.sh": check_run_issue3,
                "scripts/run-lm.sh": check_run_lm, "scripts/quickstart.sh": check_quickstart,
                "scripts/run-availability.sh": check_run_availability, "scripts/run-downloads.sh": check_run_downloads}

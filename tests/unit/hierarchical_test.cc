@@ -77,11 +77,16 @@ TEST(Hierarchical, MeanOfTheReducedRankSumsIsTheWeightedMeanOfTheUploads) {
   EXPECT_LT(worst, 1e-6);
 }
 
-TEST(Hierarchical, OnlyWeightedMeanAlgorithmsTakePart) {
+TEST(Hierarchical, WeightedMeanAlgorithmsSumAndReconstructingOnesFold) {
   for (const char* name : {"fedavg", "topk", "fedit", "fedprox", "ffa-lora", "fed-dare"})
     EXPECT_TRUE(algo::make_algorithm(name, nullptr, 1)->aggregates_by_weighted_mean()) << name;
   for (const char* name : {"lbgm", "fedloru", "pfedloru", "mfedloru", "flexlora", "fedsrd", "fedsrd-e"})
     EXPECT_FALSE(algo::make_algorithm(name, nullptr, 1)->aggregates_by_weighted_mean()) << name;
+  // The reconstructing algorithms fold per rank instead (algo/rank_fold.h); the stateful ones do neither.
+  for (const char* name : {"flexlora", "fedsrd", "fedsrd-e"})
+    EXPECT_NE(dynamic_cast<algo::FoldsPerRank*>(algo::make_algorithm(name, nullptr, 1).get()), nullptr) << name;
+  for (const char* name : {"lbgm", "fedloru", "pfedloru", "mfedloru", "fedavg", "fedit"})
+    EXPECT_EQ(dynamic_cast<algo::FoldsPerRank*>(algo::make_algorithm(name, nullptr, 1).get()), nullptr) << name;
 }
 
 TEST(Hierarchical, AnEmptyRoundHasNoMean) {

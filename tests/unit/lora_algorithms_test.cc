@@ -23,6 +23,7 @@
 #include "flb/core/error.h"
 #include "flb/core/rng.h"
 #include "flb/model/low_rank.h"
+#include "flb/sim/hierarchical.h"
 
 namespace flb::algo {
 namespace {
@@ -796,6 +797,93 @@ TEST(FedSrd, UploadMissingATensorIsRejectedByTheDecoderNamingTheClient) {
       EXPECT_NE(std::string(e.what()).find("lacks tensor 1"), std::string::npos);
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// Hierarchical aggregation (algo/rank_fold.h): uploads split over three
+// "ranks" (2 clients, none, 3 clients: 3 x rank 3 > min(d) = 6 of layer 2,
+// so that rank's fold is QR-reduced), each fold packed and unpacked as it
+// travels, merged at rank 0. The broadcast must be the central one: the
+// same parts and positions, values to float32 rounding; FlexLoRA's new
+// factors may differ in the sign of a singular pair, so there B A is
+// compared (that is what the clients train from).
+TEST(FoldsPerRank, AggregateOfTheRanksFoldsIsTheCentralAggregate) {
+  struct Case {
+    const char* name;
+    bool reconstruction;
+  };
+  double worst = 0;
+  for (const Case& k : {Case{"fedsrd", true}, Case{"fedsrd-e", true}, Case{"fedsrd", false}, Case{"flexlora", true}}) {
+    AlgoArgs c = config(k.name, 3);
+    if (!k.reconstruction) c.set("--reconstruction", false);
+    c.set("--aggregation-weights", std::string("samples"));
+    LoraRig s = make_rig(c);
+    auto* folding = dynamic_cast<FoldsPerRank*>(s.algo.get());
+    ASSERT_NE(folding, nullptr) << k.name;
+    torch::manual_seed(21);
+    std::vector<Upload> ups;
+    for (int64_t i = 0; i < 5; ++i) ups.push_back(upload(s, perturbed(s.global, 0.1), i, 3 + 2 * i, 1));
+    const std::vector<std::vector<Upload>> ranks = {{ups[0], ups[1]}, {}, {ups[2], ups[3], ups[4]}};
+    std::vector<RankFold> folds;
+    for (size_t r = 0; r < ranks.size(); ++r) {
+      const auto bytes = sim::pack_fold(folding->fold_rank(ranks[r], s.global), {});
+      folds.push_back(sim::unpack_fold(bytes.data(), bytes.size(), static_cast<int>(r)).fold);
+    }
+    EXPECT_EQ(folds[2].layers[1].L.at(0).size(1), 6) << "3 clients x rank 3 reduced to min(d_out, d_in) = 6";
+    const compress::Payload central = s.algo->aggregate(1, ups, s.global);
+    const compress::Payload hier = folding->aggregate_folds(1, folds, s.global);
+    ASSERT_EQ(central.parts.size(), hier.parts.size()) << k.name;
+    double d = 0;
+    if (std::string(k.name) == "flexlora") {
+      Tensors gc = clone(s.global), gh = clone(s.global);
+      s.algo->apply_download(1, gc, central);
+      s.algo->apply_download(1, gh, hier);
+      for (size_t l = 0; l < 2; ++l) {
+        const size_t ia = s.lora().a_index(l), ib = s.lora().b_index(l);
+        d = std::max(d, rel_diff(to_eigen(gh[ib]) * to_eigen(gh[ia]), to_eigen(gc[ib]) * to_eigen(gc[ia])));
+      }
+    } else {
+      for (size_t i = 0; i < central.parts.size(); ++i) {
+        const compress::Part &pc = central.parts[i], &ph = hier.parts[i];
+        ASSERT_EQ(pc.tensor, ph.tensor);
+        ASSERT_TRUE(torch::equal(pc.indices, ph.indices)) << k.name << " part " << i << ": the same download mask";
+        d = std::max(d, (ph.values - pc.values).abs().max().item<double>() /
+                            std::max(pc.values.abs().max().item<double>(), 1e-30));
+      }
+    }
+    std::printf("%s%s: hierarchical (3 ranks' folds) vs central broadcast: max relative difference %.2e "
+                "(tolerance 1e-5)\n", k.name, k.reconstruction ? "" : " --no-reconstruction", d);
+    EXPECT_LT(d, 1e-5) << k.name;
+    worst = std::max(worst, d);
+  }
+  std::printf("worst %.2e\n", worst);
+}
+
+TEST(FoldsPerRank, MalformedFoldBytesAreRefusedNamingTheRank) {
+  LoraRig s = make_rig(config("fedsrd", 3));
+  torch::manual_seed(22);
+  const Upload u = upload(s, perturbed(s.global, 0.1), 0, 1, 0);
+  const auto bytes = sim::pack_fold(dynamic_cast<FoldsPerRank&>(*s.algo).fold_rank({u}, s.global), {});
+  const auto refused = [&](std::vector<uint8_t> b, const std::string& why) {
+    try {
+      sim::unpack_fold(b.data(), b.size(), 3);
+      ADD_FAILURE() << why << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("rank 3"), std::string::npos) << e.what();
+      std::printf("%s: %s\n", why.c_str(), e.what());
+    }
+  };
+  refused({bytes.begin(), bytes.end() - 4}, "truncated");
+  auto longer = bytes;
+  longer.push_back(0);
+  refused(longer, "one byte too many");
+  auto magic = bytes;
+  magic[0] ^= 1;
+  refused(magic, "wrong magic");
+  auto huge = bytes;
+  const uint64_t big = uint64_t{1} << 40;
+  std::memcpy(huge.data() + 8 + 7 * 8, &big, sizeof big);  // the tensor count
+  refused(huge, "absurd count");
 }
 
 }  // namespace

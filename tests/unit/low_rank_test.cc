@@ -405,6 +405,57 @@ TEST(LowRankSharedBase, ZeroBaseGivesZeroLeftSolveAndBadInputThrows) {
   EXPECT_THROW(base_right_pinv_delta(t, 2), Error);
 }
 
+// Hierarchical aggregation: the terms split over "ranks" (two groups and
+// an empty rank), each group folded with twice its weights, merged with
+// scale 1/2, must give SharedBaseSum's solves (Eigen's reference and the
+// same tolerance as above) and, as a LowRankSum, W itself. A group with
+// m r > min(d) is QR-reduced to min(d) columns.
+TEST(LowRankFoldedBase, FoldedRanksGiveTheSharedBaseSolvesAndW) {
+  double worst = 0, worst_w = 0;
+  uint64_t seed = 91;
+  for (const Shape& sh : kShapes) {
+    const SharedBaseSum s = random_shared_base(sh, 0.3, seed++);
+    const int64_t k = std::min({sh.r, sh.d_out, sh.d_in}), mn = std::min(sh.d_out, sh.d_in);
+    std::vector<FoldedBaseSum> ranks;
+    const size_t half = (s.w.size() + 1) / 2;
+    for (auto [from, to] : {std::pair{size_t{0}, half}, std::pair{half, s.w.size()}}) {
+      if (from == to) continue;
+      SharedBaseSum part{s.A, s.B, {}, {}, {}};
+      for (size_t i = from; i < to; ++i) {
+        part.dA.push_back(s.dA[i]);
+        part.dB.push_back(s.dB[i]);
+        part.w.push_back(2 * s.w[i]);
+      }
+      ranks.push_back(fold(part));
+      const int64_t stacked = static_cast<int64_t>(to - from) * sh.r;
+      EXPECT_EQ(ranks.back().L.at(0).size(1), std::min(stacked, mn)) << "fold width";
+    }
+    ranks.push_back({s.A, s.B, 0.0, torch::zeros_like(s.A), torch::zeros_like(s.B), {torch::zeros({sh.d_out, 0})},
+                     {torch::zeros({0, sh.d_in})}});  // a rank without uploads
+    const FoldedBaseSum merged = merge(ranks, 0.5);
+    const SharedBaseReference ref = shared_base_reference(s, k);
+    const Eigen::JacobiSVD<Mat> sb(to_eigen(s.B)), sa(to_eigen(s.A));
+    const double cond = std::max(sb.singularValues()(0) / sb.singularValues().tail(1)(0),
+                                 sa.singularValues()(0) / sa.singularValues().tail(1)(0));
+    const double tol = truncation_tol(ref.S, k) * cond;
+    const double d = std::max(max_abs(to_eigen(base_left_pinv_delta(merged, k)) - ref.left) / max_abs(ref.left),
+                              max_abs(to_eigen(base_right_pinv_delta(merged, k)) - ref.right) / max_abs(ref.right));
+    EXPECT_LT(d, tol) << sh.d_out << "x" << sh.d_in << " m " << sh.m << " r " << sh.r;
+    worst = std::max(worst, d / tol);
+    Mat W = Mat::Zero(sh.d_out, sh.d_in);
+    for (size_t i = 0; i < s.w.size(); ++i)
+      W += s.w[i] * (to_eigen(s.B) + to_eigen(s.dB[i])) * (to_eigen(s.A) + to_eigen(s.dA[i]));
+    const double dw = max_abs(to_eigen(dense(as_low_rank_sum(merged))) - W) / max_abs(W);
+    EXPECT_LT(dw, 1e-5) << sh.d_out << "x" << sh.d_in;
+    worst_w = std::max(worst_w, dw);
+  }
+  std::printf("folded ranks against Eigen: the solves at most %.2f of SharedBaseSum's tolerance; W as a low-rank "
+              "sum %.2e from the dense sum (tolerance 1e-5)\n", worst, worst_w);
+  FoldedBaseSum bad = fold(random_shared_base({20, 30, 2, 3}, 1.0, 5));
+  bad.R.at(0) = torch::zeros({2, 30});  // k differs from L's
+  EXPECT_THROW(base_left_pinv_delta(bad, 2), Error);
+}
+
 TEST(LowRankPinv, WideMatricesAndFloat64KeepTheirContract) {
   Stream st(43, StreamPurpose::kTest);
   const torch::Tensor M = randn(6, 50, st);  // wide: through pinv(M^T)^T

@@ -29,10 +29,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "flb/algo/fedavg.h"
 #include "flb/algo/lora.h"
 #include "flb/algo/option_choice.h"
+#include "flb/algo/rank_fold.h"
 #include "flb/compress/importance.h"
 #include "flb/core/error.h"
 #include "flb/core/rng.h"
@@ -129,6 +131,45 @@ torch::Tensor solve(const torch::Tensor& A, const torch::Tensor& B, const std::v
   return solve_untruncated(A.to(torch::kFloat32), B.to(torch::kFloat32), dA32, dB32, w, factor);
 }
 
+namespace {
+
+// FedSRD-e's target from the folded W (s, a, b and the updates' products
+// as pairs), expanded as solve_untruncated above:
+//   A-round: pinv(B) dW = ((s - 1) G + pinv(B) b) A + G a + pinv(B) [L_j] [R_j]
+//   B-round: dW pinv(A) = B ((s - 1) H + a pinv(A)) + b H + [L_j] ([R_j] pinv(A))
+torch::Tensor solve_untruncated(const linalg::FoldedBaseSum& f, Factor factor) {
+  const torch::Tensor A = f.A.to(torch::kFloat32), B = f.B.to(torch::kFloat32);
+  const torch::Tensor a = f.a.to(torch::kFloat32), b = f.b.to(torch::kFloat32);
+  std::vector<torch::Tensor> L, R;
+  for (size_t j = 0; j < f.L.size(); ++j) {
+    if (f.L[j].size(1) == 0) continue;
+    L.push_back(f.L[j].to(torch::kFloat32));
+    R.push_back(f.R[j].to(torch::kFloat32));
+  }
+  if (factor == Factor::kA) {
+    const torch::Tensor Bp = linalg::pinv(B), G = Bp.matmul(B);  // (r, d_out), (r, r)
+    torch::Tensor out = ((f.s - 1) * G + Bp.matmul(b)).matmul(A) + G.matmul(a);
+    return L.empty() ? out : out + Bp.matmul(torch::cat(L, 1)).matmul(torch::cat(R, 0));
+  }
+  const torch::Tensor Ap = linalg::pinv(A), H = A.matmul(Ap);  // (d_in, r), (r, r)
+  torch::Tensor out = B.matmul((f.s - 1) * H + a.matmul(Ap)) + b.matmul(H);
+  return L.empty() ? out : out + torch::cat(L, 1).matmul(torch::cat(R, 0).matmul(Ap));
+}
+
+}  // namespace
+
+torch::Tensor solve(const linalg::FoldedBaseSum& folded, Factor factor, bool truncate, linalg::TruncationReport* report) {
+  linalg::validate(folded);
+  if (truncate) {
+    const int64_t k = std::min({folded.A.size(0), folded.B.size(0), folded.A.size(1)});
+    const torch::Tensor solved = factor == Factor::kA ? linalg::base_left_pinv_delta(folded, k, report)
+                                                      : linalg::base_right_pinv_delta(folded, k, report);
+    return solved.to(torch::kFloat32);
+  }
+  report_untruncated(factor == Factor::kA ? folded.B : folded.A, report);
+  return solve_untruncated(folded, factor);
+}
+
 }  // namespace fedsrd
 
 namespace {
@@ -198,7 +239,7 @@ void FedSrdOptions::validate(const Options&) const {
   require(download_sparsity >= 0 && download_sparsity < 1, "--download-sparsity: must be in [0, 1)");
 }
 
-class FedSrd : public LoraAlgorithm {
+class FedSrd : public LoraAlgorithm, public FoldsPerRank {
  public:
   FedSrd(const LoraOptions& c, const FedSrdOptions& o, uint64_t seed, bool truncate)
       : LoraAlgorithm(c, seed, /*train_a=*/true, AggregationWeights::kUniform), options_(o), truncate_(truncate) {
@@ -237,30 +278,42 @@ class FedSrd : public LoraAlgorithm {
   compress::Payload aggregate(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) override {
     torch::NoGradGuard no_grad;
     diagnostics_.clear();
-    if (!options_.reconstruction) return average_and_sparsify(round, uploads, global);
+    const std::vector<double> dropped = diagnose_ ? mean_dropped(uploads, global.size()) : std::vector<double>{};
+    if (!options_.reconstruction)
+      return sparsify_means(round, weighted_mean_of_parts(uploads, global, weights(uploads)), dropped, global);
     const std::vector<Tensors> deltas = upload_deltas(uploads, global);
     const std::vector<float> w = weights(uploads);
-    const fedsrd::Factor factor = fedsrd::factor_of_round(round, options_.first_round == fedsrd::Factor::kB);
-    const std::vector<double> dropped = diagnose_ ? mean_dropped(uploads, global.size()) : std::vector<double>{};
-    compress::Payload out = broadcast();
-    for (size_t l = 0; l < slots().size(); ++l) {
-      const size_t ia = a_index(l), ib = b_index(l);
-      const torch::Tensor A = as_matrix(global[ia]), B = as_matrix(global[ib]);
+    return solve_and_sparsify(round, dropped, global, [&](size_t l, fedsrd::Factor factor, linalg::TruncationReport* report) {
       std::vector<torch::Tensor> dA, dB;
       for (const Tensors& d : deltas) {
-        dA.push_back(as_matrix(d[ia]));
-        dB.push_back(as_matrix(d[ib]));
+        dA.push_back(as_matrix(d[a_index(l)]));
+        dB.push_back(as_matrix(d[b_index(l)]));
       }
-      linalg::TruncationReport report;
-      const torch::Tensor solved =  // reconstruct, average, truncate, project
-          fedsrd::solve(A, B, dA, dB, w, factor, truncate_, diagnose_ ? &report : nullptr);
-      Stream mask(seed_, StreamPurpose::kServerMask, static_cast<uint64_t>(round), l);
-      out.parts.push_back(download_part(factor == fedsrd::Factor::kA ? ia : ib, solved, mask));  // sparsify
-      if (diagnose_)
-        diagnostics_.push_back(diagnose(l, factor == fedsrd::Factor::kA ? 0 : 1, global, dropped, solved,
-                                        {&out.parts.back()}, &report));
+      return fedsrd::solve(as_matrix(global[a_index(l)]), as_matrix(global[b_index(l)]), dA, dB, w, factor, truncate_,
+                           report);  // reconstruct, average, truncate, project
+    });
+  }
+
+  // Hierarchical aggregation (rank_fold.h): the same steps from the ranks' folds.
+  RankFold fold_rank(const std::vector<Upload>& uploads, const Tensors& global) const override {
+    return fold_uploads(*this, uploads, global);
+  }
+  compress::Payload aggregate_folds(int64_t round, const std::vector<RankFold>& folds, const Tensors& global) override {
+    torch::NoGradGuard no_grad;
+    diagnostics_.clear();
+    std::vector<double> dropped;
+    const std::vector<linalg::FoldedBaseSum> merged = merge_folds(*this, folds, global, &dropped);
+    if (!options_.reconstruction) {  // the weighted means of dA and dB are a and b
+      Tensors mean(global.size());
+      for (size_t l = 0; l < slots().size(); ++l) {
+        mean[a_index(l)] = merged[l].a.reshape(global[a_index(l)].sizes());
+        mean[b_index(l)] = merged[l].b.reshape(global[b_index(l)].sizes());
+      }
+      return sparsify_means(round, mean, dropped, global);
     }
-    return out;
+    return solve_and_sparsify(round, dropped, global, [&](size_t l, fedsrd::Factor factor, linalg::TruncationReport* report) {
+      return fedsrd::solve(merged[l], factor, truncate_, report);
+    });
   }
 
   void apply_download(int64_t, Tensors& global, const compress::Payload& download) override {
@@ -338,18 +391,38 @@ class FedSrd : public LoraAlgorithm {
     return out;
   }
 
-  // --no-reconstruction: FedIT's mean of the sparse uploads through the
-  // random download sparsification (one mask stream per layer, A drawn
-  // first): A and B of every layer, or (alternating) only the factor
-  // FedSRD would solve this round, so the ablation downloads FedSRD's bytes.
-  // Diagnostics: the update's norm and the download's sparsity over the
-  // factors sent.
-  compress::Payload average_and_sparsify(int64_t round, const std::vector<Upload>& uploads, const Tensors& global) {
-    const Tensors mean = weighted_mean_of_parts(uploads, global, weights(uploads));
+  // Per layer: the round's factor update from `solve` (which fills the
+  // report when given one), sparsified into the broadcast. dropped:
+  // mean_dropped of the round's uploads (only read when diagnosing).
+  using Solver = std::function<torch::Tensor(size_t layer, fedsrd::Factor, linalg::TruncationReport*)>;
+  compress::Payload solve_and_sparsify(int64_t round, const std::vector<double>& dropped, const Tensors& global,
+                                       const Solver& solve) {
+    const fedsrd::Factor factor = fedsrd::factor_of_round(round, options_.first_round == fedsrd::Factor::kB);
+    compress::Payload out = broadcast();
+    for (size_t l = 0; l < slots().size(); ++l) {
+      const size_t solved_index = factor == fedsrd::Factor::kA ? a_index(l) : b_index(l);
+      linalg::TruncationReport report;
+      const torch::Tensor solved = solve(l, factor, diagnose_ ? &report : nullptr);
+      Stream mask(seed_, StreamPurpose::kServerMask, static_cast<uint64_t>(round), l);
+      out.parts.push_back(download_part(solved_index, solved, mask));  // sparsify
+      if (diagnose_)
+        diagnostics_.push_back(diagnose(l, factor == fedsrd::Factor::kA ? 0 : 1, global, dropped, solved,
+                                        {&out.parts.back()}, &report));
+    }
+    return out;
+  }
+
+  // --no-reconstruction: FedIT's mean of the sparse uploads (`mean`, the
+  // weighted mean of each tensor's deltas) through the random download
+  // sparsification (one mask stream per layer, A drawn first): A and B of
+  // every layer, or (alternating) only the factor FedSRD would solve this
+  // round, so the ablation downloads FedSRD's bytes. Diagnostics: the
+  // update's norm and the download's sparsity over the factors sent.
+  compress::Payload sparsify_means(int64_t round, const Tensors& mean, const std::vector<double>& dropped,
+                                   const Tensors& global) {
     const fedsrd::Factor factor = fedsrd::factor_of_round(round, options_.first_round == fedsrd::Factor::kB);
     const bool send_a = !options_.naive_alternating || factor == fedsrd::Factor::kA;
     const bool send_b = !options_.naive_alternating || factor == fedsrd::Factor::kB;
-    const std::vector<double> dropped = diagnose_ ? mean_dropped(uploads, global.size()) : std::vector<double>{};
     compress::Payload out = broadcast();
     for (size_t l = 0; l < slots().size(); ++l) {
       Stream mask(seed_, StreamPurpose::kServerMask, static_cast<uint64_t>(round), l);

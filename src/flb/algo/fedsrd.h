@@ -60,4 +60,11 @@ torch::Tensor solve(const torch::Tensor& A, const torch::Tensor& B, const std::v
                     const std::vector<torch::Tensor>& dB, const std::vector<float>& w, Factor factor, bool truncate,
                     linalg::TruncationReport* report = nullptr);
 
+// The same solve from the folded W (hierarchical aggregation,
+// algo/rank_fold.h): linalg's folded base_*_pinv_delta when truncating;
+// FedSRD-e's expansion in the updates otherwise, with the updates' products
+// as the pairs (L_j, R_j).
+torch::Tensor solve(const linalg::FoldedBaseSum& folded, Factor factor, bool truncate,
+                    linalg::TruncationReport* report = nullptr);
+
 }  // namespace flb::algo::fedsrd

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "flb/algo/rank_fold.h"
 #include "flb/core/error.h"
 
 namespace flb::algo {
@@ -115,10 +116,12 @@ void validate(const RunConfig& config) {
 
 void check_server_options(const Algorithm& algorithm, const RunConfig& config) {
   const std::string mean_algorithms = "fedavg, topk, fedit, fedprox, ffa-lora and fed-dare";
-  require(config.aggregation != "hierarchical" || algorithm.aggregates_by_weighted_mean(),
+  require(config.aggregation != "hierarchical" || algorithm.aggregates_by_weighted_mean() ||
+              dynamic_cast<const FoldsPerRank*>(&algorithm) != nullptr,
           "--aggregation hierarchical: " + algorithm.name() +
-              "'s server step is not a function of the weighted mean of its uploads; hierarchical mode runs " +
-              mean_algorithms + " (use --aggregation central)");
+              "'s server step is neither a function of the weighted mean of its uploads nor of their folded "
+              "products; hierarchical mode runs " + mean_algorithms +
+              ", and fedsrd, fedsrd-e and flexlora (use --aggregation central)");
   require(config.clip_update_norm == 0 || algorithm.aggregates_by_weighted_mean(),
           "--clip-update-norm: " + algorithm.name() +
               "'s uploads are not additive updates of the trained tensors, so their norm bounds nothing; clipping "

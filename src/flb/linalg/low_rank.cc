@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <functional>
 #include <string>
 #include <tuple>
 
@@ -301,6 +302,28 @@ torch::Tensor r_factor(const torch::Tensor& packed) {
   return packed.narrow(0, 0, std::min(packed.size(0), packed.size(1))).triu().to(torch::kFloat64);
 }
 
+// The truncation of W = [stack_b] M [stack_a]^T given Rb M (times_core):
+// the stacks' QRs, the core, its SVD and D. The base (B, A^T) is the
+// first r columns of each stack.
+TruncatedDelta truncated_delta(const std::vector<torch::Tensor>& cols_b, const std::vector<torch::Tensor>& cols_a,
+                               int64_t r, int64_t k,
+                               const std::function<torch::Tensor(const torch::Tensor&)>& times_core) {
+  TruncatedDelta t;
+  std::tie(t.qb, t.tau_b) = torch::geqrf(torch::cat(cols_b, 1));
+  std::tie(t.qa, t.tau_a) = torch::geqrf(torch::cat(cols_a, 1));
+  const torch::Tensor Rb = r_factor(t.qb), Ra = r_factor(t.qa);
+  t.Rb0 = Rb.narrow(1, 0, r);
+  t.Ra0 = Ra.narrow(1, 0, r);
+  torch::Tensor Uc, S, Vch;
+  std::tie(Uc, S, Vch) = torch::linalg_svd(times_core(Rb).matmul(Ra.t()), /*full_matrices=*/false);
+  const int64_t kk = std::min<int64_t>(k, S.size(0));  // k >= rank: W_k = W
+  const torch::Tensor core_k = (Uc.narrow(1, 0, kk) * S.narrow(0, 0, kk)).matmul(Vch.narrow(0, 0, kk));
+  t.D = core_k - t.Rb0.matmul(t.Ra0.t());
+  t.S = S;
+  t.kept = kk;
+  return t;
+}
+
 TruncatedDelta truncated_delta(const SharedBaseSum& s, int64_t k) {
   const torch::ScalarType dtype = factor_dtype(s);
   const int64_t r = s.A.size(0);
@@ -309,20 +332,26 @@ TruncatedDelta truncated_delta(const SharedBaseSum& s, int64_t k) {
     cols_b.push_back(s.dB[i].to(dtype));
     cols_a.push_back(s.dA[i].to(dtype).t());
   }
-  TruncatedDelta t;
-  std::tie(t.qb, t.tau_b) = torch::geqrf(torch::cat(cols_b, 1));
-  std::tie(t.qa, t.tau_a) = torch::geqrf(torch::cat(cols_a, 1));
-  const torch::Tensor Rb = r_factor(t.qb), Ra = r_factor(t.qa);
-  t.Rb0 = Rb.narrow(1, 0, r);
-  t.Ra0 = Ra.narrow(1, 0, r);
-  torch::Tensor Uc, S, Vch;
-  std::tie(Uc, S, Vch) = torch::linalg_svd(times_weights(Rb, s.w, r).matmul(Ra.t()), /*full_matrices=*/false);
-  const int64_t kk = std::min<int64_t>(k, S.size(0));  // k >= rank: W_k = W
-  const torch::Tensor core_k = (Uc.narrow(1, 0, kk) * S.narrow(0, 0, kk)).matmul(Vch.narrow(0, 0, kk));
-  t.D = core_k - t.Rb0.matmul(t.Ra0.t());
-  t.S = S;
-  t.kept = kk;
-  return t;
+  return truncated_delta(cols_b, cols_a, r, k, [&](const torch::Tensor& Rb) { return times_weights(Rb, s.w, r); });
+}
+
+// The folded sum's stacks [B, b, L_j ..] and [A^T, a^T, R_j^T ..] (empty
+// pairs left out) and core: column block 0 of Rb M is s Rb0 + Rb_b (the
+// terms s B A and b A), block 1 is Rb0 (B a), block j is Rb_j (L_j R_j).
+TruncatedDelta truncated_delta(const FoldedBaseSum& f, int64_t k) {
+  const torch::ScalarType dtype = f.A.scalar_type() == torch::kFloat64 || f.a.scalar_type() == torch::kFloat64
+                                      ? torch::kFloat64 : torch::kFloat32;
+  const int64_t r = f.A.size(0);
+  std::vector<torch::Tensor> cols_b{f.B.to(dtype), f.b.to(dtype)}, cols_a{f.A.to(dtype).t(), f.a.to(dtype).t()};
+  for (size_t j = 0; j < f.L.size(); ++j) {
+    if (f.L[j].size(1) == 0) continue;
+    cols_b.push_back(f.L[j].to(dtype));
+    cols_a.push_back(f.R[j].to(dtype).t());
+  }
+  return truncated_delta(cols_b, cols_a, r, k, [&](const torch::Tensor& Rb) {
+    const torch::Tensor Rb0 = Rb.narrow(1, 0, r);
+    return torch::cat({Rb0 * f.s + Rb.narrow(1, r, r), Rb0, Rb.narrow(1, 2 * r, Rb.size(1) - 2 * r)}, 1);
+  });
 }
 
 // The report's numbers (host syncs: only when a report is asked for).
@@ -345,30 +374,126 @@ torch::Tensor apply_q(const torch::Tensor& q, const torch::Tensor& tau, const to
 
 double pinv_rcond(const torch::Tensor& M) { return static_cast<double>(std::max(M.size(0), M.size(1))) * FLT_EPSILON; }
 
-void check_truncation(const SharedBaseSum& s, int64_t k, const char* what) {
-  validate(s);
-  const int64_t mn = std::min(s.B.size(0), s.A.size(1));
+void check_rank(int64_t k, int64_t d_out, int64_t d_in, const char* what) {
+  const int64_t mn = std::min(d_out, d_in);
   require(k >= 1 && k <= mn, std::string(what) + ": rank k = " + std::to_string(k) + " must be in [1, " + std::to_string(mn) + "]");
+}
+
+// pinv(B) Qb D Qa^T = pinv(Rb0) D Qa^T = (Qa (pinv(Rb0) D)^T)^T
+torch::Tensor left_pinv_delta(const TruncatedDelta& t, const torch::Tensor& B, TruncationReport* report) {
+  fill_report(t, t.Rb0, report);
+  const torch::Tensor X = pinv(t.Rb0, pinv_rcond(B)).matmul(t.D);  // (r, ka)
+  return apply_q(t.qa, t.tau_a, X.t().to(t.qa.scalar_type())).t().contiguous();
+}
+
+// Qb D Qa^T pinv(A) = Qb D pinv(Ra0)^T, since A^T = Qa Ra0
+torch::Tensor right_pinv_delta(const TruncatedDelta& t, const torch::Tensor& A, TruncationReport* report) {
+  fill_report(t, t.Ra0, report);
+  const torch::Tensor Y = t.D.matmul(pinv(t.Ra0, pinv_rcond(A)).t());  // (kb, r)
+  return apply_q(t.qb, t.tau_b, Y.to(t.qb.scalar_type()));
 }
 
 }  // namespace
 
 torch::Tensor base_left_pinv_delta(const SharedBaseSum& s, int64_t k, TruncationReport* report) {
-  check_truncation(s, k, "base_left_pinv_delta");
-  const TruncatedDelta t = truncated_delta(s, k);
-  fill_report(t, t.Rb0, report);
-  // pinv(B) Qb D Qa^T = pinv(Rb0) D Qa^T = (Qa (pinv(Rb0) D)^T)^T
-  const torch::Tensor X = pinv(t.Rb0, pinv_rcond(s.B)).matmul(t.D);  // (r, ka)
-  return apply_q(t.qa, t.tau_a, X.t().to(t.qa.scalar_type())).t().contiguous();
+  validate(s);
+  check_rank(k, s.B.size(0), s.A.size(1), "base_left_pinv_delta");
+  return left_pinv_delta(truncated_delta(s, k), s.B, report);
 }
 
 torch::Tensor base_right_pinv_delta(const SharedBaseSum& s, int64_t k, TruncationReport* report) {
-  check_truncation(s, k, "base_right_pinv_delta");
-  const TruncatedDelta t = truncated_delta(s, k);
-  fill_report(t, t.Ra0, report);
-  // Qb D Qa^T pinv(A) = Qb D pinv(Ra0)^T, since A^T = Qa Ra0
-  const torch::Tensor Y = t.D.matmul(pinv(t.Ra0, pinv_rcond(s.A)).t());  // (kb, r)
-  return apply_q(t.qb, t.tau_b, Y.to(t.qb.scalar_type()));
+  validate(s);
+  check_rank(k, s.B.size(0), s.A.size(1), "base_right_pinv_delta");
+  return right_pinv_delta(truncated_delta(s, k), s.A, report);
+}
+
+void validate(const FoldedBaseSum& f) {
+  validate(SharedBaseSum{f.A, f.B, {f.a}, {f.b}, {1.0}});  // the base's shapes, and a, b as A's and B's
+  require(f.L.size() == f.R.size(), "folded sum: " + std::to_string(f.L.size()) + " L and " +
+                                        std::to_string(f.R.size()) + " R; need one of each per pair");
+  for (size_t j = 0; j < f.L.size(); ++j) {
+    const torch::Tensor &L = f.L[j], &R = f.R[j];
+    require(L.defined() && R.defined() && L.dim() == 2 && R.dim() == 2 && L.size(0) == f.B.size(0) &&
+                R.size(1) == f.A.size(1) && L.size(1) == R.size(0) && L.is_floating_point() && R.is_floating_point() &&
+                L.device() == f.A.device() && R.device() == f.A.device(),
+            "folded sum, pair " + std::to_string(j) + ": need L (d_out, k) and R (k, d_in), floating point, on A's device");
+  }
+}
+
+FoldedBaseSum fold(const SharedBaseSum& s) {
+  validate(s);
+  const torch::ScalarType dtype = factor_dtype(s);
+  FoldedBaseSum f{s.A, s.B, 0.0, torch::zeros(s.A.sizes(), s.A.options().dtype(dtype)),
+                  torch::zeros(s.B.sizes(), s.B.options().dtype(dtype)), {}, {}};
+  std::vector<torch::Tensor> left, right;
+  for (size_t i = 0; i < s.w.size(); ++i) {
+    f.s += s.w[i];
+    f.a.add_(s.dA[i].to(dtype), s.w[i]);
+    f.b.add_(s.dB[i].to(dtype), s.w[i]);
+    left.push_back(s.dB[i].to(dtype) * s.w[i]);
+    right.push_back(s.dA[i].to(dtype));
+  }
+  torch::Tensor L = torch::cat(left, 1), R = torch::cat(right, 0);
+  if (L.size(1) > std::min(s.B.size(0), s.A.size(1))) {
+    // L R = Qb (Rb Ra^T) Qa^T: keep the side with fewer columns as Q itself.
+    torch::Tensor qb, tau_b, qa, tau_a;
+    std::tie(qb, tau_b) = torch::geqrf(L);
+    std::tie(qa, tau_a) = torch::geqrf(R.t().contiguous());
+    const torch::Tensor core = r_factor(qb).matmul(r_factor(qa).t()).to(dtype);  // (kb, ka)
+    if (core.size(0) <= core.size(1)) {
+      L = apply_q(qb, tau_b, torch::eye(core.size(0), L.options()));
+      R = apply_q(qa, tau_a, core.t().contiguous()).t().contiguous();
+    } else {
+      L = apply_q(qb, tau_b, core);
+      R = apply_q(qa, tau_a, torch::eye(core.size(1), R.options())).t().contiguous();
+    }
+  }
+  f.L.push_back(std::move(L));
+  f.R.push_back(std::move(R));
+  return f;
+}
+
+FoldedBaseSum merge(const std::vector<FoldedBaseSum>& folds, double scale) {
+  require(!folds.empty(), "merge: no folds");
+  FoldedBaseSum m{folds.front().A, folds.front().B, 0.0, torch::zeros_like(folds.front().a),
+                  torch::zeros_like(folds.front().b), {}, {}};
+  for (const FoldedBaseSum& f : folds) {
+    validate(f);
+    require(f.A.sizes() == m.A.sizes() && f.B.sizes() == m.B.sizes(), "merge: the folds have different bases");
+    m.s += f.s * scale;
+    m.a.add_(f.a, scale);
+    m.b.add_(f.b, scale);
+    for (size_t j = 0; j < f.L.size(); ++j) {
+      if (f.L[j].size(1) == 0) continue;
+      m.L.push_back(f.L[j] * scale);
+      m.R.push_back(f.R[j]);
+    }
+  }
+  return m;
+}
+
+torch::Tensor base_left_pinv_delta(const FoldedBaseSum& f, int64_t k, TruncationReport* report) {
+  validate(f);
+  check_rank(k, f.B.size(0), f.A.size(1), "base_left_pinv_delta");
+  return left_pinv_delta(truncated_delta(f, k), f.B, report);
+}
+
+torch::Tensor base_right_pinv_delta(const FoldedBaseSum& f, int64_t k, TruncationReport* report) {
+  validate(f);
+  check_rank(k, f.B.size(0), f.A.size(1), "base_right_pinv_delta");
+  return right_pinv_delta(truncated_delta(f, k), f.A, report);
+}
+
+LowRankSum as_low_rank_sum(const FoldedBaseSum& f) {
+  validate(f);
+  LowRankSum sum{{f.B, f.b}, {f.A * f.s + f.a, f.A}, {1.0, 1.0}};
+  for (size_t j = 0; j < f.L.size(); ++j) {
+    if (f.L[j].size(1) == 0) continue;
+    sum.B.push_back(f.L[j]);
+    sum.A.push_back(f.R[j]);
+    sum.w.push_back(1.0);
+  }
+  return sum;
 }
 
 torch::Tensor pinv(const torch::Tensor& M) {

@@ -155,6 +155,52 @@ struct TruncationReport {
 torch::Tensor base_left_pinv_delta(const SharedBaseSum& s, int64_t k, TruncationReport* report = nullptr);
 torch::Tensor base_right_pinv_delta(const SharedBaseSum& s, int64_t k, TruncationReport* report = nullptr);
 
+// A SharedBaseSum after each MPI rank folded its own terms (hierarchical
+// aggregation, sim/hierarchical.h): with the products of the updates kept
+// as low-rank pairs,
+//
+//   W = s B A + B a + b A + sum_j L_j R_j
+//   s = sum_i w_i,  a = sum_i w_i dA_i (r, d_in),  b = sum_i w_i dB_i (d_out, r),
+//   sum_j L_j R_j = sum_i w_i dB_i dA_i,  L_j (d_out, k_j), R_j (k_j, d_in)
+//
+// which is SharedBaseSum's W term for term. Every pair (L_j, R_j) may be
+// empty (k_j = 0: a rank without uploads); a, b are defined.
+struct FoldedBaseSum {
+  torch::Tensor A, B;
+  double s = 0;
+  torch::Tensor a, b;
+  std::vector<torch::Tensor> L, R;
+};
+
+// Throws flb::Error naming the malformed term.
+void validate(const FoldedBaseSum& f);
+
+// One rank's fold of its terms of `s` (every term of s: the rank's own):
+// s, a, b as above; one pair (L, R) for the products, the stacks
+// [w_1 dB_1 .. w_m dB_m] and [dA_1; ..; dA_m] themselves (k = m r) while
+// m r <= min(d_out, d_in), else reduced through their QRs to
+// k = min(d_out, d_in) columns (the smaller side's Q is sent as it is, the
+// other side carries R_b R_a^T): the fold of any number of clients then
+// stays at most (min(d) + 2 r)(d_out + d_in) values. Float32 (float64
+// for float64 factors); exact up to the QR's backward error.
+FoldedBaseSum fold(const SharedBaseSum& s);
+
+// The folds of several ranks as one, each scaled by `scale` (1 / the total
+// weight: the folds carry raw weights); the pairs concatenated in order.
+// REQUIRES: every fold has the same A and B.
+FoldedBaseSum merge(const std::vector<FoldedBaseSum>& folds, double scale);
+
+// base_left_pinv_delta and base_right_pinv_delta of the folded W: the same
+// method with the stacks [B, b, L_1 ..] and [A^T, a^T, R_1^T ..] and
+// their block core (s at (0, 0), identities at (0, 1), (1, 0) and (j, j)),
+// so B A still cancels in the float64 core.
+torch::Tensor base_left_pinv_delta(const FoldedBaseSum& f, int64_t k, TruncationReport* report = nullptr);
+torch::Tensor base_right_pinv_delta(const FoldedBaseSum& f, int64_t k, TruncationReport* report = nullptr);
+
+// The folded W as a LowRankSum (FlexLoRA's truncation): B (s A + a),
+// b A and every L_j R_j, weights 1.
+LowRankSum as_low_rank_sum(const FoldedBaseSum& f);
+
 // The Moore-Penrose pseudo-inverse of M (m, n) -> (n, m), on M's device,
 // float64 for float64 M and float32 otherwise, via a float64 SVD (of M^T
 // when M is wide): singular values at or below

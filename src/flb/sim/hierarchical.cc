@@ -89,4 +89,112 @@ algo::Upload mean_upload(const RankSum& reduced, const algo::Tensors& global, ui
   return m;
 }
 
+namespace {
+
+constexpr uint64_t kFoldMagic = 0x31444c4f46424c46ull;  // "FLBFOLD1"
+
+void put(std::vector<uint8_t>& out, const void* data, size_t bytes) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  out.insert(out.end(), p, p + bytes);
+}
+void put_u64(std::vector<uint8_t>& out, uint64_t v) { put(out, &v, sizeof v); }
+void put_f64(std::vector<uint8_t>& out, double v) { put(out, &v, sizeof v); }
+void put_tensor(std::vector<uint8_t>& out, const torch::Tensor& t) {
+  const torch::Tensor host = t.to(torch::kCPU, torch::kFloat32).contiguous();
+  put(out, host.data_ptr<float>(), static_cast<size_t>(host.numel()) * sizeof(float));
+}
+
+// Reads what pack_fold wrote; every read is bounds-checked.
+class FoldReader {
+ public:
+  FoldReader(const uint8_t* data, size_t size, int rank) : data_(data), size_(size), rank_(rank) {}
+  uint64_t u64() { uint64_t v; take(&v, sizeof v); return v; }
+  double f64() { double v; take(&v, sizeof v); return v; }
+  uint64_t count(uint64_t limit, const char* what) {
+    const uint64_t n = u64();
+    if (n > limit) fail(std::string(what) + " " + std::to_string(n) + " exceeds " + std::to_string(limit));
+    return n;
+  }
+  torch::Tensor tensor(int64_t rows, int64_t cols) {
+    const uint64_t bytes = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols) * sizeof(float);
+    if (bytes > size_ - at_) fail("a " + std::to_string(rows) + " x " + std::to_string(cols) + " tensor runs past the end");
+    torch::Tensor t = torch::empty({rows, cols}, torch::kFloat32);
+    take(t.data_ptr<float>(), bytes);
+    return t;
+  }
+  void finish() const {
+    if (at_ != size_) fail(std::to_string(size_ - at_) + " bytes left over");
+  }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error("hierarchical: rank " + std::to_string(rank_) + "'s fold is malformed at byte " + std::to_string(at_) +
+                ": " + what);
+  }
+
+ private:
+  void take(void* out, size_t bytes) {
+    if (bytes > size_ - at_) fail("it ends early");
+    std::memcpy(out, data_ + at_, bytes);
+    at_ += bytes;
+  }
+  const uint8_t* data_;
+  size_t size_, at_ = 0;
+  int rank_;
+};
+
+// A layer's dimension: at least 1 and at most 2^24 (far above any model's).
+constexpr uint64_t kMaxDim = uint64_t{1} << 24;
+
+}  // namespace
+
+std::vector<uint8_t> pack_fold(const algo::RankFold& fold, const Tallies& t) {
+  std::vector<uint8_t> out;
+  put_u64(out, kFoldMagic);
+  for (double v : {t.weight, t.accepted, t.rejected, t.parts, t.scalar_parts, t.clipped, fold.uploads}) put_f64(out, v);
+  put_u64(out, fold.dropped.size());
+  for (double d : fold.dropped) put_f64(out, d);
+  put_u64(out, fold.layers.size());
+  for (const linalg::FoldedBaseSum& f : fold.layers) {
+    const int64_t r = f.a.size(0), d_in = f.a.size(1), d_out = f.b.size(0);
+    int64_t k = 0;
+    for (const auto& L : f.L) k += L.size(1);
+    for (int64_t v : {r, d_in, d_out, k}) put_u64(out, static_cast<uint64_t>(v));
+    put_f64(out, f.s);
+    put_tensor(out, f.a);
+    put_tensor(out, f.b);
+    for (const auto& L : f.L) put_tensor(out, L.t());  // (k_j, d_out) rows: the pairs back to back
+    for (const auto& R : f.R) put_tensor(out, R);
+  }
+  return out;
+}
+
+UnpackedFold unpack_fold(const uint8_t* data, size_t size, int rank) {
+  FoldReader in(data, size, rank);
+  if (in.u64() != kFoldMagic) in.fail("wrong magic (not a fold)");
+  UnpackedFold u;
+  Tallies& t = u.tallies;
+  t.weight = in.f64();
+  t.accepted = in.f64();
+  t.rejected = in.f64();
+  t.parts = in.f64();
+  t.scalar_parts = in.f64();
+  t.clipped = in.f64();
+  u.fold.uploads = in.f64();
+  u.fold.dropped.resize(in.count(size / sizeof(double), "tensor count"));
+  for (double& d : u.fold.dropped) d = in.f64();
+  const uint64_t layers = in.count(size / 32, "layer count");
+  for (uint64_t l = 0; l < layers; ++l) {
+    const auto r = static_cast<int64_t>(in.count(kMaxDim, "r")), d_in = static_cast<int64_t>(in.count(kMaxDim, "d_in"));
+    const auto d_out = static_cast<int64_t>(in.count(kMaxDim, "d_out")), k = static_cast<int64_t>(in.count(kMaxDim, "k"));
+    linalg::FoldedBaseSum f;
+    f.s = in.f64();
+    f.a = in.tensor(r, d_in);
+    f.b = in.tensor(d_out, r);
+    f.L.push_back(in.tensor(k, d_out).t().contiguous());
+    f.R.push_back(in.tensor(k, d_in));
+    u.fold.layers.push_back(std::move(f));
+  }
+  in.finish();
+  return u;
+}
+
 }  // namespace flb::sim

@@ -8,9 +8,20 @@
 //   reduce       S = sum_r S_r, W = sum_r W_r       (comm::Transport::reduce_sum: rank order, float64)
 //   rank 0       m = S / W as one upload; aggregate(round, {m}, global)
 //
-// w_i = Algorithm::mean_weight; only algorithms whose server step is a
-// function of that mean take part (Algorithm::aggregates_by_weighted_mean:
-// FedAvg, top-k, FedIT, FedProx, FFA-LoRA, Fed-DARE). Client state stays
+// w_i = Algorithm::mean_weight; algorithms whose server step is a
+// function of that mean take this path (Algorithm::aggregates_by_weighted_mean:
+// FedAvg, top-k, FedIT, FedProx, FFA-LoRA, Fed-DARE). FedSRD, FedSRD-e and
+// FlexLoRA, which reconstruct the clients' products, fold instead
+// (algo/rank_fold.h):
+//
+//   every rank   decode its clients' uploads; per LoRA layer s_r, a_r, b_r
+//                and one QR-reduced pair (L_r, R_r) (algo::fold_uploads)
+//   gather       the folds, packed (pack_fold), to rank 0 (Transport::gatherv)
+//   rank 0       merge them in rank order, scaled by 1 / sum_r s_r, and
+//                run the server step on the merge (FoldsPerRank::aggregate_folds)
+//
+// The same W as central mode's, up to the order of the additions and the
+// QR's rounding (tests/e2e/test_hierarchical.py measures the difference). Client state stays
 // with the client's rank as in central mode (top-k's error-feedback
 // residuals are the client's own), so results equal central mode's up to
 // the order and weights of the floating-point additions: per-rank float32
@@ -19,14 +30,16 @@
 // difference).
 //
 // What moves: each rank's S_r and the counts, 8 bytes per trained value,
-// whatever the number of clients it hosts; /rounds bytes_reduced counts
-// them next to the clients' simulated upload bytes in /clients.
+// whatever the number of clients it hosts; a fold, 4 bytes per value of
+// a_r, b_r, L_r, R_r per layer. /rounds bytes_moved counts them next to
+// the clients' simulated upload bytes (bytes_gathered, /clients).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "flb/algo/algorithm.h"
+#include "flb/algo/rank_fold.h"
 
 namespace flb::sim {
 
@@ -53,5 +66,19 @@ Tallies tallies_of(const RankSum& sum, const algo::Tensors& global);
 // Rank 0, from the reduced sum: the one upload m (dense float32 parts for
 // the tensors some upload sent, samples 1) whose aggregate is the round's.
 algo::Upload mean_upload(const RankSum& reduced, const algo::Tensors& global, uint16_t wire_id);
+
+// One rank's fold and tallies as bytes for Transport::gatherv (float64
+// scalars, float32 tensors, host byte order: the ranks of one job share it).
+std::vector<uint8_t> pack_fold(const algo::RankFold& fold, const Tallies& tallies);
+
+// The fold and tallies in `size` bytes from `rank`, host float32 tensors.
+// Throws flb::Error naming the rank when the bytes end early, run on, or
+// hold a shape that does not fit (a rank's fold is trusted no more than
+// an upload).
+struct UnpackedFold {
+  algo::RankFold fold;
+  Tallies tallies;
+};
+UnpackedFold unpack_fold(const uint8_t* data, size_t size, int rank);
 
 }  // namespace flb::sim

@@ -305,21 +305,30 @@ Round::AtRoot Round::reduce(LocalUploads mine, const std::vector<int64_t>& sampl
   at.uploads.bytes = std::move(mine.bytes);
   std::string error;
   RoundRow tally;
+  std::vector<algo::Upload> accepted;
+  Tallies t;
   try {
-    const std::vector<algo::Upload> accepted = decode_uploads(at.uploads, sampled, used, round, tally);
-    Tallies t{0, double(accepted.size()), double(tally.rejected), 0, 0, double(tally.clipped)};
+    accepted = decode_uploads(at.uploads, sampled, used, round, tally);
+    t = {0, double(accepted.size()), double(tally.rejected), 0, 0, double(tally.clipped)};
     for (const algo::Upload& u : accepted) {
       t.parts += double(u.payload.parts.size());
       for (const auto& part : u.payload.parts) t.scalar_parts += part.kind == compress::PartKind::kScalar;
     }
-    at.reduced = rank_sum(*setup_.algorithm, accepted, setup_.global, t);
   } catch (const MalformedUpload& e) {
     error = e.what();
-    at.reduced = rank_sum(*setup_.algorithm, {}, setup_.global, {});
+    accepted.clear();
+    t = {};
   }
+  // Folding algorithms (FedSRD, FedSRD-e, FlexLoRA) gather their folds;
+  // the others reduce their sums.
+  const auto* folding = dynamic_cast<const algo::FoldsPerRank*>(setup_.algorithm.get());
+  std::vector<uint8_t> fold;
+  if (folding) fold = pack_fold(folding->fold_rank(accepted, setup_.global), t);
+  else at.reduced = rank_sum(*setup_.algorithm, accepted, setup_.global, t);
   const double combine_s = phase.seconds();
   phase.reset();
-  transport_.reduce_sum(at.reduced.values);
+  if (folding) at.folds = transport_.gatherv(std::move(fold));
+  else transport_.reduce_sum(at.reduced.values);
   row.gather = phase.seconds();
   row.aggregate = transport_.max_to_root(combine_s);  // aggregate_reduced adds rank 0's finish
   if (transport_.any(!error.empty()))
@@ -327,7 +336,8 @@ Round::AtRoot Round::reduce(LocalUploads mine, const std::vector<int64_t>& sampl
       if (!e.empty() && at.stop.empty()) at.stop = e;
   if (rank == 0) {
     for (const ClientRecord& r : records) row.bytes_gathered += r.upload_bytes;  // the uploads, back to back
-    row.bytes_moved = static_cast<int64_t>(at.reduced.values.size() * sizeof(double)) * ranks;
+    row.bytes_moved = folding ? static_cast<int64_t>(at.folds.bytes.size())
+                              : static_cast<int64_t>(at.reduced.values.size() * sizeof(double)) * ranks;
   }
   return at;
 }
@@ -424,14 +434,29 @@ std::vector<uint8_t> Round::aggregate_reduced(int64_t round, const std::vector<C
   Timer phase;
   std::vector<uint8_t> download = server_step(round, [&] {
     check_losses(records);
-    const Tallies t = tallies_of(in.reduced, setup_.global);
+    auto* folding = dynamic_cast<algo::FoldsPerRank*>(setup_.algorithm.get());
+    std::vector<algo::RankFold> folds;
+    Tallies t = folding ? Tallies{} : tallies_of(in.reduced, setup_.global);
+    if (folding)
+      for (int r = 0; r < transport_.size(); ++r) {
+        const size_t from = in.folds.offsets[static_cast<size_t>(r)], to = in.folds.offsets[static_cast<size_t>(r) + 1];
+        UnpackedFold u = unpack_fold(in.folds.bytes.data() + from, to - from, r);
+        t.accepted += u.tallies.accepted;
+        t.rejected += u.tallies.rejected;
+        t.parts += u.tallies.parts;
+        t.scalar_parts += u.tallies.scalar_parts;
+        t.clipped += u.tallies.clipped;
+        folds.push_back(std::move(u.fold));
+      }
     row.rejected = static_cast<int64_t>(t.rejected);
     row.parts = static_cast<int64_t>(t.parts);
     row.scalar_parts = static_cast<int64_t>(t.scalar_parts);
     row.clipped = static_cast<int64_t>(t.clipped);
     require(t.accepted > 0, "no valid upload this round");
-    compress::Payload out = setup_.algorithm->aggregate(
-        round, {mean_upload(in.reduced, setup_.global, setup_.algorithm->wire_id())}, setup_.global);
+    compress::Payload out =
+        folding ? folding->aggregate_folds(round, folds, setup_.global)
+                : setup_.algorithm->aggregate(
+                      round, {mean_upload(in.reduced, setup_.global, setup_.algorithm->wire_id())}, setup_.global);
     keep_diagnostics(round);
     return out;
   });

@@ -74,6 +74,7 @@ class Round {
   struct AtRoot {
     comm::Gathered uploads;              // every rank's upload buffer (hierarchical: this rank's)
     RankSum reduced;                     // hierarchical: the sum over ranks (rank 0)
+    comm::Gathered folds;                // hierarchical, folding algorithms: every rank's packed fold (rank 0)
     std::string stop;                    // hierarchical, rank 0: why a rank refused its uploads
   };
 
