@@ -5,6 +5,9 @@ import hashlib
 import os
 import shutil
 
+import h5py
+import numpy as np
+
 from common import Checker, mpirun, parse_args
 
 args = parse_args()
@@ -136,4 +139,17 @@ c.check(p.returncode == 0 and "round 1/1" in p.stdout, f"'_' keys accepted, --ro
 for old, new in (("--rank", "--lora-rank"), ("--client-ranks", "--client-lora-ranks")):
     p = expect_error(2, small + [old, 4], f"{old} was renamed {new}", 2, f"{old} on the command line")
     c.check(len(flbench_lines(p.stderr)) == 1, f"{old}: one line: {p.stderr}")
+# A global model that diverged while every client's loss stayed finite (FedSRD with rank-16
+# LoRA at the default lr 0.05 on the MLP: its factors reach ~1e21 in round 5, the logits
+# overflow): the evaluation stops every rank with one message; the rows up to that round are
+# in the file, which is not marked complete.
+diverged = f"{args.workdir}/diverged.h5"
+p = expect_error(2, ["--algorithm", "fedsrd", "--lora-rank", 16, "--alpha", 16, "--clients", 400,
+                     "--clients-per-round", 20, "--rounds", 10, "--local-steps", 2, "--eval-every", 1,
+                     "--out", diverged], "the global model diverged", 1, "a diverged global model")
+c.check(len(flbench_lines(p.stderr)) == 1, f"a diverged global model: one line: {p.stderr[-600:]}")
+with h5py.File(diverged, "r") as f:
+    loss = f["rounds"]["test_loss"][:]
+    c.check("completed_rounds" not in f.attrs and len(loss) < 10 and not np.isfinite(loss[-1]),
+            f"a diverged global model: {len(loss)} rows written, the last loss {loss[-1]}, not marked complete")
 c.done()

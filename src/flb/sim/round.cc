@@ -129,6 +129,7 @@ RoundRow Round::run(int64_t round) {
   const std::vector<EvalRow> evals = evaluate(round, row);
   note_phase("write");
   write_rows(records, evals, row);
+  stop_if_diverged(round);  // after the rows are written: the file shows the round
   return row;
 }
 
@@ -500,8 +501,7 @@ std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
   row.test_loss = row.test_accuracy = row.val_loss = row.val_accuracy = kNaN;
   row.personal_accuracy = row.personal_global_accuracy = kNaN;
   std::vector<EvalRow> rows;
-  const bool last = round + 1 == config_.rounds;
-  if ((round + 1) % config_.eval_every != 0 && !last) return rows;
+  if (!evaluates(round)) return rows;
   load_global(setup_);
   const std::vector<DomainEval> evals = evaluate_shared(*setup_.task, transport_);  // empty but on rank 0
   if (transport_.rank() == 0) {
@@ -509,6 +509,10 @@ std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
     for (size_t d = 0; d < evals.size(); ++d) {
       rows.push_back({round, static_cast<int64_t>(d), evals[d].in_domain, evals[d].loss, evals[d].accuracy,
                       evals[d].loss_se, evals[d].validation});
+      if (!std::isfinite(evals[d].loss) && diverged_.empty())
+        diverged_ = "round " + std::to_string(round + 1) + ": the global model diverged: its loss on " +
+                    (evals[d].validation ? std::string("the validation split") : "'" + evals[d].domain + "'") +
+                    " is " + std::to_string(evals[d].loss) + " (the clients' losses were finite); lower --lr";
       if (evals[d].validation) {
         row.val_loss = evals[d].loss;
         row.val_accuracy = evals[d].accuracy;
@@ -528,6 +532,19 @@ std::vector<EvalRow> Round::evaluate(int64_t round, RoundRow& row) {
   }
   row.eval = phase.seconds();
   return rows;
+}
+
+bool Round::evaluates(int64_t round) const {
+  return (round + 1) % config_.eval_every == 0 || round + 1 == config_.rounds;
+}
+
+// After an evaluation: a global model whose loss is not finite (clients
+// whose losses stayed finite can still send a model whose logits overflow)
+// stops the run on every rank, with rank 0's message, instead of training
+// on from it. Evaluation rounds only: one flag travels.
+void Round::stop_if_diverged(int64_t round) {
+  if (!evaluates(round) || !transport_.any(!diverged_.empty())) return;
+  throw CollectiveError(transport_.rank() == 0 ? diverged_ : "stopped by rank 0");
 }
 
 // Rank 0: each client's download and virtual times from the ledger (a

@@ -95,7 +95,9 @@ class Round {
                                          RoundRow& row);
   std::vector<uint8_t> server_step(int64_t round, const std::function<compress::Payload()>& step);
   void broadcast_and_apply(int64_t round, std::vector<uint8_t>& download, RoundRow& row);
+  bool evaluates(int64_t round) const;
   std::vector<EvalRow> evaluate(int64_t round, RoundRow& row);
+  void stop_if_diverged(int64_t round);
   void write_rows(std::vector<ClientRecord>& records, const std::vector<EvalRow>& evals, RoundRow& row);
   void time_clients(std::vector<ClientRecord>& records);
   void finish_clock(const std::vector<ClientRecord>& records, RoundRow& row);
@@ -113,6 +115,7 @@ class Round {
   RowSink& sink_;
   int64_t hosted_sample_bytes_ = 0;
   std::string stop_reason_;  // rank 0: why decode_and_aggregate produced no broadcast
+  std::string diverged_;     // rank 0: the evaluation found a loss that is not finite (evaluate)
   std::vector<DiagnosticRow> diagnostics_;  // rank 0: this round's /server_diagnostics rows
   std::vector<ClientEvalRow> client_evals_;  // rank 0: this round's /client_eval rows (--personal-fraction)
   double last_test_loss_, last_test_accuracy_;
