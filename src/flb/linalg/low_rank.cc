@@ -393,18 +393,28 @@ torch::Tensor right_pinv_delta(const TruncatedDelta& t, const torch::Tensor& A, 
   return apply_q(t.qb, t.tau_b, Y.to(t.qb.scalar_type()));
 }
 
-}  // namespace
-
-torch::Tensor base_left_pinv_delta(const SharedBaseSum& s, int64_t k, TruncationReport* report) {
+// The checked solves of either sum (SharedBaseSum, FoldedBaseSum).
+template <class Sum>
+torch::Tensor checked_left(const Sum& s, int64_t k, TruncationReport* report) {
   validate(s);
   check_rank(k, s.B.size(0), s.A.size(1), "base_left_pinv_delta");
   return left_pinv_delta(truncated_delta(s, k), s.B, report);
 }
 
-torch::Tensor base_right_pinv_delta(const SharedBaseSum& s, int64_t k, TruncationReport* report) {
+template <class Sum>
+torch::Tensor checked_right(const Sum& s, int64_t k, TruncationReport* report) {
   validate(s);
   check_rank(k, s.B.size(0), s.A.size(1), "base_right_pinv_delta");
   return right_pinv_delta(truncated_delta(s, k), s.A, report);
+}
+
+}  // namespace
+
+torch::Tensor base_left_pinv_delta(const SharedBaseSum& s, int64_t k, TruncationReport* report) {
+  return checked_left(s, k, report);
+}
+torch::Tensor base_right_pinv_delta(const SharedBaseSum& s, int64_t k, TruncationReport* report) {
+  return checked_right(s, k, report);
 }
 
 void validate(const FoldedBaseSum& f) {
@@ -473,15 +483,10 @@ FoldedBaseSum merge(const std::vector<FoldedBaseSum>& folds, double scale) {
 }
 
 torch::Tensor base_left_pinv_delta(const FoldedBaseSum& f, int64_t k, TruncationReport* report) {
-  validate(f);
-  check_rank(k, f.B.size(0), f.A.size(1), "base_left_pinv_delta");
-  return left_pinv_delta(truncated_delta(f, k), f.B, report);
+  return checked_left(f, k, report);
 }
-
 torch::Tensor base_right_pinv_delta(const FoldedBaseSum& f, int64_t k, TruncationReport* report) {
-  validate(f);
-  check_rank(k, f.B.size(0), f.A.size(1), "base_right_pinv_delta");
-  return right_pinv_delta(truncated_delta(f, k), f.A, report);
+  return checked_right(f, k, report);
 }
 
 LowRankSum as_low_rank_sum(const FoldedBaseSum& f) {

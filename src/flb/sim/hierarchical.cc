@@ -197,4 +197,19 @@ UnpackedFold unpack_fold(const uint8_t* data, size_t size, int rank) {
   return u;
 }
 
+std::vector<algo::RankFold> unpack_folds(const comm::Gathered& gathered, Tallies& total) {
+  std::vector<algo::RankFold> folds;
+  for (size_t r = 0; r + 1 < gathered.offsets.size(); ++r) {
+    const uint64_t from = gathered.offsets[r], to = gathered.offsets[r + 1];
+    UnpackedFold u = unpack_fold(gathered.bytes.data() + from, to - from, static_cast<int>(r));
+    total.accepted += u.tallies.accepted;
+    total.rejected += u.tallies.rejected;
+    total.parts += u.tallies.parts;
+    total.scalar_parts += u.tallies.scalar_parts;
+    total.clipped += u.tallies.clipped;
+    folds.push_back(std::move(u.fold));
+  }
+  return folds;
+}
+
 }  // namespace flb::sim

@@ -40,6 +40,7 @@
 
 #include "flb/algo/algorithm.h"
 #include "flb/algo/rank_fold.h"
+#include "flb/comm/transport.h"
 
 namespace flb::sim {
 
@@ -80,5 +81,9 @@ struct UnpackedFold {
   Tallies tallies;
 };
 UnpackedFold unpack_fold(const uint8_t* data, size_t size, int rank);
+
+// Rank 0: every rank's fold from the gathered buffers, in rank order; their
+// tallies added into `total`. Throws as unpack_fold.
+std::vector<algo::RankFold> unpack_folds(const comm::Gathered& gathered, Tallies& total);
 
 }  // namespace flb::sim

@@ -436,19 +436,9 @@ std::vector<uint8_t> Round::aggregate_reduced(int64_t round, const std::vector<C
   std::vector<uint8_t> download = server_step(round, [&] {
     check_losses(records);
     auto* folding = dynamic_cast<algo::FoldsPerRank*>(setup_.algorithm.get());
-    std::vector<algo::RankFold> folds;
-    Tallies t = folding ? Tallies{} : tallies_of(in.reduced, setup_.global);
-    if (folding)
-      for (int r = 0; r < transport_.size(); ++r) {
-        const size_t from = in.folds.offsets[static_cast<size_t>(r)], to = in.folds.offsets[static_cast<size_t>(r) + 1];
-        UnpackedFold u = unpack_fold(in.folds.bytes.data() + from, to - from, r);
-        t.accepted += u.tallies.accepted;
-        t.rejected += u.tallies.rejected;
-        t.parts += u.tallies.parts;
-        t.scalar_parts += u.tallies.scalar_parts;
-        t.clipped += u.tallies.clipped;
-        folds.push_back(std::move(u.fold));
-      }
+    Tallies t;
+    const std::vector<algo::RankFold> folds = folding ? unpack_folds(in.folds, t) : std::vector<algo::RankFold>{};
+    if (!folding) t = tallies_of(in.reduced, setup_.global);
     row.rejected = static_cast<int64_t>(t.rejected);
     row.parts = static_cast<int64_t>(t.parts);
     row.scalar_parts = static_cast<int64_t>(t.scalar_parts);
