@@ -8,6 +8,8 @@
                                                  # per ALG, the lr of ALG_lrX.h5 with the best
                                                  # validation score (pick_lr): lines "ALG LR SCORE"
                                                  # (run-issue3.sh tune-lr; run-lm.sh tune: --by val_loss)
+    issue3.py clients DIR ALG...                 # /client_eval of DIR/ALG_seedN.h5 at the last evaluation:
+                                                 # per-client statistics, mean ± sd over the seeds (client_table)
 
 Every number of the report is read from the result files (analyze.py's
 summary JSON and the .h5 files); nothing is re-run. Run with /usr/bin/python3
@@ -193,6 +195,50 @@ def pick_lr(tune_dir, algorithms, by="val_accuracy"):
     return 1 if failed else 0
 
 
+def client_table(run_dir, algorithms):
+    """Markdown: per algorithm, over the clients of each seed's last
+    evaluation (/client_eval, --personal-fraction), the mean and the 10th
+    percentile (linear interpolation) of the personalised accuracy and of
+    the global model's on the same slices, and the share of clients whose
+    personalised model scores strictly higher; each as mean ± sample sd
+    over the seeds DIR/ALG_seedN.h5, with the seeds and the run's lr."""
+    import h5py
+    import numpy as np
+    print(f"Over the clients of the last evaluation, mean ± sd over the seeds (`issue3.py clients {run_dir}`):")
+    print()
+    print("| method | seeds | lr | personal acc, mean | 10th percentile client | global model on the slices, mean | "
+          "10th percentile | clients better off personalised |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    failed = 0
+    for a in algorithms:
+        stats, seeds, lrs = [], [], set()
+        for name in sorted(os.listdir(run_dir)):
+            if not (name.startswith(f"{a}_seed") and name.endswith(".h5")):
+                continue
+            with h5py.File(os.path.join(run_dir, name), "r") as f:
+                if "completed_rounds" not in f.attrs or "client_eval" not in f:
+                    continue
+                cfg = tomllib.loads(f.attrs["config_toml"].decode() if isinstance(f.attrs["config_toml"], bytes)
+                                    else f.attrs["config_toml"])
+                e = f["client_eval"]
+                last = e["round"][()] == e["round"][()].max()
+                mine, glob = e["personal_accuracy"][()][last], e["global_accuracy"][()][last]
+            seeds.append(int(cfg["seed"]))
+            lrs.add(cfg["lr"])
+            stats.append([mine.mean(), np.percentile(mine, 10), glob.mean(), np.percentile(glob, 10),
+                          float(np.mean(mine > glob))])
+        if not stats:
+            print(f"issue3.py clients: no finished run with /client_eval for {a} in {run_dir}", file=sys.stderr)
+            failed += 1
+            continue
+        x = np.array(stats)
+        sd = x.std(axis=0, ddof=1) if len(stats) > 1 else np.full(x.shape[1], np.nan)
+        cell = lambda j: f"{100 * x[:, j].mean():.1f}% ± {100 * sd[j]:.1f}"
+        print(f"| {a} | {','.join(map(str, sorted(seeds)))} | {'/'.join(f'{v:g}' for v in sorted(lrs))} | "
+              + " | ".join(cell(j) for j in range(5)) + " |")
+    return 1 if failed else 0
+
+
 def main(argv):
     if len(argv) >= 3 and argv[0] == "merge":
         return merge(argv[1], argv[2:])
@@ -202,6 +248,8 @@ def main(argv):
         return pick_lr(argv[3], argv[4:], argv[2])
     if len(argv) >= 3 and argv[0] == "pick-lr" and argv[1] != "--by":
         return pick_lr(argv[1], argv[2:])
+    if len(argv) >= 3 and argv[0] == "clients":
+        return client_table(argv[1], argv[2:])
     if len(argv) >= 3 and argv[0] == "report":
         return report(argv[1], argv[2:])
     sys.exit(__doc__)

@@ -268,6 +268,37 @@ def check_seeds(a, tmp):
           f"the table's caption and a row as mean ± sd and ± 95%:\n{r.stdout[-900:]}")
 
 
+def check_clients(a, tmp):
+    """scripts/issue3.py clients on copies of run `a` with a /client_eval
+    written here: two seeds of 10 clients at the last evaluation (an earlier
+    evaluation that must be ignored), against statistics worked out by hand."""
+    d = os.path.join(tmp, "clients")
+    os.makedirs(d)
+    for seed in (1, 2):
+        path = os.path.join(d, f"pfedloru_seed{seed}.h5")
+        shutil.copy(a, path)
+        with h5py.File(path, "a") as f:
+            toml = f.attrs["config_toml"]
+            toml = toml.decode() if isinstance(toml, bytes) else toml
+            f.attrs["config_toml"] = "\n".join(f"seed={seed}" if l.startswith("seed=") else l for l in toml.splitlines())
+            if "client_eval" in f:
+                del f["client_eval"]
+            e = f.create_group("client_eval")
+            mine = [0.1 * i + 0.1 * (seed - 1) for i in range(10)]  # seed 1: 0.0 .. 0.9; seed 2: 0.1 .. 1.0
+            e["round"] = [0] * 10 + [7] * 10
+            e["personal_accuracy"] = [1.0] * 10 + mine
+            e["global_accuracy"] = [0.0] * 10 + [0.5] * 10
+    py = os.path.join(os.path.dirname(__file__), "../../scripts/issue3.py")
+    r = subprocess.run([sys.executable, py, "clients", d, "pfedloru"], capture_output=True, text=True)
+    row = [l for l in r.stdout.splitlines() if l.startswith("| pfedloru |")]
+    # personal mean 0.45, 0.55; 10th percentile 0.09, 0.19 (linear); global 0.5; better: 4/10, 5/10; sd 0.0707
+    want = "| 50.0% ± 7.1 | 14.0% ± 7.1 | 50.0% ± 0.0 | 50.0% ± 0.0 | 45.0% ± 7.1 |"
+    check(r.returncode == 0 and len(row) == 1 and row[0].startswith("| pfedloru | 1,2 |") and row[0].endswith(want),
+          f"clients: {row} ends with {want!r} ({r.stderr.strip()})")
+    r = subprocess.run([sys.executable, py, "clients", d, "fedavg"], capture_output=True, text=True)
+    check(r.returncode == 1 and "no finished run" in r.stderr, f"clients without runs: exit 1 ({r.stderr.strip()})")
+
+
 def check_pick_lr(a, tmp):
     """scripts/issue3.py pick-lr (run-issue3.sh tune-lr) on copies of run `a`
     with validation curves written here: the rate with the best mean of its
@@ -391,6 +422,7 @@ def main():
         check_downloads(a)
         check_seeds(a, tmp)
         check_pick_lr(a, tmp)
+        check_clients(a, tmp)
 
         # 5. Rejections: not HDF5, HDF5 but not flbench, unknown schema version.
         not_h5 = os.path.join(tmp, "notes.h5")

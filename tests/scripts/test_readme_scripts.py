@@ -217,9 +217,11 @@ def check_run_lm(tmp):
 def check_run_availability(tmp):
     out = os.path.join(tmp, "availability")
     text = run("run-availability.sh", [os.path.join(SRC, "scripts/run-availability.sh")],
-               env={"FLBENCH": FLBENCH, "OUT": out, "RUN_FLAGS": "--rounds 3"})
-    expect("run-availability.sh", complete(os.path.join(out, "windows.h5")) and complete(os.path.join(out, "always.h5"))
-           and "windows: virtual" in text and "always: virtual" in text, "both runs complete, and their summary")
+               env={"FLBENCH": FLBENCH, "OUT": out, "RUN_FLAGS": "--rounds 3", "SEEDS": "1 2"})
+    expect("run-availability.sh", all(complete(os.path.join(out, f"{n}_seed{k}.h5")) for n in ("windows", "always")
+                                      for k in (1, 2))
+           and "windows: virtual" in text and "always: virtual" in text and "(seeds 1 2)" in text,
+           "both runs on both seeds complete, and their summary over the seeds")
 
 
 def check_run_downloads(tmp):
