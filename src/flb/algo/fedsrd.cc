@@ -370,10 +370,7 @@ class FedSrd : public LoraAlgorithm, public FoldsPerRank {
   // Per tensor, the fraction of its elements the uploads left out,
   // averaged over the uploads: one pass over every upload's parts.
   static std::vector<double> mean_dropped(const std::vector<Upload>& uploads, size_t tensors) {
-    std::vector<double> sum(tensors, 0.0);
-    for (const Upload& u : uploads)
-      for (const compress::Part& part : u.payload.parts)
-        sum.at(part.tensor) += 1.0 - static_cast<double>(part.count()) / static_cast<double>(part.numel);
+    std::vector<double> sum = dropped_sums(uploads, tensors);
     for (double& s : sum) s = uploads.empty() ? 0.0 : s / static_cast<double>(uploads.size());
     return sum;
   }

@@ -5,14 +5,19 @@
 
 namespace flb::algo {
 
+std::vector<double> dropped_sums(const std::vector<Upload>& uploads, size_t tensors) {
+  std::vector<double> sum(tensors, 0.0);
+  for (const Upload& u : uploads)
+    for (const compress::Part& part : u.payload.parts)
+      sum.at(part.tensor) += 1.0 - static_cast<double>(part.count()) / static_cast<double>(part.numel);
+  return sum;
+}
+
 RankFold fold_uploads(const LoraAlgorithm& algorithm, const std::vector<Upload>& uploads, const Tensors& global) {
   torch::NoGradGuard no_grad;
   RankFold fold;
   fold.uploads = static_cast<double>(uploads.size());
-  fold.dropped.assign(global.size(), 0.0);
-  for (const Upload& u : uploads)
-    for (const compress::Part& part : u.payload.parts)
-      fold.dropped.at(part.tensor) += 1.0 - static_cast<double>(part.count()) / static_cast<double>(part.numel);
+  fold.dropped = dropped_sums(uploads, global.size());
   const std::vector<Tensors> deltas = upload_deltas(uploads, global);
   for (size_t l = 0; l < algorithm.slots().size(); ++l) {
     const size_t ia = algorithm.a_index(l), ib = algorithm.b_index(l);

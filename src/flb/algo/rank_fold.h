@@ -41,6 +41,10 @@ struct RankFold {
   double uploads = 0;
 };
 
+// Per tensor of `tensors`, the sum over the uploads of the fraction of its
+// elements each left out (FedSRD's upload sparsity; a fold's `dropped`).
+std::vector<double> dropped_sums(const std::vector<Upload>& uploads, size_t tensors);
+
 // Every rank: the fold of `uploads` (its accepted uploads, ascending client
 // id) for every layer of `algorithm`. No uploads: s = 0, a = b = 0 and an
 // empty pair.

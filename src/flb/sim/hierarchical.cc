@@ -19,6 +19,16 @@ int64_t total_numel(const algo::Tensors& global) {
 
 }  // namespace
 
+Tallies& Tallies::operator+=(const Tallies& t) {
+  weight += t.weight;
+  accepted += t.accepted;
+  rejected += t.rejected;
+  parts += t.parts;
+  scalar_parts += t.scalar_parts;
+  clipped += t.clipped;
+  return *this;
+}
+
 RankSum rank_sum(const algo::Algorithm& algorithm, const std::vector<algo::Upload>& uploads, const algo::Tensors& global,
                  const Tallies& t) {
   torch::NoGradGuard no_grad;
@@ -202,11 +212,7 @@ std::vector<algo::RankFold> unpack_folds(const comm::Gathered& gathered, Tallies
   for (size_t r = 0; r + 1 < gathered.offsets.size(); ++r) {
     const uint64_t from = gathered.offsets[r], to = gathered.offsets[r + 1];
     UnpackedFold u = unpack_fold(gathered.bytes.data() + from, to - from, static_cast<int>(r));
-    total.accepted += u.tallies.accepted;
-    total.rejected += u.tallies.rejected;
-    total.parts += u.tallies.parts;
-    total.scalar_parts += u.tallies.scalar_parts;
-    total.clipped += u.tallies.clipped;
+    total += u.tallies;
     folds.push_back(std::move(u.fold));
   }
   return folds;

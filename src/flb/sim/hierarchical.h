@@ -54,6 +54,7 @@ struct RankSum {
 // Tallies carried with the sums (they add across ranks like the sums).
 struct Tallies {
   double weight = 0, accepted = 0, rejected = 0, parts = 0, scalar_parts = 0, clipped = 0;
+  Tallies& operator+=(const Tallies& t);
 };
 
 // S_r, counts and tallies of this rank's accepted uploads.
