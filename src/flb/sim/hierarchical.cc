@@ -104,6 +104,7 @@ namespace {
 constexpr uint64_t kFoldMagic = 0x31444c4f46424c46ull;  // "FLBFOLD1"
 
 void put(std::vector<uint8_t>& out, const void* data, size_t bytes) {
+  if (bytes == 0) return;  // an empty tensor's data pointer may be null
   const auto* p = static_cast<const uint8_t*>(data);
   out.insert(out.end(), p, p + bytes);
 }
@@ -143,6 +144,7 @@ class FoldReader {
  private:
   void take(void* out, size_t bytes) {
     if (bytes > size_ - at_) fail("it ends early");
+    if (bytes == 0) return;  // an empty tensor's data pointer may be null, which memcpy must not see
     std::memcpy(out, data_ + at_, bytes);
     at_ += bytes;
   }
