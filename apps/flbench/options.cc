@@ -148,6 +148,11 @@ void add_training_options(CLI::App& app, flb::RunConfig& c) {
   app.add_option("--momentum", c.train.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->group("Local training");
   app.add_option("--weight-decay", c.train.weight_decay, "Weight decay (L2 for sgd, decoupled for adamw)")
       ->check(CLI::Range(0.0, 1.0))->group("Local training");
+  app.add_option("--client-batch", c.train.client_batch,
+                 "Clients a rank trains at once as one batched model (stacked weights, grouped convolutions): "
+                 "fashion-mnist mlp, cnn, cnn-lbgm with fedavg, top-k or lbgm; equal to one at a time up to "
+                 "float rounding. 1: one client at a time")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}))->group("Local training");
 }
 
 // Run: device, output, checkpoints.

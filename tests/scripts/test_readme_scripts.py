@@ -144,6 +144,15 @@ def check_fold(tmp):
            f"{out}: flexlora and fedsrd, central and hierarchical, at 20 and 200 clients per round")
 
 
+def check_client_batch(tmp):
+    out = os.path.join(tmp, "client_batch.md")
+    run("client_batch.sh", [os.path.join(SRC, "scripts/bench/client_batch.sh"), "2"],
+        env={"FLBENCH": FLBENCH, "OUT": out, "MODELS": "mlp", "KS": "1 5"})
+    rows = [l for l in open(out) if l.startswith("| mlp |")] if os.path.exists(out) else []
+    expect("client_batch.sh", len(rows) == 2 and all(re.match(r"^\| mlp \| [15] \|( [0-9.]+ \|){5}$", l) for l in rows),
+           f"{out}: a row of numbers for K = 1 and 5")
+
+
 def check_run_issue3(tmp):
     out = os.path.join(tmp, "issue3")
     env = {"FLBENCH": FLBENCH, "OUT": out, "SETTINGS": "A", "ALGS": "fedavg lbgm-d0.2", "EXTRA_A": "",
@@ -253,7 +262,7 @@ def main():
                "scripts/bench/overhead.sh": check_overhead, "scripts/bench/llama_train.sh": check_llama_train,
                "scripts/bench/server_step.sh": check_server_step, "scripts/bench/flcomm.sh": check_flcomm,
                "scripts/bench/scaling.sh": check_scaling,
-               "scripts/bench/fold.sh": check_fold,
+               "scripts/bench/fold.sh": check_fold, "scripts/bench/client_batch.sh": check_client_batch,
                "scripts/run-issue3.sh": check_run_issue3,
                "scripts/run-lm.sh": check_run_lm, "scripts/quickstart.sh": check_quickstart,
                "scripts/run-availability.sh": check_run_availability, "scripts/run-downloads.sh": check_run_downloads}

@@ -86,6 +86,12 @@ class Algorithm {
   // (sim/personal_eval.h) then scores each client's own model too.
   virtual bool personalises() const { return false; }
 
+  // Whether a client's local training is plain training of trainable()
+  // from the global values: no load_client, regularizer or after_step, and
+  // trainable() is every model parameter. Such clients can be trained K at
+  // a time as one batched model (--client-batch, sim/batched_trainer.h).
+  virtual bool plain_local_training() const { return false; }
+
   // An extra loss term added to each local step (FedProx's proximal term);
   // an undefined tensor for none.
   virtual torch::Tensor regularizer(const Tensors& params, const Tensors& global) { return {}; }

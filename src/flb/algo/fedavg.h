@@ -9,6 +9,7 @@ namespace flb::algo {
 class FedAvg final : public Algorithm {
  public:
   Tensors trainable(torch::nn::Module& model) override;
+  bool plain_local_training() const override { return true; }
   compress::Payload encode_upload(const ClientContext& ctx, const Tensors& global, const Tensors& local) override;
   // The bytes of encode_upload's payload, each delta computed straight
   // into `out` (no temporary tensor, no copy).

@@ -51,6 +51,7 @@ class Lbgm : public Algorithm {
         ratio_(topk.ratio) {}
   std::string name() const override { return topk_ ? "lbgm+topk" : "lbgm"; }
   Tensors trainable(torch::nn::Module& model) override { return model.parameters(); }
+  bool plain_local_training() const override { return true; }
 
   // Each tensor exactly once: in full (dense, or sparse under top-k) or as
   // one scalar rho.

@@ -19,6 +19,7 @@ class TopK : public Algorithm {
  public:
   TopK(double ratio, bool error_feedback) : ratio_(ratio), error_feedback_(error_feedback) {}
   Tensors trainable(torch::nn::Module& model) override { return model.parameters(); }
+  bool plain_local_training() const override { return true; }
   compress::WireSchema upload_schema(const Tensors& tensors) const override {
     return compress::WireSchema::uniform(wire_id(), numels(tensors), compress::kSparseOnly);
   }

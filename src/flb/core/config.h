@@ -56,6 +56,8 @@ struct TrainConfig {
   std::string optimizer = "sgd";   // sgd | adamw
   double momentum = 0.9;           // sgd
   double weight_decay = 0.0;
+  // Clients a rank trains at once as one batched model (sim/batched_trainer.h); 1: one at a time.
+  int64_t client_batch = 1;
 };
 
 // Options a plug-in parsed for itself (the algorithm's: algo/options.h).

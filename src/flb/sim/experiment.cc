@@ -164,8 +164,8 @@ MemoryRow memory_row(const Run& run, const Round& round) {
   MemoryRow m;
   m.rank = run.transport.rank();
   for (const auto& p : s.model().parameters()) (p.requires_grad() ? m.adapters : m.base) += tensor_bytes(p);
-  m.optimizer = s.trainer->state_bytes();
-  m.activations = s.trainer->activation_bytes();
+  m.optimizer = s.trainer->state_bytes() + (s.batched ? s.batched->state_bytes() : 0);
+  m.activations = std::max(s.trainer->activation_bytes(), s.batched ? s.batched->activation_bytes() : int64_t{0});
   m.client_state = round.client_state_bytes();
   return m;
 }

@@ -4,6 +4,11 @@
 
 namespace flb::sim {
 
+int64_t local_step_count(const TrainConfig& config, int64_t samples) {
+  const int64_t steps_per_epoch = (samples + config.batch_size - 1) / config.batch_size;
+  return config.local_steps > 0 ? config.local_steps : config.local_epochs * steps_per_epoch;
+}
+
 LocalTrainer::LocalTrainer(Task& task, std::vector<torch::Tensor> params, const TrainConfig& config, torch::Device device)
     : task_(task),
       params_(std::move(params)),
@@ -20,8 +25,7 @@ LocalResult LocalTrainer::train(const std::vector<int64_t>& samples, uint64_t se
   optimizer_.reset();
   const int64_t n = static_cast<int64_t>(samples.size());
   const int64_t b = config_.batch_size;
-  const int64_t steps_per_epoch = (n + b - 1) / b;
-  const int64_t total_steps = config_.local_steps > 0 ? config_.local_steps : config_.local_epochs * steps_per_epoch;
+  const int64_t total_steps = local_step_count(config_, n);
   Stream stream(seed, StreamPurpose::kClientBatches, static_cast<uint64_t>(client), static_cast<uint64_t>(round));
   // LibTorch's own generator (dropout) restarts per client, so a client's
   // training is the same whichever rank runs it.

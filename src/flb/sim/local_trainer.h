@@ -27,6 +27,10 @@ struct LocalHooks {
   std::function<void()> after_step;            // a projection after every optimiser step
 };
 
+// The steps a client with `samples` samples takes in a round:
+// --local-steps, or --local-epochs times ceil(samples / batch size).
+int64_t local_step_count(const TrainConfig& config, int64_t samples);
+
 class LocalTrainer {
  public:
   // `params` are the tensors to train (others are frozen); they alias the

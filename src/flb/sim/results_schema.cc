@@ -69,7 +69,7 @@ std::vector<metrics::ColumnSpec> client_columns() {
       {"virtual_up_s", F, "virtual seconds of its upload (latency + upload_bytes / uplink)"},
       {"virtual_done_s", F, "when its upload arrived (or would have), in virtual seconds from the round's start; NaN when it dropped out"},
       {"status", I, "0 arrived (aggregated), 1 dropped, 2 late, 3 surplus, 4 offline (sim/arrivals.h)"},
-      {"train_s", F, "wall seconds of its local training on its rank, this machine (not reproducible; --compute-time measured uses it)"},
+      {"train_s", F, "wall seconds of its local training on its rank, this machine (not reproducible; --compute-time measured uses it; under --client-batch K an equal share of its batch's time)"},
   };
 }
 

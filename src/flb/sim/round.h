@@ -104,6 +104,7 @@ class Round {
 
   // Pieces of the steps.
   LocalResult train_client(const algo::ClientContext& ctx);
+  std::vector<LocalResult> train_group(const std::vector<algo::ClientContext>& group);
   void check_losses(const std::vector<ClientRecord>& records) const;
   void keep_diagnostics(int64_t round);
   std::vector<algo::Upload> decode_uploads(const comm::Gathered& uploads, const std::vector<int64_t>& sampled,

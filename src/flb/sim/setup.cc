@@ -57,6 +57,21 @@ void check_trained_float32(const RunConfig& config, const algo::Tensors& trained
                 "ffa-lora, flexlora, fed-dare, fedsrd, fedsrd-e, ...) or --base-dtype float32");
 }
 
+// --client-batch K > 1: the batched trainer, for the tasks, models and
+// algorithms it supports (its constructor checks the model's parameters).
+std::unique_ptr<BatchedTrainer> make_batched_trainer(const RunConfig& config, RunSetup& s) {
+  const int64_t k = config.train.client_batch;
+  if (k <= 1) return nullptr;
+  const std::string flag = "--client-batch " + std::to_string(k);
+  require(config.data.dataset == "fashion-mnist",
+          flag + ": batched clients are built for the fashion-mnist models; --dataset " + config.data.dataset +
+              " trains one client at a time: use --client-batch 1");
+  require(s.algorithm->plain_local_training(),
+          flag + ": --algorithm " + config.algorithm + " shapes each client's training (a low-rank model, a regularizer, "
+              "a projection or private state); batched clients support fedavg, top-k and lbgm: use --client-batch 1");
+  return std::make_unique<BatchedTrainer>(*s.task, config.train.model, s.params, k, config.train, s.device);
+}
+
 }  // namespace
 
 // The order of these steps is part of the results: the model's initial
@@ -81,6 +96,7 @@ RunSetup make_setup(const RunConfig& config, int local_rank, int local_size) {
   check_trained_float32(config, s.params);
   for (const auto& p : s.params) s.global.push_back(p.detach().clone());
   s.trainer = std::make_unique<LocalTrainer>(*s.task, s.params, config.train, s.device);
+  s.batched = make_batched_trainer(config, s);
   s.upload_schema = s.algorithm->upload_schema(s.params);
   s.download_schema = s.algorithm->download_schema(s.params);
   // The dense catch-up in the wire format: a part per global tensor.

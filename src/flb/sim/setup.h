@@ -22,6 +22,7 @@
 #include "flb/algo/algorithm.h"
 #include "flb/compress/wire_format.h"
 #include "flb/core/config.h"
+#include "flb/sim/batched_trainer.h"
 #include "flb/sim/local_trainer.h"
 #include "flb/sim/task.h"
 #include "flb/sim/virtual_clock.h"
@@ -36,6 +37,7 @@ struct RunSetup {
   algo::Tensors params;                        // the trained tensors: the model's own parameters
   algo::Tensors global;                        // the global state: detached copies of params
   std::unique_ptr<LocalTrainer> trainer;       // trains params on one client at a time
+  std::unique_ptr<BatchedTrainer> batched;     // --client-batch K > 1: trains K clients at once (else null)
   compress::WireSchema upload_schema;          // what every upload must match (the algorithm's)
   compress::WireSchema download_schema;        // what the broadcast must match
   VirtualClock clock;                          // virtual time and the downloads' ledger (rank 0 keeps it)
