@@ -143,8 +143,8 @@ TEST_P(BatchedEqualsSequential, EveryClientsValuesLossAndStepsMatch) {
   // each entry's step by its own gradient's size, so an entry whose
   // gradient is at rounding level (a nearly dead unit of a client with two
   // steps) moves by a different fraction of lr: per entry it differs by
-  // up to ~1e-2 of the largest update, as it would between any two BLAS,
-  // and per tensor by ~4e-5 here (so AdamW's per-tensor tolerance is 1e-3).
+  // up to ~2e-2 of the largest update, as it would between any two BLAS,
+  // and per tensor by ~6e-5 here (so AdamW's per-tensor tolerance is 1e-3).
   const double kNormTolerance = tc.optimizer == "sgd" ? 1e-4 : 1e-3, kEntryTolerance = 1e-4;
   double worst_norm = 0, worst_entry = 0, worst_loss = 0;
   for (size_t c = 0; c < 5; ++c) {
