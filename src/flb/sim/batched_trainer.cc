@@ -136,7 +136,8 @@ std::vector<LocalResult> BatchedTrainer::train(const std::vector<int64_t>& clien
     load_batches(step);
     for (auto& p : stacked_) p.mutable_grad() = torch::Tensor();
     meter_.begin();
-    const torch::Tensor logits = model::batched_forward(model_, stacked_, x_, model::default_conv_mode(x_.device()));  // (K, B, classes)
+    const torch::Tensor logits =  // (K, B, classes)
+        model::batched_forward(model_, stacked_, x_, model::default_conv_mode(x_.device()));
     const torch::Tensor each = F::cross_entropy(logits.flatten(0, 1), y_.flatten(),
                                                 F::CrossEntropyFuncOptions().reduction(torch::kNone));
     // sum_j (client j's mean loss over its batch): slice j's gradient is client j's own
