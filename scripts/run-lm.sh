@@ -37,7 +37,7 @@
 # CORPORA (default corpora), PRETRAIN_STEPS (1500),
 # RUN_FLAGS (flags appended to every run, e.g. "--rounds 2": ctest's quick run),
 # AGG_WEIGHTS (samples), LRS ("0.0005 0.001 0.002 0.005"), VAL (0.05),
-# TUNE_ROUNDS (20), SEEDS ("1 2 3"), EVAL_SEQUENCES (2000).
+# TUNE_ROUNDS (20), SEEDS ("1 2 3"), EVAL_SEQUENCES (10000: more than any held-out set has).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -60,7 +60,7 @@ LRS=${LRS:-"0.0005 0.001 0.002 0.005"}
 VAL=${VAL:-0.05}
 TUNE_ROUNDS=${TUNE_ROUNDS:-20}
 read -r -a SEED_LIST <<<"${SEEDS:-1 2 3}"
-EVAL_SEQUENCES=${EVAL_SEQUENCES:-2000}
+EVAL_SEQUENCES=${EVAL_SEQUENCES:-10000}
 read -r -a RUN_FLAGS <<<"${RUN_FLAGS:-}"
 PY=/usr/bin/python3
 [ -x "$FLB" ] || scripts/build.sh
