@@ -3,7 +3,7 @@
 //   start_round     under availability windows (sim/availability.h): when
 //                   the round starts and who is online then
 //   sample          the round's clients, the same list on every rank
-//   train_and_encode  each rank trains its sampled clients from the global
+//   train_and_encode  (round_training.cc) each rank trains its sampled clients from the global
 //                   state and encodes their uploads into one buffer; each
 //                   client's ClientRecord (rank, samples, loss, bytes, ...)
 //   exchange_records  every rank's records to rank 0
