@@ -76,7 +76,8 @@ ConvMode default_conv_mode(const torch::Device& device) { return device.is_cuda(
 
 torch::Tensor batched_forward(const std::string& model, const std::vector<torch::Tensor>& stacked, const torch::Tensor& x,
                               ConvMode mode) {
-  require(stacked.size() == batched_parameter_names(model).size(), "batched_forward: wrong parameter count");
+  // per step: the parameter list was checked once, by the caller (BatchedTrainer's constructor)
+  require(stacked.size() == (model == "mlp" ? 6u : 8u), "batched_forward: wrong parameter count");
   const torch::Tensor logits = model == "mlp" ? mlp_forward(stacked, x) : two_conv_forward(stacked, x, mode);
   return logits.transpose(1, 2);  // (K, B, classes)
 }
