@@ -87,9 +87,9 @@ class Algorithm {
   virtual bool personalises() const { return false; }
 
   // Whether a client's local training is plain training of trainable()
-  // from the global values: no load_client, regularizer or after_step, and
-  // trainable() is every model parameter. Such clients can be trained K at
-  // a time as one batched model (--client-batch, sim/batched_trainer.h).
+  // from the global values: no load_client, regularizer or after_step.
+  // Such clients can be trained K at a time (--client-batch,
+  // sim/batched_trainer.h, which checks the model can).
   virtual bool plain_local_training() const { return false; }
 
   // An extra loss term added to each local step (FedProx's proximal term);

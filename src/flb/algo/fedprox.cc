@@ -20,6 +20,7 @@ class FedProx : public FedIT {
  public:
   FedProx(const LoraOptions& c, const ProxOptions& prox, uint64_t seed) : FedIT(c, seed), mu_(prox.mu) {}
 
+  bool plain_local_training() const override { return false; }  // the proximal term shapes each client's steps
   torch::Tensor regularizer(const Tensors& params, const Tensors& global) override {
     if (mu_ == 0 || params.empty()) return {};
     torch::Tensor sum = (params[0] - global[0].detach()).pow(2).sum();

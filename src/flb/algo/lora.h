@@ -76,6 +76,8 @@ class LoraAlgorithm : public Algorithm {
   // REQUIRES: the model was built with model_spec(); throws flb::Error when
   // it has no LowRankLayer or one with more than one pair.
   Tensors trainable(torch::nn::Module& model) override;
+  // Clients train their factors plainly (FedProx overrides this back).
+  bool plain_local_training() const override { return true; }
 
   // One slot per LoRA layer, in module order (valid after trainable()).
   const std::vector<LoraSlot>& slots() const { return slots_; }

@@ -93,6 +93,7 @@ class FactorizedLinear : public FactorizedBase {
   torch::Tensor forward(const torch::Tensor& x) override {
     auto y = base_linear(x, w_, b_);  // (..., out)
     const auto xin = path_input(x);
+    if (clients_ > 0) return y + scale_ * client_paths(xin);
     for (size_t p = 0; p < u_.size(); ++p) y = y + scale_ * F::linear(F::linear(xin, d_[p]), u_[p]);
     return y;
   }
@@ -100,6 +101,35 @@ class FactorizedLinear : public FactorizedBase {
     torch::NoGradGuard no_grad;
     return scale_ * torch::mm(up(p), down(p));  // (out, in)
   }
+  void set_client_factors(const torch::Tensor& up, const torch::Tensor& down) override {
+    clients_ = up.defined() ? up.size(0) : down.defined() ? down.size(0) : 0;
+    if (clients_ == 0) {
+      up_k_ = down_k_ = torch::Tensor();
+      return;
+    }
+    require(u_.size() == 1, "multi-adapter mode: the layer has " + std::to_string(u_.size()) + " pairs, not one");
+    const auto want = [&](const torch::Tensor& t, const torch::Tensor& own) {
+      return !t.defined() || (t.dim() == 3 && t.size(0) == clients_ && t.size(1) == own.size(0) && t.size(2) == own.size(1));
+    };
+    require(want(up, u_[0]) && want(down, d_[0]), "multi-adapter mode: the factor stacks are not (K, out, r) and (K, r, in)");
+    up_k_ = up;
+    down_k_ = down;
+  }
+
+ private:
+  // Each client's D_k then U_k on its own rows: (K n, ..., in) -> (K n, ..., out).
+  torch::Tensor client_paths(const torch::Tensor& x) {
+    require(x.size(0) % clients_ == 0, "multi-adapter mode: " + std::to_string(x.size(0)) + " inputs for " +
+                                           std::to_string(clients_) + " clients");
+    const auto h = x.reshape({clients_, -1, x.size(-1)});  // (K, n ..., in)
+    const auto r = down_k_.defined() ? torch::bmm(h, down_k_.transpose(1, 2)) : F::linear(h, d_[0]);
+    const auto z = up_k_.defined() ? torch::bmm(r, up_k_.transpose(1, 2)) : F::linear(r, u_[0]);
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape.back() = z.size(-1);
+    return z.reshape(shape);
+  }
+  int64_t clients_ = 0;
+  torch::Tensor up_k_, down_k_;
 };
 
 class FactorizedConv : public FactorizedBase {
@@ -128,6 +158,12 @@ class FactorizedConv : public FactorizedBase {
 };
 
 }  // namespace
+
+void LowRankLayer::set_client_factors(const torch::Tensor& up, const torch::Tensor& down) {
+  if (!up.defined() && !down.defined()) return;  // one adapter: what the layer always has
+  throw Error("multi-adapter mode (--client-batch) is built for linear LoRA layers; a low-rank convolution trains one "
+              "client at a time: use --client-batch 1");
+}
 
 torch::Tensor frozen_linear(const torch::Tensor& x, const torch::Tensor& w) {
   if (w.scalar_type() == x.scalar_type()) return F::linear(x, w);

@@ -42,6 +42,15 @@ class LowRankLayer {
   virtual double scale() const = 0;           // s = alpha / r
   // s * U_p D_p in W's layout (no gradient).
   virtual torch::Tensor delta(int pair) = 0;
+
+  // Multi-adapter mode (--client-batch, sim/batched_trainer.h), as mLoRA
+  // and S-LoRA batch adapters: K clients' pair-0 factors, up (K, out, r)
+  // and down (K, r, in); an undefined one is the layer's own, shared by all
+  // K. While set, forward() takes K n inputs along its first dimension,
+  // rows [k n, (k + 1) n) client k's, and gives each the frozen base plus
+  // its own client's s U_k D_k. Both undefined: back to one adapter.
+  // Throws flb::Error where the layer cannot (a convolution, two pairs).
+  virtual void set_client_factors(const torch::Tensor& up, const torch::Tensor& down);
 };
 
 // W += s * U_p D_p, then D_p <- Kaiming-uniform (values from `uniform01`,

@@ -3,9 +3,11 @@
 #include <torch/nn/functional.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "flb/core/error.h"
 #include "flb/model/batched_image_model.h"
+#include "flb/model/multi_adapter.h"
 
 namespace flb::sim {
 namespace {
@@ -25,11 +27,18 @@ void check_parameters(torch::nn::Module& model, const std::string& name, const s
                 want[i] + "'; use --client-batch 1");
 }
 
-// K copies of each parameter's shape, zeroed and trained, after checking
-// the parameters are the ones the batched forward expects.
-std::vector<torch::Tensor> stacks_for(torch::nn::Module& model, const std::string& name,
-                                      const std::vector<torch::Tensor>& params, int64_t k, bool trained) {
+// A model with LoRA layers trains its clients' adapters on one shared
+// base (multi-adapter); a dense one as a batched model, after checking its
+// parameters are the ones the batched forward expects (null binding).
+std::unique_ptr<model::MultiAdapterBinding> binding_for(torch::nn::Module& model, const std::string& name,
+                                                        const std::vector<torch::Tensor>& params) {
+  if (!model::low_rank_layers(model).empty()) return std::make_unique<model::MultiAdapterBinding>(model, params);
   check_parameters(model, name, params);
+  return nullptr;
+}
+
+// K copies of each parameter's shape, zeroed and trained.
+std::vector<torch::Tensor> stacks_for(const std::vector<torch::Tensor>& params, int64_t k, bool trained) {
   require(k >= 1, "--client-batch must be at least 1");
   std::vector<torch::Tensor> stacks;
   for (const auto& p : params) {
@@ -47,8 +56,9 @@ BatchedTrainer::BatchedTrainer(Task& task, const std::string& model, std::vector
     : task_(task),
       model_(model),
       params_(std::move(params)),
-      stacked_(stacks_for(task.model(), model, params_, k, /*trained=*/true)),
-      final_(stacks_for(task.model(), model, params_, k, /*trained=*/false)),
+      adapters_(binding_for(task.model(), model, params_)),
+      stacked_(stacks_for(params_, k, /*trained=*/true)),
+      final_(stacks_for(params_, k, /*trained=*/false)),
       k_(k),
       config_(config),
       optimizer_(stacked_, config.optimizer, config.lr, config.momentum, config.weight_decay),
@@ -102,11 +112,14 @@ void BatchedTrainer::load_batches(int64_t step) {
     const int64_t take = std::min(b, n - cur.pos);
     auto [x, y] = task_.batch(cur.order.data() + cur.pos, take);
     cur.pos += take;
-    if (!x_.defined()) {  // the first batch gives the shapes
-      std::vector<int64_t> shape = {k_, b};
-      for (int64_t i = 1; i < x.dim(); ++i) shape.push_back(x.size(i));
-      x_ = torch::zeros(shape, x.options());
-      y_ = torch::zeros({k_, b}, y.options());
+    if (!x_.defined()) {  // the first batch gives the shapes: (K, B, ...) each
+      const auto stacked_shape = [&](const torch::Tensor& t) {
+        std::vector<int64_t> shape = {k_, b};
+        for (int64_t i = 1; i < t.dim(); ++i) shape.push_back(t.size(i));
+        return shape;
+      };
+      x_ = torch::zeros(stacked_shape(x), x.options());
+      y_ = torch::zeros(stacked_shape(y), y.options());
     }
     x_[static_cast<int64_t>(j)].narrow(0, 0, take).copy_(x);
     y_[static_cast<int64_t>(j)].narrow(0, 0, take).copy_(y);
@@ -124,8 +137,23 @@ void BatchedTrainer::keep_finished(int64_t step) {
   }
 }
 
+// Each row's mean loss (K, B): a batched model's logits, or the shared
+// base carrying the K adapters (bound by train()) on all K B rows.
+torch::Tensor BatchedTrainer::row_losses() {
+  if (adapters_) return task_.losses(x_.flatten(0, 1), y_.flatten(0, 1)).view({k_, x_.size(1), -1}).mean(2);
+  const torch::Tensor logits =  // (K, B, classes)
+      model::batched_forward(model_, stacked_, x_, model::default_conv_mode(x_.device()));
+  return F::cross_entropy(logits.flatten(0, 1), y_.flatten(), F::CrossEntropyFuncOptions().reduction(torch::kNone))
+      .view({k_, -1});
+}
+
 std::vector<LocalResult> BatchedTrainer::train(const std::vector<int64_t>& clients, uint64_t seed, int64_t round) {
   start_group(clients, seed, round);
+  std::optional<model::BoundAdapters> bound;
+  if (adapters_) {
+    task_.model().train();
+    bound.emplace(*adapters_, stacked_);
+  }
   const auto n = static_cast<int64_t>(clients.size());
   int64_t steps = 0;
   for (const Cursor& cur : cursors_) steps = std::max(steps, cur.steps);
@@ -136,12 +164,8 @@ std::vector<LocalResult> BatchedTrainer::train(const std::vector<int64_t>& clien
     load_batches(step);
     for (auto& p : stacked_) p.mutable_grad() = torch::Tensor();
     meter_.begin();
-    const torch::Tensor logits =  // (K, B, classes)
-        model::batched_forward(model_, stacked_, x_, model::default_conv_mode(x_.device()));
-    const torch::Tensor each = F::cross_entropy(logits.flatten(0, 1), y_.flatten(),
-                                                F::CrossEntropyFuncOptions().reduction(torch::kNone));
     // sum_j (client j's mean loss over its batch): slice j's gradient is client j's own
-    const torch::Tensor per_client = (each.view({k_, -1}) * weights_).sum(1);
+    const torch::Tensor per_client = (row_losses() * weights_).sum(1);
     per_client.sum().backward();
     optimizer_.step();
     meter_.end();

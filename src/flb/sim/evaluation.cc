@@ -76,6 +76,11 @@ const std::vector<int64_t>& Task::client_held_out(int64_t) const {
   return kNone;
 }
 
+torch::Tensor Task::losses(const torch::Tensor&, const torch::Tensor&) {
+  throw Error(describe() + ": per-prediction losses are not available, so its clients train one at a time: use "
+                           "--client-batch 1");
+}
+
 EvalSums Task::evaluate_samples(const std::vector<int64_t>&) {
   throw Error(describe() + ": no per-client held-out samples to evaluate (--personal-fraction is for fashion-mnist)");
 }

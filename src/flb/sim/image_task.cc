@@ -45,6 +45,9 @@ class ImageTask : public Task {
   torch::Tensor loss(const torch::Tensor& x, const torch::Tensor& y) override {
     return F::cross_entropy(model_->forward(x), y);
   }
+  torch::Tensor losses(const torch::Tensor& x, const torch::Tensor& y) override {
+    return F::cross_entropy(model_->forward(x), y, F::CrossEntropyFuncOptions().reduction(torch::kNone)).view({-1, 1});
+  }
 
   // The test set, then the validation split when there is one.
   std::vector<EvalDomain> eval_domains() const override {

@@ -57,18 +57,23 @@ void check_trained_float32(const RunConfig& config, const algo::Tensors& trained
                 "ffa-lora, flexlora, fed-dare, fedsrd, fedsrd-e, ...) or --base-dtype float32");
 }
 
-// --client-batch K > 1: the batched trainer, for the tasks, models and
-// algorithms it supports (its constructor checks the model's parameters).
+// --client-batch K > 1: the batched trainer, for the algorithms it
+// supports (its constructor checks the model's parameters).
 std::unique_ptr<BatchedTrainer> make_batched_trainer(const RunConfig& config, RunSetup& s) {
   const int64_t k = config.train.client_batch;
   if (k <= 1) return nullptr;
   const std::string flag = "--client-batch " + std::to_string(k);
-  require(config.data.dataset == "fashion-mnist",
-          flag + ": batched clients are built for the fashion-mnist models; --dataset " + config.data.dataset +
-              " trains one client at a time: use --client-batch 1");
   require(s.algorithm->plain_local_training(),
-          flag + ": --algorithm " + config.algorithm + " shapes each client's training (a low-rank model, a regularizer, "
-              "a projection or private state); batched clients support fedavg, top-k and lbgm: use --client-batch 1");
+          flag + ": --algorithm " + config.algorithm + " shapes each client's training (a regularizer, a projection or "
+              "private state); batched clients support fedavg, top-k, lbgm and the LoRA family but fedprox: use "
+              "--client-batch 1");
+  require(!s.algorithm->model_spec() || config.model.lora_dropout == 0,
+          flag + ": --lora-dropout " + std::to_string(config.model.lora_dropout) + " would draw one mask for all " +
+              std::to_string(k) + " clients, not each client's own: use --lora-dropout 0 or --client-batch 1");
+  // The checkpointed block hands its own factors to autograd, not the K stacks.
+  require(!config.model.activation_checkpointing,
+          flag + ": --activation-checkpointing recomputes each block for one adapter, not " + std::to_string(k) +
+              ": drop it or use --client-batch 1");
   return std::make_unique<BatchedTrainer>(*s.task, config.train.model, s.params, k, config.train, s.device);
 }
 

@@ -77,6 +77,10 @@ class Task {
   virtual std::pair<torch::Tensor, torch::Tensor> batch(const int64_t* ids, int64_t n) = 0;
   // The mean training loss of the model on (x, y).
   virtual torch::Tensor loss(const torch::Tensor& x, const torch::Tensor& y) = 0;
+  // Each prediction's training loss, (n, predictions per sample): loss()
+  // is their mean up to rounding. Batched clients train on it
+  // (sim/batched_trainer.h); the default throws flb::Error.
+  virtual torch::Tensor losses(const torch::Tensor& x, const torch::Tensor& y);
   // The evaluation domains, in the order of the results' /eval rows.
   virtual std::vector<EvalDomain> eval_domains() const = 0;
   // Evaluation is cut into units, one forward pass each, numbered in an

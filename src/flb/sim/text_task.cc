@@ -91,6 +91,11 @@ class TextTask : public Task {
   torch::Tensor loss(const torch::Tensor& x, const torch::Tensor& y) override {
     return F::cross_entropy(model_->forward(x).reshape({-1, kBytes}), y.reshape({-1}));
   }
+  torch::Tensor losses(const torch::Tensor& x, const torch::Tensor& y) override {
+    return F::cross_entropy(model_->forward(x).reshape({-1, kBytes}), y.reshape({-1}),
+                            F::CrossEntropyFuncOptions().reduction(torch::kNone))
+        .view({x.size(0), -1});
+  }
 
   std::vector<EvalDomain> eval_domains() const override { return evaluator_->domains(); }
   int64_t eval_units() const override { return evaluator_->units(); }
