@@ -36,6 +36,7 @@ OUT=$tmp/out SKIP_BUILD=1 GPU_DEBS=none FLBENCH=$flbench PYTHON=$python "$root/s
 grep -A20 'summary' "$tmp/gpu-check.txt" || true
 check "gpu-check.sh: no step failed" bash -c "! grep -q '  FAIL' '$tmp/gpu-check.txt'"
 check "gpu-check.sh: wrote the table" grep -q '^| 2 | 4 |' "$tmp/out/throughput.md"
+check "gpu-check.sh: batched clients (step i) ran and agreed" grep -Eq 'i\. client-batch cpu +ok' "$tmp/gpu-check.txt"
 if ! "$python" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
   check "gpu-check.sh: says the CUDA steps are skipped" grep -q 'the CUDA steps are skipped' "$tmp/gpu-check.txt"
 fi

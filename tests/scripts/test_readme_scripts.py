@@ -151,6 +151,11 @@ def check_client_batch(tmp):
     rows = [l for l in open(out) if l.startswith("| mlp |")] if os.path.exists(out) else []
     expect("client_batch.sh", len(rows) == 2 and all(re.match(r"^\| mlp \| [15] \|( [0-9.]+ \|){5}$", l) for l in rows),
            f"{out}: a row of numbers for K = 1 and 5")
+    run("client_batch.sh (lora)", [os.path.join(SRC, "scripts/bench/client_batch.sh"), "2"],
+        env={"FLBENCH": FLBENCH, "OUT": out, "MODELS": "lora", "LORA_KS": "1 2"})
+    rows = [l for l in open(out) if l.startswith("| lora |")] if os.path.exists(out) else []
+    expect("client_batch.sh (lora)", len(rows) == 2 and all(re.match(r"^\| lora \| [12] \|( [0-9.]+ \|){5}$", l) for l in rows),
+           f"{out}: a row of numbers for multi-adapter K = 1 and 2")
 
 
 def check_run_issue3(tmp):
