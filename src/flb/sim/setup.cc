@@ -64,9 +64,9 @@ std::unique_ptr<BatchedTrainer> make_batched_trainer(const RunConfig& config, Ru
   if (k <= 1) return nullptr;
   const std::string flag = "--client-batch " + std::to_string(k);
   require(s.algorithm->plain_local_training(),
-          flag + ": --algorithm " + config.algorithm + " shapes each client's training (a regularizer, a projection or "
-              "private state); batched clients support fedavg, top-k, lbgm and the LoRA family but fedprox: use "
-              "--client-batch 1");
+          flag + ": --algorithm " + config.algorithm + " is not batched (FedProx's regularizer, the FedLoRU family's "
+              "merged factors, projections and private pairs); batched clients support fedavg, top-k, lbgm and the LoRA "
+              "family but fedprox: use --client-batch 1");
   require(!s.algorithm->model_spec() || config.model.lora_dropout == 0,
           flag + ": --lora-dropout " + std::to_string(config.model.lora_dropout) + " would draw one mask for all " +
               std::to_string(k) + " clients, not each client's own: use --lora-dropout 0 or --client-batch 1");
