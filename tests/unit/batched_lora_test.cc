@@ -18,6 +18,7 @@
 #include "flb/core/error.h"
 #include "flb/model/image_models.h"
 #include "flb/model/llama.h"
+#include "llama_fixture.h"
 #include "flb/model/multi_adapter.h"
 #include "flb/sim/batched_trainer.h"
 #include "flb/sim/local_trainer.h"
@@ -29,18 +30,7 @@ namespace F = torch::nn::functional;
 using model::Llama;
 using model::LowRankLayer;
 
-model::LlamaConfig small_llama() {
-  model::LlamaConfig c;
-  c.vocab_size = 32;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 64;
-  return c;
-}
+using model::test::small_llama;
 
 // LoRA factors as the family trains them: A then B per layer (B only when !train_a).
 std::vector<torch::Tensor> lora_factors(torch::nn::Module& m, bool train_a) {

@@ -14,6 +14,7 @@
 #include "flb/core/error.h"
 #include "flb/model/autocast.h"
 #include "flb/model/llama.h"
+#include "llama_fixture.h"
 #include "flb/model/memory_meter.h"
 
 namespace flb::model {
@@ -21,18 +22,7 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-LlamaConfig small(int64_t layers = 2) {
-  LlamaConfig c;
-  c.vocab_size = 32;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = layers;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 64;
-  return c;
-}
+using test::small_llama;
 
 LowRankSpec lora_spec(double dropout) {
   LowRankSpec s;
@@ -46,7 +36,7 @@ LowRankSpec lora_spec(double dropout) {
 // A LoRA Llama on every projection, the base frozen as a run freezes it.
 std::shared_ptr<Llama> make(const LowRankSpec& spec, uint64_t seed) {
   torch::manual_seed(seed);
-  auto m = std::make_shared<Llama>(small(), &spec, parse_llama_lora_targets("all"));
+  auto m = std::make_shared<Llama>(small_llama(), &spec, parse_llama_lora_targets("all"));
   for (auto& p : m->named_parameters()) p.value().set_requires_grad(checkpoint_name(p.key()).empty());
   return m;
 }
